@@ -1,0 +1,475 @@
+//! `generec bench`: benchmarks that print ratios against a baseline
+//! measured in the same run, on the same machine.
+//!
+//! - `search`: the Search RPC over loopback against a raw in-process
+//!   tantivy search of the same index with the same queries;
+//! - `recommend`: the Recommend RPC at a fixed concurrency against a plain
+//!   tonic unary call (the gRPC health check) at the same concurrency;
+//! - `ingest`: PutItems items/s and RecordFeedback events/s over loopback.
+//!
+//! Each starts its own corpus in a temporary folder and serves it on
+//! 127.0.0.1:0, so it never touches a running platform.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use generec_common::config::ServerConfig;
+use generec_corpus::corpus::PutOutcome;
+use generec_corpus::grpc::item_to_proto;
+use generec_corpus::{Corpus, CorpusConfig};
+use generec_proto::corpus::v1 as pb;
+use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
+use tantivy::collector::TopDocs;
+use tantivy::query::QueryParser;
+use tantivy::schema::Value;
+use tantivy::{ReloadPolicy, TantivyDocument};
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+/// What to benchmark.
+#[derive(clap::Subcommand)]
+pub enum Bench {
+    /// Search over gRPC against raw tantivy on the BBC corpus.
+    Search {
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        datasets: PathBuf,
+        /// Timed queries per side (after a warm-up of the same size).
+        #[arg(long, default_value_t = 2000)]
+        queries: usize,
+    },
+    /// Recommend on MovieLens 100K against a plain tonic unary call.
+    Recommend {
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        datasets: PathBuf,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// Timed requests per side.
+        #[arg(long, default_value_t = 20000)]
+        requests: usize,
+    },
+    /// Item and feedback ingest rates over gRPC.
+    Ingest {
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        datasets: PathBuf,
+    },
+}
+
+/// Latency summary of one side of a comparison.
+struct Summary {
+    p50: Duration,
+    p99: Duration,
+    per_second: f64,
+}
+
+fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Summary {
+    latencies.sort_unstable();
+    let at = |q: f64| {
+        let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
+        latencies.get(i).copied().unwrap_or_default()
+    };
+    Summary {
+        p50: at(0.50),
+        p99: at(0.99),
+        per_second: latencies.len() as f64 / wall.as_secs_f64().max(1e-9),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn print_comparison(what: &str, subject: &Summary, baseline_name: &str, baseline: &Summary) {
+    println!(
+        "| {:<32} | {:>9} | {:>9} | {:>10} |",
+        "", "p50 ms", "p99 ms", "per second"
+    );
+    println!("|{:-<34}|{:->11}|{:->11}|{:->12}|", "", "", "", "");
+    for (name, s) in [(what, subject), (baseline_name, baseline)] {
+        println!(
+            "| {:<32} | {:>9.3} | {:>9.3} | {:>10.0} |",
+            name,
+            ms(s.p50),
+            ms(s.p99),
+            s.per_second
+        );
+    }
+    println!(
+        "ratio {what} / {baseline_name}: p50 {:.2}x, p99 {:.2}x, throughput {:.2}x",
+        ms(subject.p50) / ms(baseline.p50).max(1e-9),
+        ms(subject.p99) / ms(baseline.p99).max(1e-9),
+        subject.per_second / baseline.per_second.max(1e-9)
+    );
+}
+
+struct Running {
+    corpus: Arc<Corpus>,
+    addr: std::net::SocketAddr,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Result<Running> {
+    let dir = tempfile::tempdir()?;
+    let cfg = CorpusConfig {
+        data_dir: dir.path().join("corpus"),
+        // Keep the model still while timing.
+        retrain_interval_ms: u64::MAX / 2,
+        item_debounce_ms: u64::MAX / 2,
+        ..CorpusConfig::default()
+    };
+    let corpus = tokio::task::spawn_blocking(move || Corpus::open(cfg)).await??;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let serving = corpus.clone();
+    tokio::spawn(async move {
+        let server = ServerConfig::default();
+        if let Err(e) =
+            generec_corpus::grpc::serve(serving, listener, &server, std::future::pending()).await
+        {
+            eprintln!("server stopped: {e}");
+        }
+    });
+    Ok(Running {
+        corpus,
+        addr,
+        _dir: dir,
+    })
+}
+
+async fn channel(addr: std::net::SocketAddr) -> Result<Channel> {
+    Ok(Channel::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?)
+}
+
+fn put_direct(corpus: &Corpus, items: Vec<generec_corpus::model::Item>) -> Result<()> {
+    for chunk in items.chunks(500) {
+        let entries = chunk
+            .iter()
+            .map(|i| (i.id.to_string(), Ok(i.clone())))
+            .collect();
+        for r in corpus.put_items(entries)? {
+            if let PutOutcome::Rejected(why) = r.outcome {
+                bail!("item {} rejected: {why}", r.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Two-word queries drawn from BBC titles, deterministic.
+fn queries_from(items: &[generec_corpus::model::Item], n: usize) -> Vec<String> {
+    let words: Vec<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            i.title
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() > 3)
+                .map(|w| w.to_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .filter(|w| w.len() >= 2)
+        .collect();
+    (0..n)
+        .map(|k| {
+            let w = &words[(k * 7919) % words.len()];
+            format!("{} {}", w[k % w.len()], w[(k + 1) % w.len()])
+        })
+        .collect()
+}
+
+fn bbc(datasets: &Path) -> Result<Vec<generec_corpus::model::Item>> {
+    let dir = datasets.join("bbc");
+    generec_corpus::load::read_bbc(&dir).with_context(|| {
+        format!(
+            "reading the BBC corpus in {}; run scripts/fetch-data",
+            dir.display()
+        )
+    })
+}
+
+async fn bench_search(datasets: &Path, n: usize) -> Result<()> {
+    let items = bbc(datasets)?;
+    let queries = queries_from(&items, n);
+    let running = start().await?;
+    let c = running.corpus.clone();
+    tokio::task::spawn_blocking(move || put_direct(&c, items)).await??;
+
+    // Raw tantivy: same index, same queries, same page size, same stored fields read.
+    let index = running.corpus.text_index().index().clone();
+    let fields = running.corpus.text_index().fields();
+    let raw_queries = queries.clone();
+    let raw = tokio::task::spawn_blocking(move || -> Result<Summary> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let mut parser =
+            QueryParser::for_index(&index, vec![fields.title, fields.body, fields.segments]);
+        parser.set_field_boost(fields.title, 2.0);
+        let run_one = |q: &str| -> Result<usize> {
+            let searcher = reader.searcher();
+            let query = parser.parse_query(q)?;
+            let top = searcher.search(&query, &TopDocs::with_limit(10).order_by_score())?;
+            let mut n = 0;
+            for (_, addr) in top {
+                let doc: TantivyDocument = searcher.doc(addr)?;
+                n += doc
+                    .get_first(fields.title)
+                    .and_then(|v| v.as_str())
+                    .map_or(0, str::len);
+            }
+            Ok(n)
+        };
+        for q in &raw_queries {
+            run_one(q)?;
+        }
+        let mut lat = Vec::with_capacity(raw_queries.len());
+        let wall = Instant::now();
+        for q in &raw_queries {
+            let t = Instant::now();
+            std::hint::black_box(run_one(q)?);
+            lat.push(t.elapsed());
+        }
+        Ok(summarise(lat, wall.elapsed()))
+    })
+    .await??;
+
+    let mut client = CorpusServiceClient::new(channel(running.addr).await?);
+    let request = |q: &str| pb::SearchRequest {
+        query: q.to_string(),
+        filters: None,
+        limit: 10,
+        offset: 0,
+        with_snippets: false,
+    };
+    for q in &queries {
+        client.search(request(q)).await?;
+    }
+    let mut lat = Vec::with_capacity(queries.len());
+    let wall = Instant::now();
+    for q in &queries {
+        let t = Instant::now();
+        client.search(request(q)).await?;
+        lat.push(t.elapsed());
+    }
+    let rpc = summarise(lat, wall.elapsed());
+    println!(
+        "Search, {} two-word queries from BBC titles, top 10, one at a time",
+        queries.len()
+    );
+    print_comparison(
+        "Search RPC over loopback",
+        &rpc,
+        "raw tantivy in-process",
+        &raw,
+    );
+    Ok(())
+}
+
+async fn closed_loop<F, Fut>(concurrency: usize, requests: usize, call: F) -> Result<Summary>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send,
+{
+    let wall = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..concurrency {
+        let call = call.clone();
+        let share = requests / concurrency + usize::from(worker < requests % concurrency);
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(share);
+            for k in 0..share {
+                let t = Instant::now();
+                call(worker * 1_000_003 + k).await?;
+                lat.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut all = Vec::with_capacity(requests);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    Ok(summarise(all, wall.elapsed()))
+}
+
+async fn bench_recommend(datasets: &Path, concurrency: usize, requests: usize) -> Result<()> {
+    if concurrency == 0 || requests == 0 {
+        bail!("--concurrency and --requests must be positive");
+    }
+    let dir = datasets.join("ml-100k");
+    let ml = generec_corpus::load::read_movielens(&dir).with_context(|| {
+        format!(
+            "reading MovieLens in {}; run scripts/fetch-data",
+            dir.display()
+        )
+    })?;
+    let users: Vec<String> = {
+        let mut u: Vec<String> = ml.events.iter().map(|e| e.user.to_string()).collect();
+        u.sort();
+        u.dedup();
+        u
+    };
+    let running = start().await?;
+    let c = running.corpus.clone();
+    tokio::task::spawn_blocking(move || -> Result<()> {
+        put_direct(&c, ml.items)?;
+        for chunk in ml.events.chunks(10_000) {
+            c.record_feedback(chunk.to_vec())?;
+        }
+        c.train_now()?;
+        Ok(())
+    })
+    .await??;
+    let stats = running.corpus.stats()?;
+    let ch = channel(running.addr).await?;
+
+    let health = HealthClient::new(ch.clone());
+    let warm = requests / 4;
+    let call_health = move |_k: usize| {
+        let mut h = health.clone();
+        async move {
+            h.check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+            Ok(())
+        }
+    };
+    closed_loop(concurrency, warm, call_health.clone()).await?;
+    let baseline = closed_loop(concurrency, requests, call_health).await?;
+
+    let client = CorpusServiceClient::new(ch);
+    let users = Arc::new(users);
+    let call_rec = move |k: usize| {
+        let mut c = client.clone();
+        let users = users.clone();
+        async move {
+            c.recommend(pb::RecommendRequest {
+                user_id: users[k % users.len()].clone(),
+                count: 20,
+                ..Default::default()
+            })
+            .await?;
+            Ok(())
+        }
+    };
+    closed_loop(concurrency, warm, call_rec.clone()).await?;
+    let rec = closed_loop(concurrency, requests, call_rec).await?;
+    println!(
+        "Recommend, top 20 for MovieLens users ({} items, {} users, EASE {}), {} requests, {} in flight",
+        stats.model_items,
+        stats.model_users,
+        if stats.ease_enabled { "on" } else { "off" },
+        requests,
+        concurrency
+    );
+    print_comparison(
+        "Recommend RPC",
+        &rec,
+        "plain tonic unary (health)",
+        &baseline,
+    );
+    Ok(())
+}
+
+async fn bench_ingest(datasets: &Path) -> Result<()> {
+    let items = bbc(datasets)?;
+    let dir = datasets.join("ml-100k");
+    let ml = generec_corpus::load::read_movielens(&dir).with_context(|| {
+        format!(
+            "reading MovieLens in {}; run scripts/fetch-data",
+            dir.display()
+        )
+    })?;
+    let running = start().await?;
+    let mut client = CorpusServiceClient::new(channel(running.addr).await?);
+    println!(
+        "| {:<44} | {:>10} | {:>12} |",
+        "ingest over loopback", "count", "per second"
+    );
+    println!("|{:-<46}|{:->12}|{:->14}|", "", "", "");
+    for batch in [1usize, 100] {
+        let sample: Vec<_> = items
+            .iter()
+            .take(if batch == 1 { 300 } else { items.len() })
+            .collect();
+        let t = Instant::now();
+        for chunk in sample.chunks(batch) {
+            let request = pb::PutItemsRequest {
+                items: chunk
+                    .iter()
+                    .map(|i| {
+                        let mut p = item_to_proto((*i).clone());
+                        p.id = format!("{}-b{batch}", p.id);
+                        p
+                    })
+                    .collect(),
+            };
+            client.put_items(request).await?;
+        }
+        let rate = sample.len() as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "| {:<44} | {:>10} | {:>12.0} |",
+            format!("PutItems, BBC articles, {batch} per request"),
+            sample.len(),
+            rate
+        );
+    }
+    client
+        .put_items(pb::PutItemsRequest {
+            items: ml.items.iter().cloned().map(item_to_proto).collect(),
+        })
+        .await?;
+    for batch in [100usize, 1000] {
+        let sample = &ml.events[..if batch == 100 {
+            20_000
+        } else {
+            ml.events.len()
+        }];
+        let t = Instant::now();
+        for chunk in sample.chunks(batch) {
+            let events = chunk
+                .iter()
+                .map(|e| pb::FeedbackEvent {
+                    user_id: e.user.to_string(),
+                    item_id: e.item.to_string(),
+                    r#type: pb::EventType::Rating as i32,
+                    value: e.value,
+                    timestamp_unix_ms: e.timestamp_unix_ms,
+                })
+                .collect();
+            client
+                .record_feedback(pb::RecordFeedbackRequest { events })
+                .await?;
+        }
+        let rate = sample.len() as f64 / t.elapsed().as_secs_f64();
+        println!(
+            "| {:<44} | {:>10} | {:>12.0} |",
+            format!("RecordFeedback, ratings, {batch} per request"),
+            sample.len(),
+            rate
+        );
+    }
+    println!(
+        "Every acknowledged request was flushed to disk (sled) and committed (tantivy) first."
+    );
+    Ok(())
+}
+
+/// Runs a benchmark.
+pub async fn run(what: Bench) -> Result<()> {
+    match what {
+        Bench::Search { datasets, queries } => bench_search(&datasets, queries).await,
+        Bench::Recommend {
+            datasets,
+            concurrency,
+            requests,
+        } => bench_recommend(&datasets, concurrency, requests).await,
+        Bench::Ingest { datasets } => bench_ingest(&datasets).await,
+    }
+}

@@ -1,0 +1,132 @@
+//! `generec up` and `generec serve`: start services in this process.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use generec_corpus::Corpus;
+use generec_corpus::corpus::PutOutcome;
+
+use crate::config::{AppConfig, ServeFlags};
+
+/// The services `generec serve` can run.
+#[derive(clap::Subcommand)]
+pub enum Service {
+    /// The corpus service: items, search, feedback, recommendations.
+    Corpus(ServeFlags),
+}
+
+/// Flags of `generec up`.
+#[derive(clap::Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    flags: ServeFlags,
+    /// Where scripts/fetch-data put the datasets.
+    #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+    datasets: PathBuf,
+    /// Start with whatever the corpus holds; load nothing.
+    #[arg(long)]
+    no_load: bool,
+}
+
+async fn open_corpus(cfg: &AppConfig) -> Result<Arc<Corpus>> {
+    let corpus_cfg = cfg.corpus.clone();
+    let dir = corpus_cfg.data_dir.display().to_string();
+    tokio::task::spawn_blocking(move || Corpus::open(corpus_cfg))
+        .await?
+        .with_context(|| format!("opening the corpus in {dir}"))
+}
+
+async fn run(
+    corpus: Arc<Corpus>,
+    cfg: &AppConfig,
+    banner: impl FnOnce(std::net::SocketAddr),
+) -> Result<()> {
+    let listener = generec_common::server::bind(cfg.server.listen).await?;
+    let addr = listener.local_addr()?;
+    banner(addr);
+    generec_corpus::grpc::serve(
+        corpus,
+        listener,
+        &cfg.server,
+        generec_common::server::shutdown_signal(),
+    )
+    .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `generec serve SERVICE`.
+pub async fn serve(service: Service) -> Result<()> {
+    match service {
+        Service::Corpus(flags) => {
+            let cfg = flags.resolve()?;
+            let corpus = open_corpus(&cfg).await?;
+            run(corpus, &cfg, |addr| {
+                tracing::info!(%addr, "corpus service listening");
+            })
+            .await
+        }
+    }
+}
+
+fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
+    let items = generec_corpus::load::read_bbc(dir)?;
+    let mut created = 0;
+    for chunk in items.chunks(500) {
+        let entries = chunk
+            .iter()
+            .map(|i| (i.id.to_string(), Ok(i.clone())))
+            .collect();
+        for result in corpus.put_items(entries)? {
+            match result.outcome {
+                PutOutcome::Rejected(why) => bail!("item {} rejected: {why}", result.id),
+                PutOutcome::Created | PutOutcome::Updated => created += 1,
+                PutOutcome::Unchanged => {}
+            }
+        }
+    }
+    corpus.train_now()?;
+    Ok(created)
+}
+
+/// `generec up`: the corpus on the embedded defaults with the BBC corpus.
+pub async fn up(args: UpArgs) -> Result<()> {
+    let cfg = args.flags.resolve()?;
+    let corpus = open_corpus(&cfg).await?;
+    let stats = corpus.stats()?;
+    if stats.items == 0 && !args.no_load {
+        let bbc = args.datasets.join("bbc");
+        if !bbc.is_dir() {
+            bail!(
+                "the BBC corpus is not at {}; run scripts/fetch-data first (or pass --datasets DIR, or --no-load)",
+                bbc.display()
+            );
+        }
+        let c = corpus.clone();
+        let started = std::time::Instant::now();
+        let n = tokio::task::spawn_blocking(move || load_bbc(&c, &bbc)).await??;
+        tracing::info!(
+            items = n,
+            secs = started.elapsed().as_secs_f64(),
+            "loaded the BBC corpus"
+        );
+    }
+    let stats = corpus.stats()?;
+    let data_dir = cfg.corpus.data_dir.display().to_string();
+    run(corpus, &cfg, move |addr| {
+        println!("generec is up.");
+        println!("  corpus   grpc://{addr}   ({} items, {} interactions)", stats.items, stats.interactions);
+        println!("  data     {data_dir}");
+        println!();
+        println!("Try, from another terminal:");
+        println!("  generec search --addr http://{addr} 'economy AND growth'");
+        println!("  generec recommend --addr http://{addr} --user alice --text 'football'");
+        println!("  generec load --addr http://{addr} movielens .data/ml-100k");
+        println!("  generec stats --addr http://{addr}");
+        println!("  grpcurl -plaintext -d '{{\"query\":\"election\",\"limit\":3}}' {addr} generec.corpus.v1.CorpusService/Search");
+        println!();
+        println!("Ctrl-C stops it; the data stays in {data_dir}.");
+    })
+    .await
+}

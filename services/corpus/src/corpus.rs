@@ -1,0 +1,928 @@
+//! The corpus core: one object that owns the store, the text index, the
+//! in-memory catalogue and interaction state, and the ranking model, and
+//! implements every corpus operation as a plain synchronous method.
+//!
+//! Invariants:
+//! - a write is acknowledged only after it is flushed to sled and committed
+//!   to the text index; the index is caught up from the change log on open;
+//! - one writer at a time assigns change sequence numbers and queues index
+//!   operations, so the index applies changes in log order;
+//! - a taken-down item leaves search and recommendations at once (hits and
+//!   candidates are checked against the live catalogue), and its tombstone
+//!   stays; its id cannot be reused;
+//! - the ranking model is trained on a background thread and swapped in
+//!   whole; requests read the current snapshot and never wait for training.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::CorpusError;
+use crate::filter::{Filterable, Filters};
+use crate::index::{Hit, IndexOp, SearchQuery, TextIndex};
+use crate::model::{
+    EventType, FeedbackEvent, Item, ItemId, ItemKind, MAX_ABS_WEIGHT, Origin, UserId, limits,
+    now_unix_ms,
+};
+use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
+use crate::store::{Store, Tombstone};
+
+/// Settings of one corpus.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorpusConfig {
+    /// Where sled and tantivy keep their files.
+    pub data_dir: PathBuf,
+    /// Ranking model parameters.
+    pub ranker: RankerConfig,
+    /// Least time between two retrains caused by new feedback, in ms.
+    pub retrain_interval_ms: u64,
+    /// Quiet time after an item change before the model is retrained, in ms,
+    /// so new items are ranked within about this long.
+    pub item_debounce_ms: u64,
+    /// Weight of the request's free text in Recommend.
+    pub query_weight: f32,
+}
+
+impl Default for CorpusConfig {
+    fn default() -> Self {
+        CorpusConfig {
+            data_dir: PathBuf::from("generec-data/corpus"),
+            ranker: RankerConfig::default(),
+            retrain_interval_ms: 10_000,
+            item_debounce_ms: 500,
+            query_weight: 1.0,
+        }
+    }
+}
+
+/// What PutItems did with one item.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PutOutcome {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected(String),
+}
+
+/// The outcome of one item of a PutItems batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PutResult {
+    pub id: String,
+    pub outcome: PutOutcome,
+    pub content_sha256: String,
+}
+
+/// The outcome of a takedown.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Deleted {
+    pub id: ItemId,
+    pub deleted_unix_ms: i64,
+    pub was_live: bool,
+}
+
+/// What Recommend asks for.
+#[derive(Clone, Debug, Default)]
+pub struct RecommendQuery {
+    pub user: Option<UserId>,
+    pub count: usize,
+    pub exclude: Vec<ItemId>,
+    pub filters: Filters,
+    pub text: String,
+}
+
+/// Why an item was recommended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    Collaborative,
+    Content,
+    Popular,
+    Query,
+}
+
+impl From<Reason> for Why {
+    fn from(r: Reason) -> Self {
+        match r {
+            Reason::Collaborative => Why::Collaborative,
+            Reason::Content => Why::Content,
+            Reason::Popular => Why::Popular,
+        }
+    }
+}
+
+/// One ranked item with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    pub id: ItemId,
+    pub score: f32,
+    pub why: Why,
+    pub title: String,
+    pub kind: ItemKind,
+    pub origin: Origin,
+    pub creator_id: String,
+}
+
+/// Counts for the Stats RPC.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    pub items: u64,
+    pub tombstones: u64,
+    pub interactions: u64,
+    pub users: u64,
+    pub indexed_docs: u64,
+    pub model_version: u64,
+    pub model_trained_unix_ms: i64,
+    pub model_users: u64,
+    pub model_items: u64,
+    pub ease_enabled: bool,
+    pub model_interactions: u64,
+}
+
+/// What the catalogue keeps of a live item for filtering and display.
+#[derive(Clone, Debug)]
+struct Meta {
+    kind: ItemKind,
+    origin: Origin,
+    tags: Vec<String>,
+    licence: String,
+    created_unix_ms: i64,
+    title: String,
+    creator_id: String,
+}
+
+impl Meta {
+    fn of(item: &Item) -> Self {
+        Meta {
+            kind: item.kind,
+            origin: item.origin,
+            tags: item.tags.iter().map(|t| t.to_lowercase()).collect(),
+            licence: item.licence.clone(),
+            created_unix_ms: item.created_unix_ms,
+            title: item.title.clone(),
+            creator_id: item.creator_id.clone(),
+        }
+    }
+}
+
+impl Filterable for Meta {
+    fn kind(&self) -> ItemKind {
+        self.kind
+    }
+    fn origin(&self) -> Origin {
+        self.origin
+    }
+    fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+    fn licence(&self) -> &str {
+        &self.licence
+    }
+    fn created_unix_ms(&self) -> i64 {
+        self.created_unix_ms
+    }
+}
+
+#[derive(Default)]
+struct Catalogue {
+    live: HashMap<ItemId, Meta>,
+    tombstones: HashSet<ItemId>,
+}
+
+/// One user's summed feedback per item.
+#[derive(Default)]
+struct History {
+    /// Summed event weight per item, clamped to ±MAX_ABS_WEIGHT.
+    weights: HashMap<ItemId, f32>,
+    /// Items the user did more than see.
+    engaged: HashSet<ItemId>,
+}
+
+#[derive(Default)]
+struct Interactions {
+    users: HashMap<UserId, History>,
+    events: u64,
+}
+
+impl Interactions {
+    fn add(&mut self, event: &FeedbackEvent) {
+        let history = self.users.entry(event.user.clone()).or_default();
+        let w = history.weights.entry(event.item.clone()).or_insert(0.0);
+        *w = (*w + event.weight()).clamp(-MAX_ABS_WEIGHT, MAX_ABS_WEIGHT);
+        if event.kind != EventType::Impression {
+            history.engaged.insert(event.item.clone());
+        }
+        self.events += 1;
+    }
+}
+
+/// A trained model and the item order it was trained on.
+struct Snapshot {
+    version: u64,
+    trained_unix_ms: i64,
+    ranker: Ranker,
+    items: Vec<ItemId>,
+    index_of: HashMap<ItemId, u32>,
+    users: usize,
+    /// Feedback events seen when the model was trained.
+    events: u64,
+}
+
+impl Snapshot {
+    fn empty(cfg: &RankerConfig) -> Self {
+        let data = TrainingData {
+            n_items: 0,
+            rows: Vec::new(),
+        };
+        Snapshot {
+            version: 0,
+            trained_unix_ms: 0,
+            ranker: Ranker::train(&data, &[], cfg),
+            items: Vec::new(),
+            index_of: HashMap::new(),
+            users: 0,
+            events: 0,
+        }
+    }
+}
+
+/// The corpus: see the module docs.
+pub struct Corpus {
+    config: CorpusConfig,
+    store: Store,
+    index: TextIndex,
+    catalogue: RwLock<Catalogue>,
+    interactions: RwLock<Interactions>,
+    model: RwLock<Arc<Snapshot>>,
+    /// Serialises writers: change sequence numbers and index queue order.
+    writer: Mutex<()>,
+    /// Bumped on every item change and feedback batch, read by the trainer.
+    item_generation: AtomicU64,
+    event_generation: AtomicU64,
+    /// Serialises training runs.
+    training: Mutex<()>,
+    /// The item and event generations the current model saw, and when it was trained.
+    trained_at: Mutex<(u64, u64, Instant)>,
+}
+
+fn lock_poisoned() -> CorpusError {
+    CorpusError::Internal("a lock was poisoned by a panic".into())
+}
+
+impl Corpus {
+    /// Opens the corpus in `config.data_dir`, replays the change log into
+    /// the index where it lags, loads the catalogue and interactions, trains
+    /// the first model and starts the background trainer.
+    pub fn open(config: CorpusConfig) -> Result<Arc<Corpus>, CorpusError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let store = Store::open(&config.data_dir.join("store"))?;
+        let (index, applied) = TextIndex::open(&config.data_dir.join("index"))?;
+
+        let mut catalogue = Catalogue::default();
+        for item in store.items() {
+            let item = item?;
+            catalogue.live.insert(item.id.clone(), Meta::of(&item));
+        }
+        for tombstone in store.tombstones() {
+            catalogue.tombstones.insert(tombstone?.id);
+        }
+
+        // Catch the index up with the store.
+        let mut pending: Vec<(u64, ItemId)> = Vec::new();
+        for change in store.changes_after(applied) {
+            let change = change?;
+            pending.push((change.seq, change.id));
+        }
+        if let Some(&(last, _)) = pending.last() {
+            let mut seen = HashSet::new();
+            let mut ops = Vec::new();
+            for (_, id) in pending.iter().rev() {
+                if !seen.insert(id.clone()) {
+                    continue;
+                }
+                match store.item(id)? {
+                    Some(item) => ops.push(IndexOp::Upsert(Box::new(item))),
+                    None => ops.push(IndexOp::Delete(id.clone())),
+                }
+            }
+            tracing::info!(
+                changes = pending.len(),
+                from = applied,
+                "catching the index up with the store"
+            );
+            index.apply(ops, last)?;
+        }
+
+        let mut interactions = Interactions::default();
+        for event in store.events() {
+            interactions.add(&event?);
+        }
+
+        let empty = Snapshot::empty(&config.ranker);
+        let corpus = Arc::new(Corpus {
+            store,
+            index,
+            catalogue: RwLock::new(catalogue),
+            interactions: RwLock::new(interactions),
+            model: RwLock::new(Arc::new(empty)),
+            writer: Mutex::new(()),
+            item_generation: AtomicU64::new(0),
+            event_generation: AtomicU64::new(0),
+            training: Mutex::new(()),
+            trained_at: Mutex::new((0, 0, Instant::now())),
+            config,
+        });
+        corpus.train_now()?;
+        spawn_trainer(Arc::downgrade(&corpus))?;
+        Ok(corpus)
+    }
+
+    /// The configuration the corpus was opened with.
+    pub fn config(&self) -> &CorpusConfig {
+        &self.config
+    }
+
+    /// The text index (for benchmarks that compare against raw tantivy).
+    pub fn text_index(&self) -> &TextIndex {
+        &self.index
+    }
+
+    fn is_live(&self, id: &ItemId) -> bool {
+        self.catalogue
+            .read()
+            .map(|c| c.live.contains_key(id))
+            .unwrap_or(false)
+    }
+
+    /// Upserts a batch. Each entry is the id as sent and the item, or the
+    /// reason it could not be read; each gets its own outcome. Valid items
+    /// are written even when others in the batch are rejected.
+    pub fn put_items(
+        &self,
+        entries: Vec<(String, Result<Item, CorpusError>)>,
+    ) -> Result<Vec<PutResult>, CorpusError> {
+        if entries.len() > limits::MAX_PUT_BATCH {
+            return Err(CorpusError::invalid(
+                "items",
+                format!(
+                    "{} items in one request; the limit is {}",
+                    entries.len(),
+                    limits::MAX_PUT_BATCH
+                ),
+            ));
+        }
+        let now = now_unix_ms();
+        let _writer = self.writer.lock().map_err(|_| lock_poisoned())?;
+        let mut results = Vec::with_capacity(entries.len());
+        let mut to_write: Vec<(usize, Item, bool)> = Vec::new();
+        let mut batch_ids = HashSet::new();
+        for (raw_id, entry) in entries {
+            let mut result = PutResult {
+                id: raw_id,
+                outcome: PutOutcome::Rejected(String::new()),
+                content_sha256: String::new(),
+            };
+            match self.prepare_put(entry, now, &mut batch_ids) {
+                Ok((item, existing)) => match existing {
+                    Some(old) if old == item => {
+                        result.outcome = PutOutcome::Unchanged;
+                        result.content_sha256 = item.content_sha256.clone();
+                    }
+                    existing => {
+                        result.content_sha256 = item.content_sha256.clone();
+                        to_write.push((results.len(), item, existing.is_none()));
+                    }
+                },
+                Err(e) => result.outcome = PutOutcome::Rejected(e.to_string()),
+            }
+            results.push(result);
+        }
+        if to_write.is_empty() {
+            return Ok(results);
+        }
+        let items: Vec<Item> = to_write.iter().map(|(_, item, _)| item.clone()).collect();
+        let seqs = self.store.put_items(&items)?;
+        {
+            let mut catalogue = self.catalogue.write().map_err(|_| lock_poisoned())?;
+            for item in &items {
+                catalogue.live.insert(item.id.clone(), Meta::of(item));
+            }
+        }
+        for (slot, _, created) in &to_write {
+            results[*slot].outcome = if *created {
+                PutOutcome::Created
+            } else {
+                PutOutcome::Updated
+            };
+        }
+        let last_seq = seqs.last().copied().unwrap_or(0);
+        let ops = items
+            .into_iter()
+            .map(|i| IndexOp::Upsert(Box::new(i)))
+            .collect();
+        self.item_generation.fetch_add(1, Ordering::SeqCst);
+        drop(_writer);
+        self.index.apply(ops, last_seq)?;
+        Ok(results)
+    }
+
+    /// Validates one item of a batch and loads what is stored under its id.
+    fn prepare_put(
+        &self,
+        entry: Result<Item, CorpusError>,
+        now: i64,
+        batch_ids: &mut HashSet<ItemId>,
+    ) -> Result<(Item, Option<Item>), CorpusError> {
+        let mut item = entry?;
+        if !batch_ids.insert(item.id.clone()) {
+            return Err(CorpusError::invalid(
+                "id",
+                format!("{} appears more than once in the batch", item.id),
+            ));
+        }
+        if self.store.tombstone(&item.id)?.is_some() {
+            return Err(CorpusError::invalid(
+                "id",
+                format!("{} was taken down; its id cannot be reused", item.id),
+            ));
+        }
+        let existing = self.store.item(&item.id)?;
+        if item.created_unix_ms == 0 {
+            item.created_unix_ms = existing.as_ref().map_or(now, |e| e.created_unix_ms);
+        }
+        item.validate(now)?;
+        item.seal()?;
+        Ok((item, existing))
+    }
+
+    /// The live item with this id.
+    pub fn get_item(&self, id: &ItemId) -> Result<Item, CorpusError> {
+        if let Some(item) = self.store.item(id)? {
+            return Ok(item);
+        }
+        if let Some(t) = self.store.tombstone(id)? {
+            return Err(CorpusError::not_found(
+                "item",
+                format!(
+                    "{id} (taken down at {} ms: {})",
+                    t.deleted_unix_ms, t.reason
+                ),
+            ));
+        }
+        Err(CorpusError::not_found("item", id.to_string()))
+    }
+
+    /// Takes an item down: out of search and recommendations at once, with
+    /// a tombstone kept. Taking down a taken-down item reports the first
+    /// takedown.
+    pub fn delete_item(&self, id: &ItemId, reason: &str) -> Result<Deleted, CorpusError> {
+        if reason.len() > limits::MAX_TITLE_BYTES {
+            return Err(CorpusError::invalid(
+                "reason",
+                format!("the limit is {} bytes", limits::MAX_TITLE_BYTES),
+            ));
+        }
+        let writer = self.writer.lock().map_err(|_| lock_poisoned())?;
+        if let Some(t) = self.store.tombstone(id)? {
+            return Ok(Deleted {
+                id: id.clone(),
+                deleted_unix_ms: t.deleted_unix_ms,
+                was_live: false,
+            });
+        }
+        let Some(item) = self.store.item(id)? else {
+            return Err(CorpusError::not_found("item", id.to_string()));
+        };
+        let tombstone = Tombstone {
+            id: id.clone(),
+            deleted_unix_ms: now_unix_ms(),
+            reason: reason.to_string(),
+            content_sha256: item.content_sha256,
+        };
+        let seq = self.store.take_down(&tombstone)?;
+        {
+            let mut catalogue = self.catalogue.write().map_err(|_| lock_poisoned())?;
+            catalogue.live.remove(id);
+            catalogue.tombstones.insert(id.clone());
+        }
+        self.item_generation.fetch_add(1, Ordering::SeqCst);
+        drop(writer);
+        self.index.apply(vec![IndexOp::Delete(id.clone())], seq)?;
+        Ok(Deleted {
+            id: id.clone(),
+            deleted_unix_ms: tombstone.deleted_unix_ms,
+            was_live: true,
+        })
+    }
+
+    /// Full-text search with filters and paging.
+    pub fn search(&self, query: &SearchQuery) -> Result<(Vec<Hit>, u64), CorpusError> {
+        if query.query.len() > limits::MAX_QUERY_BYTES {
+            return Err(CorpusError::invalid(
+                "query",
+                format!(
+                    "is {} bytes; the limit is {}",
+                    query.query.len(),
+                    limits::MAX_QUERY_BYTES
+                ),
+            ));
+        }
+        if query.limit > limits::MAX_RESULTS {
+            return Err(CorpusError::invalid(
+                "limit",
+                format!("the limit is {}", limits::MAX_RESULTS),
+            ));
+        }
+        if query.offset > limits::MAX_OFFSET {
+            return Err(CorpusError::invalid(
+                "offset",
+                format!("the limit is {}", limits::MAX_OFFSET),
+            ));
+        }
+        let mut query = query.clone();
+        if query.limit == 0 {
+            query.limit = 10;
+        }
+        let (mut hits, total) = self.index.search(&query, |id| self.is_live(id))?;
+        let catalogue = self.catalogue.read().map_err(|_| lock_poisoned())?;
+        for hit in &mut hits {
+            if let Some(meta) = catalogue.live.get(&hit.id) {
+                hit.kind = Some(meta.kind);
+                hit.origin = Some(meta.origin);
+            }
+        }
+        Ok((hits, total))
+    }
+
+    /// Records a batch of feedback, all or nothing: every event is checked
+    /// (values, and that its item is live) before any is written.
+    pub fn record_feedback(&self, events: Vec<FeedbackEvent>) -> Result<u64, CorpusError> {
+        if events.len() > limits::MAX_FEEDBACK_BATCH {
+            return Err(CorpusError::invalid(
+                "events",
+                format!(
+                    "{} events in one request; the limit is {}",
+                    events.len(),
+                    limits::MAX_FEEDBACK_BATCH
+                ),
+            ));
+        }
+        let now = now_unix_ms();
+        let mut events = events;
+        {
+            let catalogue = self.catalogue.read().map_err(|_| lock_poisoned())?;
+            for (i, event) in events.iter_mut().enumerate() {
+                if event.timestamp_unix_ms == 0 {
+                    event.timestamp_unix_ms = now;
+                }
+                event.validate(i, now)?;
+                if !catalogue.live.contains_key(&event.item) {
+                    let what = if catalogue.tombstones.contains(&event.item) {
+                        "taken down"
+                    } else {
+                        "unknown"
+                    };
+                    return Err(CorpusError::not_found(
+                        "item",
+                        format!("{} (events[{i}].item_id is {what})", event.item),
+                    ));
+                }
+            }
+        }
+        if events.is_empty() {
+            return Ok(0);
+        }
+        self.store.append_events(&events)?;
+        let mut interactions = self.interactions.write().map_err(|_| lock_poisoned())?;
+        for event in &events {
+            interactions.add(event);
+        }
+        self.event_generation.fetch_add(1, Ordering::SeqCst);
+        Ok(events.len() as u64)
+    }
+
+    fn snapshot(&self) -> Result<Arc<Snapshot>, CorpusError> {
+        Ok(self.model.read().map_err(|_| lock_poisoned())?.clone())
+    }
+
+    /// Ranks items for a user: the blend of collaborative, content and
+    /// popularity scores from the current model, with the request's free
+    /// text blended in. Items the user engaged with, excluded ids, items
+    /// taken down and items outside the filters are left out. A user with
+    /// no history gets popular items.
+    pub fn recommend(&self, query: &RecommendQuery) -> Result<(Vec<Scored>, u64), CorpusError> {
+        if query.count > limits::MAX_RESULTS {
+            return Err(CorpusError::invalid(
+                "count",
+                format!("the limit is {}", limits::MAX_RESULTS),
+            ));
+        }
+        if query.exclude.len() > limits::MAX_EXCLUDE {
+            return Err(CorpusError::invalid(
+                "exclude_ids",
+                format!("the limit is {} ids", limits::MAX_EXCLUDE),
+            ));
+        }
+        if query.text.len() > limits::MAX_QUERY_BYTES {
+            return Err(CorpusError::invalid(
+                "text",
+                format!("the limit is {} bytes", limits::MAX_QUERY_BYTES),
+            ));
+        }
+        let count = if query.count == 0 { 10 } else { query.count };
+        let snap = self.snapshot()?;
+        let mut history = Vec::new();
+        let mut engaged = HashSet::new();
+        if let Some(user) = &query.user {
+            let interactions = self.interactions.read().map_err(|_| lock_poisoned())?;
+            if let Some(h) = interactions.users.get(user) {
+                for (item, &w) in &h.weights {
+                    if let Some(&idx) = snap.index_of.get(item) {
+                        if w != 0.0 {
+                            history.push((idx, w));
+                        }
+                    }
+                }
+                history.sort_unstable_by_key(|&(idx, _)| idx);
+                engaged.extend(
+                    h.engaged
+                        .iter()
+                        .filter_map(|i| snap.index_of.get(i).copied()),
+                );
+            }
+        }
+        let scores = snap.ranker.score_user(&history);
+        let text_scores = if query.text.trim().is_empty() {
+            None
+        } else {
+            Some(snap.ranker.score_text(&query.text))
+        };
+        let excluded: HashSet<&ItemId> = query.exclude.iter().collect();
+        let catalogue = self.catalogue.read().map_err(|_| lock_poisoned())?;
+        let mut candidates: Vec<(f32, i64, u32, Why)> = Vec::new();
+        for (idx, s) in scores.iter().enumerate() {
+            let id = &snap.items[idx];
+            let Some(meta) = catalogue.live.get(id) else {
+                continue;
+            };
+            if engaged.contains(&(idx as u32))
+                || excluded.contains(id)
+                || !query.filters.matches(meta)
+            {
+                continue;
+            }
+            let mut total = s.total;
+            let mut why = Why::from(s.reason());
+            if let Some(text) = &text_scores {
+                let t = self.config.query_weight * text.get(idx).copied().unwrap_or(0.0);
+                total += t;
+                if t > 0.0 && t >= s.total {
+                    why = Why::Query;
+                }
+            }
+            if !total.is_finite() {
+                continue;
+            }
+            candidates.push((total, meta.created_unix_ms, idx as u32, why));
+        }
+        let order = |a: &(f32, i64, u32, Why), b: &(f32, i64, u32, Why)| {
+            b.0.total_cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+        };
+        if candidates.len() > count {
+            candidates.select_nth_unstable_by(count, order);
+            candidates.truncate(count);
+        }
+        candidates.sort_unstable_by(order);
+        let items = candidates
+            .into_iter()
+            .filter_map(|(score, _, idx, why)| {
+                let id = &snap.items[idx as usize];
+                catalogue
+                    .live
+                    .get(id)
+                    .map(|meta| scored(id, meta, score, why))
+            })
+            .collect();
+        Ok((items, snap.version))
+    }
+
+    /// Items like `id`: collaborative neighbours blended with content
+    /// similarity, filtered like Recommend.
+    pub fn similar_items(
+        &self,
+        id: &ItemId,
+        count: usize,
+        filters: &Filters,
+    ) -> Result<Vec<Scored>, CorpusError> {
+        if count > limits::MAX_RESULTS {
+            return Err(CorpusError::invalid(
+                "count",
+                format!("the limit is {}", limits::MAX_RESULTS),
+            ));
+        }
+        let count = if count == 0 { 10 } else { count };
+        if !self.is_live(id) {
+            return Err(CorpusError::not_found("item", id.to_string()));
+        }
+        let snap = self.snapshot()?;
+        let Some(&idx) = snap.index_of.get(id) else {
+            return Ok(Vec::new());
+        };
+        let catalogue = self.catalogue.read().map_err(|_| lock_poisoned())?;
+        let mut out = Vec::with_capacity(count);
+        let mut want = count * 2 + 8;
+        loop {
+            out.clear();
+            let neighbours = snap.ranker.similar(idx, want);
+            let exhausted = neighbours.len() < want;
+            for (j, score, reason) in neighbours {
+                let other = &snap.items[j as usize];
+                if let Some(meta) = catalogue.live.get(other) {
+                    if filters.matches(meta) {
+                        out.push(scored(other, meta, score, reason.into()));
+                        if out.len() == count {
+                            return Ok(out);
+                        }
+                    }
+                }
+            }
+            if exhausted || want >= snap.items.len() {
+                return Ok(out);
+            }
+            want = (want * 4).min(snap.items.len());
+        }
+    }
+
+    /// Counts of items, interactions and the model.
+    pub fn stats(&self) -> Result<Stats, CorpusError> {
+        let snap = self.snapshot()?;
+        let (items, tombstones) = {
+            let c = self.catalogue.read().map_err(|_| lock_poisoned())?;
+            (c.live.len() as u64, c.tombstones.len() as u64)
+        };
+        let (interactions, users) = {
+            let i = self.interactions.read().map_err(|_| lock_poisoned())?;
+            (i.events, i.users.len() as u64)
+        };
+        Ok(Stats {
+            items,
+            tombstones,
+            interactions,
+            users,
+            indexed_docs: self.index.num_docs(),
+            model_version: snap.version,
+            model_trained_unix_ms: snap.trained_unix_ms,
+            model_users: snap.users as u64,
+            model_items: snap.items.len() as u64,
+            ease_enabled: snap.ranker.ease_enabled(),
+            model_interactions: snap.events,
+        })
+    }
+
+    /// Trains a model on everything stored now and swaps it in. Returns the
+    /// new model version. Requests keep using the old model meanwhile.
+    pub fn train_now(&self) -> Result<u64, CorpusError> {
+        let _training = self.training.lock().map_err(|_| lock_poisoned())?;
+        let started = Instant::now();
+        // Read the generations first: changes made during training trigger another run.
+        let item_generation = self.item_generation.load(Ordering::SeqCst);
+        let event_generation = self.event_generation.load(Ordering::SeqCst);
+        let mut items: Vec<ItemId> = {
+            let c = self.catalogue.read().map_err(|_| lock_poisoned())?;
+            c.live.keys().cloned().collect()
+        };
+        items.sort();
+        let index_of: HashMap<ItemId, u32> = items
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i as u32))
+            .collect();
+        let mut texts: Vec<ItemText> = Vec::with_capacity(items.len());
+        for id in &items {
+            let text = match self.store.item(id)? {
+                Some(item) => {
+                    let mut body = item.body;
+                    body.push('\n');
+                    body.push_str(
+                        &item
+                            .segments
+                            .iter()
+                            .map(|s| s.text.as_str())
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
+                    ItemText {
+                        title: item.title,
+                        body,
+                        tags: item.tags,
+                    }
+                }
+                None => ItemText {
+                    title: String::new(),
+                    body: String::new(),
+                    tags: Vec::new(),
+                },
+            };
+            texts.push(text);
+        }
+        let (rows, events): (Vec<Vec<(u32, f32)>>, u64) = {
+            let interactions = self.interactions.read().map_err(|_| lock_poisoned())?;
+            let rows = interactions
+                .users
+                .values()
+                .map(|h| {
+                    let mut row: Vec<(u32, f32)> = h
+                        .weights
+                        .iter()
+                        .filter(|(_, w)| **w != 0.0)
+                        .filter_map(|(id, &w)| index_of.get(id).map(|&i| (i, w)))
+                        .collect();
+                    row.sort_unstable_by_key(|&(i, _)| i);
+                    row
+                })
+                .filter(|row| !row.is_empty())
+                .collect();
+            (rows, interactions.events)
+        };
+        let users = rows.len();
+        let data = TrainingData {
+            n_items: items.len(),
+            rows,
+        };
+        let ranker = Ranker::train(&data, &texts, &self.config.ranker);
+        let version = self.snapshot()?.version + 1;
+        let snapshot = Snapshot {
+            version,
+            trained_unix_ms: now_unix_ms(),
+            ranker,
+            items,
+            index_of,
+            users,
+            events,
+        };
+        tracing::info!(
+            version,
+            items = snapshot.items.len(),
+            users,
+            ms = started.elapsed().as_millis() as u64,
+            "ranking model trained"
+        );
+        *self.model.write().map_err(|_| lock_poisoned())? = Arc::new(snapshot);
+        if let Ok(mut at) = self.trained_at.lock() {
+            *at = (item_generation, event_generation, Instant::now());
+        }
+        Ok(version)
+    }
+}
+
+fn scored(id: &ItemId, meta: &Meta, score: f32, why: Why) -> Scored {
+    Scored {
+        id: id.clone(),
+        score,
+        why,
+        title: meta.title.clone(),
+        kind: meta.kind,
+        origin: meta.origin,
+        creator_id: meta.creator_id.clone(),
+    }
+}
+
+/// Starts the background trainer. It holds only a weak reference, so it
+/// stops once the corpus is dropped.
+fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
+    std::thread::Builder::new()
+        .name("corpus-trainer".into())
+        .spawn(move || {
+            let tick = Duration::from_millis(100);
+            let mut last_items = (0u64, Instant::now());
+            loop {
+                std::thread::sleep(tick);
+                let Some(corpus) = corpus.upgrade() else {
+                    return;
+                };
+                let items_now = corpus.item_generation.load(Ordering::SeqCst);
+                if items_now != last_items.0 {
+                    last_items = (items_now, Instant::now());
+                }
+                let (trained_items, trained_events, trained_when) = match corpus.trained_at.lock() {
+                    Ok(g) => *g,
+                    Err(_) => return,
+                };
+                let items_due = items_now != trained_items
+                    && last_items.1.elapsed()
+                        >= Duration::from_millis(corpus.config.item_debounce_ms);
+                let events_due = corpus.event_generation.load(Ordering::SeqCst) != trained_events
+                    && trained_when.elapsed()
+                        >= Duration::from_millis(corpus.config.retrain_interval_ms);
+                if items_due || events_due {
+                    if let Err(e) = corpus.train_now() {
+                        tracing::error!(error = %e, "background training failed");
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}

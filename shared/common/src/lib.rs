@@ -1,0 +1,15 @@
+//! Plumbing every generec service shares, so each service crate holds only
+//! its own domain logic and a thin gRPC skin:
+//!
+//! - [`error`]: the one place where a service error becomes a gRPC status;
+//! - [`config`]: typed server settings and TOML loading;
+//! - [`telemetry`]: tracing set-up with `RUST_LOG` filtering;
+//! - [`server`]: server assembly with health, reflection, message size
+//!   limits, `TCP_NODELAY` and graceful shutdown.
+
+pub mod config;
+pub mod error;
+pub mod server;
+pub mod telemetry;
+
+pub use error::{ErrorCode, ServiceError, into_status};

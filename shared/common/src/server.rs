@@ -1,0 +1,118 @@
+//! Server assembly: every generec gRPC server is built here, so they all
+//! serve gRPC health and reflection, disable Nagle on accepted sockets,
+//! limit concurrency per connection and shut down gracefully.
+//!
+//! Message size limits are set on each generated service by its crate
+//! (`max_decoding_message_size`), from [`ServerConfig::max_message_bytes`].
+//!
+//! The listener is bound by the caller first, so tests can bind port 0 and
+//! read the port back before serving.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::server::HealthReporter;
+
+use crate::config::ServerConfig;
+
+/// Why a server could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("reflection service: {0}")]
+    Reflection(String),
+    #[error("transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Binds the configured address.
+pub async fn bind(addr: SocketAddr) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })
+}
+
+/// The routes every server starts from: gRPC health and reflection (v1 and
+/// v1alpha) for the given descriptor set. The caller adds its own services
+/// with `Routes::add_service` and marks them serving on the reporter.
+pub fn base_routes(descriptor_set: &[u8]) -> Result<(Routes, HealthReporter), ServeError> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptor_set)
+        .build_v1()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(descriptor_set)
+        .build_v1alpha()
+        .map_err(|e| ServeError::Reflection(e.to_string()))?;
+    let routes = Routes::new(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
+    Ok((routes, health))
+}
+
+/// Serves `routes` on an already bound listener until `shutdown` resolves,
+/// then stops accepting and waits up to the configured grace period for
+/// in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    config: &ServerConfig,
+    routes: Routes,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let grace = config.shutdown_grace();
+    let server = tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(config.concurrency_per_connection)
+        .add_routes(routes.prepare())
+        .serve_with_incoming_shutdown(incoming, async move {
+            shutdown.await;
+            let _ = stop_tx.send(());
+        });
+    tokio::pin!(server);
+    tokio::select! {
+        result = &mut server => return result.map_err(ServeError::from),
+        _ = stop_rx => {}
+    }
+    match tokio::time::timeout(grace, server).await {
+        Ok(result) => result.map_err(ServeError::from),
+        Err(_) => {
+            tracing::warn!(
+                grace_ms = grace.as_millis() as u64,
+                "shutdown grace period over; dropping open connections"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutdown requested");
+}

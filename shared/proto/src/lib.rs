@@ -1,0 +1,26 @@
+//! The generated gRPC code of every generec service, one module per proto
+//! package, and the descriptor set that servers publish through reflection.
+//!
+//! Every crate takes `tonic` and `prost` from here so the workspace builds
+//! against one version of each.
+
+pub use prost;
+pub use tonic;
+
+/// The `FileDescriptorSet` of every package, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/generec_descriptor.bin"));
+
+/// Types shared by every service (`generec.common.v1`).
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("generec.common.v1");
+    }
+}
+
+/// The corpus service (`generec.corpus.v1`).
+pub mod corpus {
+    pub mod v1 {
+        tonic::include_proto!("generec.corpus.v1");
+    }
+}

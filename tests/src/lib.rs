@@ -1,0 +1,130 @@
+//! Test harness for end-to-end tests: starts real generec services over
+//! gRPC on 127.0.0.1:0 with their data in a temporary folder, and stops
+//! them again (gracefully, so a restart can reopen the same folder).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use generec_common::config::ServerConfig;
+use generec_corpus::{Corpus, CorpusConfig};
+use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// A corpus service running in this process.
+pub struct CorpusServer {
+    pub addr: SocketAddr,
+    pub corpus: Arc<Corpus>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+/// Corpus settings for tests: data in `dir`, quick retraining.
+pub fn test_config(dir: &Path) -> CorpusConfig {
+    CorpusConfig {
+        data_dir: dir.to_path_buf(),
+        retrain_interval_ms: 100,
+        item_debounce_ms: 50,
+        ..CorpusConfig::default()
+    }
+}
+
+impl CorpusServer {
+    /// Opens a corpus with `config` and serves it on a free loopback port.
+    pub async fn start(config: CorpusConfig) -> CorpusServer {
+        let corpus = tokio::task::spawn_blocking(move || Corpus::open(config))
+            .await
+            .expect("open task")
+            .expect("open corpus");
+        Self::serve(corpus, ServerConfig::default()).await
+    }
+
+    /// Serves an open corpus with the given server settings (the listen
+    /// address is replaced by 127.0.0.1:0).
+    pub async fn serve(corpus: Arc<Corpus>, server: ServerConfig) -> CorpusServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = corpus.clone();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            generec_corpus::grpc::serve(serving, listener, &server, shutdown)
+                .await
+                .expect("serve");
+        });
+        CorpusServer {
+            addr,
+            corpus,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// A client connected to this server.
+    pub async fn client(&self) -> CorpusServiceClient<Channel> {
+        self.client_with_limit(64 * 1024 * 1024).await
+    }
+
+    /// A client whose own message limits are `bytes`, to test server limits.
+    pub async fn client_with_limit(&self, bytes: usize) -> CorpusServiceClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connect");
+        CorpusServiceClient::new(channel)
+            .max_decoding_message_size(bytes)
+            .max_encoding_message_size(bytes)
+    }
+
+    /// Stops the server and waits until the corpus is closed, so its folder
+    /// can be opened again.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        let mut corpus = self.corpus.clone();
+        drop(self);
+        // The background trainer holds only short-lived references.
+        for _ in 0..200 {
+            match Arc::try_unwrap(corpus) {
+                Ok(inner) => {
+                    drop(inner);
+                    return;
+                }
+                Err(shared) => {
+                    corpus = shared;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        panic!("the corpus is still referenced after the server stopped");
+    }
+}
+
+impl Drop for CorpusServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Where scripts/fetch-data puts datasets in this checkout, if present.
+pub fn dataset(name: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../.data")
+        .join(name);
+    dir.is_dir().then_some(dir)
+}

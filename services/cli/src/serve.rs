@@ -63,6 +63,7 @@ pub async fn serve(service: Service) -> Result<()> {
             let cfg = flags.resolve()?;
             let corpus = open_corpus(&cfg).await?;
             run(corpus, &cfg, |addr| {
+                println!("corpus listening on {addr}");
                 tracing::info!(%addr, "corpus service listening");
             })
             .await

@@ -640,10 +640,10 @@ impl Corpus {
             let interactions = self.interactions.read().map_err(|_| lock_poisoned())?;
             if let Some(h) = interactions.users.get(user) {
                 for (item, &w) in &h.weights {
-                    if let Some(&idx) = snap.index_of.get(item) {
-                        if w != 0.0 {
-                            history.push((idx, w));
-                        }
+                    if let Some(&idx) = snap.index_of.get(item)
+                        && w != 0.0
+                    {
+                        history.push((idx, w));
                     }
                 }
                 history.sort_unstable_by_key(|&(idx, _)| idx);
@@ -740,12 +740,12 @@ impl Corpus {
             let exhausted = neighbours.len() < want;
             for (j, score, reason) in neighbours {
                 let other = &snap.items[j as usize];
-                if let Some(meta) = catalogue.live.get(other) {
-                    if filters.matches(meta) {
-                        out.push(scored(other, meta, score, reason.into()));
-                        if out.len() == count {
-                            return Ok(out);
-                        }
+                if let Some(meta) = catalogue.live.get(other)
+                    && filters.matches(meta)
+                {
+                    out.push(scored(other, meta, score, reason.into()));
+                    if out.len() == count {
+                        return Ok(out);
                     }
                 }
             }
@@ -917,10 +917,10 @@ fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
                 let events_due = corpus.event_generation.load(Ordering::SeqCst) != trained_events
                     && trained_when.elapsed()
                         >= Duration::from_millis(corpus.config.retrain_interval_ms);
-                if items_due || events_due {
-                    if let Err(e) = corpus.train_now() {
-                        tracing::error!(error = %e, "background training failed");
-                    }
+                if (items_due || events_due)
+                    && let Err(e) = corpus.train_now()
+                {
+                    tracing::error!(error = %e, "background training failed");
                 }
             }
         })?;

@@ -37,13 +37,13 @@ impl Filters {
         created_from: Option<i64>,
         created_until: Option<i64>,
     ) -> Result<Self, CorpusError> {
-        if let (Some(from), Some(until)) = (created_from, created_until) {
-            if from >= until {
-                return Err(CorpusError::invalid(
-                    "filters.created",
-                    format!("start {from} must lie before end {until}"),
-                ));
-            }
+        if let (Some(from), Some(until)) = (created_from, created_until)
+            && from >= until
+        {
+            return Err(CorpusError::invalid(
+                "filters.created",
+                format!("start {from} must lie before end {until}"),
+            ));
         }
         if created_from.is_some_and(|t| t < 0) || created_until.is_some_and(|t| t < 0) {
             return Err(CorpusError::invalid(

@@ -606,7 +606,8 @@ mod tests {
     #[test]
     fn validation_names_the_bad_field() {
         let now = now_unix_ms();
-        let cases: Vec<(Box<dyn Fn(&mut Item)>, &str)> = vec![
+        type Mutation = Box<dyn Fn(&mut Item)>;
+        let cases: Vec<(Mutation, &str)> = vec![
             (Box::new(|i| i.title = " ".into()), "title"),
             (
                 Box::new(|i| i.body = "x".repeat(limits::MAX_BODY_BYTES + 1)),

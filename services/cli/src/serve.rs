@@ -115,16 +115,17 @@ pub async fn up(args: UpArgs) -> Result<()> {
     }
     let stats = corpus.stats()?;
     let data_dir = cfg.corpus.data_dir.display().to_string();
+    let exe = std::env::args().next().unwrap_or_else(|| "generec".into());
     run(corpus, &cfg, move |addr| {
         println!("generec is up.");
         println!("  corpus   grpc://{addr}   ({} items, {} interactions)", stats.items, stats.interactions);
         println!("  data     {data_dir}");
         println!();
         println!("Try, from another terminal:");
-        println!("  generec search --addr http://{addr} 'economy AND growth'");
-        println!("  generec recommend --addr http://{addr} --user alice --text 'football'");
-        println!("  generec load --addr http://{addr} movielens .data/ml-100k");
-        println!("  generec stats --addr http://{addr}");
+        println!("  {exe} search --addr http://{addr} 'economy AND growth'");
+        println!("  {exe} recommend --addr http://{addr} --user alice --text 'football'");
+        println!("  {exe} load --addr http://{addr} movielens .data/ml-100k");
+        println!("  {exe} stats --addr http://{addr}");
         println!("  grpcurl -plaintext -d '{{\"query\":\"election\",\"limit\":3}}' {addr} generec.corpus.v1.CorpusService/Search");
         println!();
         println!("Ctrl-C stops it; the data stays in {data_dir}.");

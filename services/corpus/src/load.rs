@@ -28,15 +28,26 @@ pub fn read_jsonl(reader: impl BufRead) -> Result<Vec<Item>, CorpusError> {
     Ok(items)
 }
 
-/// The BBC News categories, which become item tags.
-pub const BBC_CATEGORIES: [&str; 5] = ["business", "entertainment", "politics", "sport", "tech"];
-
 /// Reads the BBC News corpus from `dir/<category>/NNN.txt` (line 1 the
-/// title, then the body). Ids are `bbc-<category>-NNN`; files that are not
-/// valid UTF-8 are decoded as Latin-1.
+/// title, then the body); each sub-folder is a category and becomes the
+/// items' tag. Ids are `bbc-<category>-NNN`; files that are not valid UTF-8
+/// are decoded as Latin-1.
 pub fn read_bbc(dir: &Path) -> Result<Vec<Item>, CorpusError> {
+    let mut categories: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| CorpusError::invalid("bbc", format!("cannot read {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    categories.sort();
+    if categories.is_empty() {
+        return Err(CorpusError::invalid(
+            "bbc",
+            format!("{} has no category folders", dir.display()),
+        ));
+    }
     let mut items = Vec::new();
-    for category in BBC_CATEGORIES {
+    for category in &categories {
         let cat_dir = dir.join(category);
         let mut files: Vec<PathBuf> = std::fs::read_dir(&cat_dir)
             .map_err(|e| {
@@ -186,7 +197,7 @@ mod tests {
     #[test]
     fn bbc_files_become_tagged_articles_and_latin1_is_decoded() {
         let dir = tempfile::tempdir().unwrap();
-        for cat in BBC_CATEGORIES {
+        for cat in ["tech", "sport"] {
             std::fs::create_dir_all(dir.path().join(cat)).unwrap();
         }
         std::fs::write(

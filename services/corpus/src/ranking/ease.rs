@@ -175,9 +175,9 @@ mod tests {
             [1.0, 2.0, 3.0 + l],
         ];
         let p = inverse3(g);
-        for i in 0..3 {
-            for j in 0..3 {
-                let want = if i == j { 0.0 } else { -p[i][j] / p[j][j] };
+        for (i, p_row) in p.iter().enumerate() {
+            for (j, &p_ij) in p_row.iter().enumerate() {
+                let want = if i == j { 0.0 } else { -p_ij / p[j][j] };
                 let got = f64::from(ease.weight(i, j));
                 assert!(
                     (got - want).abs() < 1e-5,
@@ -190,9 +190,9 @@ mod tests {
         // Scores are x_u · B with signed x_u; inactive items score nothing.
         let mut out = vec![0.0; 4];
         ease.score(&[(0, 1.0), (2, -2.0), (3, 5.0)], &mut out);
-        for j in 0..3 {
+        for (j, &got) in out.iter().enumerate().take(3) {
             let want = f64::from(ease.weight(0, j)) - 2.0 * f64::from(ease.weight(2, j));
-            assert!((f64::from(out[j]) - want).abs() < 1e-5);
+            assert!((f64::from(got) - want).abs() < 1e-5);
         }
         assert_eq!(out[3], 0.0);
     }

@@ -60,6 +60,53 @@ impl Default for CorpusConfig {
     }
 }
 
+impl CorpusConfig {
+    /// Checks the settings, naming the first bad one.
+    pub fn validate(&self) -> Result<(), CorpusError> {
+        let r = &self.ranker;
+        let non_negative = [
+            ("corpus.ranker.knn_shrinkage", r.knn_shrinkage),
+            ("corpus.ranker.weight_collaborative", r.weight_collaborative),
+            ("corpus.ranker.weight_content", r.weight_content),
+            ("corpus.ranker.weight_popular", r.weight_popular),
+            ("corpus.query_weight", self.query_weight),
+        ];
+        for (field, value) in non_negative {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(CorpusError::invalid(
+                    field,
+                    format!("must be a finite number >= 0, got {value}"),
+                ));
+            }
+        }
+        if !(r.ease_lambda.is_finite() && r.ease_lambda > 0.0) {
+            return Err(CorpusError::invalid(
+                "corpus.ranker.ease_lambda",
+                format!("must be > 0, got {}", r.ease_lambda),
+            ));
+        }
+        if !(0.0..=1.0).contains(&r.collaborative_knn_share) {
+            return Err(CorpusError::invalid(
+                "corpus.ranker.collaborative_knn_share",
+                format!("must lie in [0, 1], got {}", r.collaborative_knn_share),
+            ));
+        }
+        if r.knn_neighbours == 0 {
+            return Err(CorpusError::invalid(
+                "corpus.ranker.knn_neighbours",
+                "must be at least 1",
+            ));
+        }
+        if r.weight_collaborative + r.weight_content + r.weight_popular <= 0.0 {
+            return Err(CorpusError::invalid(
+                "corpus.ranker",
+                "at least one blend weight must be positive",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What PutItems did with one item.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PutOutcome {
@@ -277,6 +324,7 @@ impl Corpus {
     /// the index where it lags, loads the catalogue and interactions, trains
     /// the first model and starts the background trainer.
     pub fn open(config: CorpusConfig) -> Result<Arc<Corpus>, CorpusError> {
+        config.validate()?;
         std::fs::create_dir_all(&config.data_dir)?;
         let store = Store::open(&config.data_dir.join("store"))?;
         let (index, applied) = TextIndex::open(&config.data_dir.join("index"))?;
@@ -925,4 +973,38 @@ fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
             }
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        assert!(CorpusConfig::default().validate().is_ok());
+        let mut cfg = CorpusConfig::default();
+        cfg.ranker.ease_lambda = 0.0;
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("ease_lambda")
+        );
+        let mut cfg = CorpusConfig::default();
+        cfg.ranker.weight_content = f32::NAN;
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("weight_content")
+        );
+        let mut cfg = CorpusConfig::default();
+        cfg.ranker.knn_neighbours = 0;
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("knn_neighbours")
+        );
+    }
 }

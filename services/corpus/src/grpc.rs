@@ -49,49 +49,19 @@ impl CorpusGrpc {
 }
 
 fn kind_from(field: &str, value: i32) -> Result<ItemKind, CorpusError> {
-    match common::ItemKind::try_from(value) {
-        Ok(common::ItemKind::Article) => Ok(ItemKind::Article),
-        Ok(common::ItemKind::Video) => Ok(ItemKind::Video),
-        Ok(common::ItemKind::Music) => Ok(ItemKind::Music),
-        Ok(common::ItemKind::Image) => Ok(ItemKind::Image),
-        Ok(common::ItemKind::Design) => Ok(ItemKind::Design),
-        Ok(common::ItemKind::Unspecified) => Err(CorpusError::invalid(field, "must be set")),
-        Err(_) => Err(CorpusError::invalid(
-            field,
-            format!("unknown value {value}"),
-        )),
-    }
+    ItemKind::from_proto(value).map_err(|e| CorpusError::invalid(field, e.to_string()))
 }
 
-fn kind_to(kind: ItemKind) -> common::ItemKind {
-    match kind {
-        ItemKind::Article => common::ItemKind::Article,
-        ItemKind::Video => common::ItemKind::Video,
-        ItemKind::Music => common::ItemKind::Music,
-        ItemKind::Image => common::ItemKind::Image,
-        ItemKind::Design => common::ItemKind::Design,
-    }
+fn kind_to(kind: ItemKind) -> i32 {
+    kind.to_proto()
 }
 
 fn origin_from(field: &str, value: i32) -> Result<Origin, CorpusError> {
-    match common::Origin::try_from(value) {
-        Ok(common::Origin::Human) => Ok(Origin::Human),
-        Ok(common::Origin::AiEdited) => Ok(Origin::AiEdited),
-        Ok(common::Origin::AiCreated) => Ok(Origin::AiCreated),
-        Ok(common::Origin::Unspecified) => Err(CorpusError::invalid(field, "must be set")),
-        Err(_) => Err(CorpusError::invalid(
-            field,
-            format!("unknown value {value}"),
-        )),
-    }
+    Origin::from_proto(value).map_err(|e| CorpusError::invalid(field, e.to_string()))
 }
 
-fn origin_to(origin: Origin) -> common::Origin {
-    match origin {
-        Origin::Human => common::Origin::Human,
-        Origin::AiEdited => common::Origin::AiEdited,
-        Origin::AiCreated => common::Origin::AiCreated,
-    }
+fn origin_to(origin: Origin) -> i32 {
+    origin.to_proto()
 }
 
 fn event_from(field: &str, value: i32) -> Result<EventType, CorpusError> {
@@ -153,7 +123,7 @@ pub fn item_from_proto(item: pb::Item) -> Result<Item, CorpusError> {
 pub fn item_to_proto(item: Item) -> pb::Item {
     pb::Item {
         id: item.id.as_str().to_string(),
-        kind: kind_to(item.kind) as i32,
+        kind: kind_to(item.kind),
         title: item.title,
         body: item.body,
         segments: item
@@ -168,7 +138,7 @@ pub fn item_to_proto(item: Item) -> pb::Item {
             .collect(),
         tags: item.tags,
         creator_id: item.creator_id,
-        origin: origin_to(item.origin) as i32,
+        origin: origin_to(item.origin),
         parent_ids: item
             .parent_ids
             .iter()
@@ -232,8 +202,8 @@ fn scored_to(s: Scored) -> pb::ScoredItem {
             Why::Query => pb::Reason::Query,
         } as i32,
         title: s.title,
-        kind: kind_to(s.kind) as i32,
-        origin: origin_to(s.origin) as i32,
+        kind: kind_to(s.kind),
+        origin: origin_to(s.origin),
         creator_id: s.creator_id,
     }
 }
@@ -320,8 +290,8 @@ impl CorpusService for CorpusGrpc {
                 score: h.score,
                 title: h.title,
                 snippet: h.snippet,
-                kind: h.kind.map_or(0, |k| kind_to(k) as i32),
-                origin: h.origin.map_or(0, |o| origin_to(o) as i32),
+                kind: h.kind.map_or(0, kind_to),
+                origin: h.origin.map_or(0, origin_to),
             })
             .collect();
         Ok(Response::new(pb::SearchResponse {

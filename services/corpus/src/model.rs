@@ -115,68 +115,7 @@ typed_id!(
     "user_id"
 );
 
-/// What an item is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemKind {
-    Article,
-    Video,
-    Music,
-    Image,
-    Design,
-}
-
-impl ItemKind {
-    /// Every kind, in proto order.
-    pub const ALL: [ItemKind; 5] = [
-        ItemKind::Article,
-        ItemKind::Video,
-        ItemKind::Music,
-        ItemKind::Image,
-        ItemKind::Design,
-    ];
-
-    /// The lower-case name used in the index and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ItemKind::Article => "article",
-            ItemKind::Video => "video",
-            ItemKind::Music => "music",
-            ItemKind::Image => "image",
-            ItemKind::Design => "design",
-        }
-    }
-
-    /// Whether items of this kind have timed segments.
-    pub fn is_timed(self) -> bool {
-        matches!(self, ItemKind::Video | ItemKind::Music)
-    }
-}
-
-/// Who made an item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Origin {
-    Human,
-    AiEdited,
-    AiCreated,
-}
-
-impl Origin {
-    /// The lower-case name used in the index and in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Human => "human",
-            Origin::AiEdited => "ai_edited",
-            Origin::AiCreated => "ai_created",
-        }
-    }
-
-    /// Whether a generator made or changed the item.
-    pub fn is_generated(self) -> bool {
-        !matches!(self, Origin::Human)
-    }
-}
+pub use generec_common::types::{ItemKind, Origin};
 
 /// A timed part of a video or music item.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 //! - [`error`]: the one place where a service error becomes a gRPC status;
 //! - [`config`]: typed server settings and TOML loading;
 //! - [`telemetry`]: tracing set-up with `RUST_LOG` filtering;
+//! - [`types`]: domain types several services share (item kind, origin);
 //! - [`server`]: server assembly with health, reflection, message size
 //!   limits, `TCP_NODELAY` and graceful shutdown.
 
@@ -11,5 +12,6 @@ pub mod config;
 pub mod error;
 pub mod server;
 pub mod telemetry;
+pub mod types;
 
 pub use error::{ErrorCode, ServiceError, into_status};

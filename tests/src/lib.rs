@@ -128,3 +128,77 @@ pub fn dataset(name: &str) -> Option<PathBuf> {
         .join(name);
     dir.is_dir().then_some(dir)
 }
+
+/// A trust service running in this process.
+pub struct TrustServer {
+    pub addr: SocketAddr,
+    pub reviewer: Arc<generec_trust::review::Reviewer>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Trust settings for tests: registry in `dir`, bundle data from the
+/// checkout's `.data`, and an optional bundle file.
+pub fn trust_config(dir: &Path, bundle: Option<PathBuf>) -> generec_trust::TrustConfig {
+    generec_trust::TrustConfig {
+        data_dir: dir.to_path_buf(),
+        bundle,
+        assets_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../.data"),
+    }
+}
+
+impl TrustServer {
+    /// Opens the trust service with `config` and serves it on a free
+    /// loopback port.
+    pub async fn start(config: generec_trust::TrustConfig) -> TrustServer {
+        let bundle_path = config.bundle.clone();
+        let reviewer = tokio::task::spawn_blocking(move || config.open())
+            .await
+            .expect("open task")
+            .expect("open trust");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = reviewer.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            generec_trust::grpc::serve(
+                serving,
+                bundle_path,
+                listener,
+                &ServerConfig::default(),
+                shutdown,
+            )
+            .await
+            .expect("serve");
+        });
+        TrustServer {
+            addr,
+            reviewer,
+            stop: Some(stop),
+        }
+    }
+
+    /// A client connected to this server.
+    pub async fn client(
+        &self,
+    ) -> generec_proto::trust::v1::trust_service_client::TrustServiceClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        generec_proto::trust::v1::trust_service_client::TrustServiceClient::new(channel)
+    }
+}
+
+impl Drop for TrustServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

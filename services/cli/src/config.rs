@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use generec_common::config::{ServerConfig, load_toml};
 use generec_corpus::CorpusConfig;
+use generec_trust::TrustConfig;
 use serde::Deserialize;
 
 /// Everything a generec process can be configured with.
@@ -16,6 +17,7 @@ use serde::Deserialize;
 pub struct AppConfig {
     pub server: ServerConfig,
     pub corpus: CorpusConfig,
+    pub trust: TrustConfig,
 }
 
 /// Flags shared by the commands that start services.
@@ -27,9 +29,13 @@ pub struct ServeFlags {
     /// Address to listen on (overrides the file).
     #[arg(long)]
     pub listen: Option<SocketAddr>,
-    /// Folder for the corpus's sled store and tantivy index (overrides the file).
+    /// Folder for the services' data: the corpus in DIR/corpus, the trust
+    /// registry in DIR/trust (overrides the file).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// A trust policy bundle (TOML); the default bundle when unset.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
 }
 
 impl ServeFlags {
@@ -43,7 +49,11 @@ impl ServeFlags {
             cfg.server.listen = listen;
         }
         if let Some(dir) = &self.data_dir {
-            cfg.corpus.data_dir = dir.clone();
+            cfg.corpus.data_dir = dir.join("corpus");
+            cfg.trust.data_dir = dir.join("trust");
+        }
+        if let Some(bundle) = &self.bundle {
+            cfg.trust.bundle = Some(bundle.clone());
         }
         Ok(cfg)
     }

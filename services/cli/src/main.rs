@@ -4,6 +4,7 @@
 mod bench;
 mod client;
 mod config;
+mod review;
 mod serve;
 
 use std::path::PathBuf;
@@ -37,6 +38,9 @@ enum Command {
     Recommend(client::RecommendArgs),
     /// Counts from a running corpus service.
     Stats(client::AddrArgs),
+    /// Run the trust checks on content without a server and print the
+    /// verdict, findings, redacted text and bundle hash as JSON.
+    Review(review::ReviewArgs),
     /// Offline evaluations.
     Eval {
         #[command(subcommand)]
@@ -71,6 +75,7 @@ async fn main() -> Result<()> {
         Command::Search(args) => client::search(args).await,
         Command::Recommend(args) => client::recommend(args).await,
         Command::Stats(args) => client::stats(args).await,
+        Command::Review(args) => tokio::task::spawn_blocking(move || review::run(args)).await?,
         Command::Eval { what } => match what {
             Eval::Ranking { data } => {
                 let started = std::time::Instant::now();

@@ -14,6 +14,8 @@ use crate::config::{AppConfig, ServeFlags};
 pub enum Service {
     /// The corpus service: items, search, feedback, recommendations.
     Corpus(ServeFlags),
+    /// The trust service: policy checks on content.
+    Trust(ServeFlags),
 }
 
 /// Flags of `generec up`.
@@ -67,6 +69,27 @@ pub async fn serve(service: Service) -> Result<()> {
                 tracing::info!(%addr, "corpus service listening");
             })
             .await
+        }
+        Service::Trust(flags) => {
+            let cfg = flags.resolve()?;
+            let trust = cfg.trust.clone();
+            let reviewer = tokio::task::spawn_blocking(move || trust.open())
+                .await?
+                .context("opening the trust service")?;
+            let listener = generec_common::server::bind(cfg.server.listen).await?;
+            let addr = listener.local_addr()?;
+            let bundle = reviewer.bundle();
+            println!("trust listening on {addr}");
+            tracing::info!(%addr, version = %bundle.version, hash = %bundle.hash, "trust service listening");
+            generec_trust::grpc::serve(
+                reviewer,
+                cfg.trust.bundle.clone(),
+                listener,
+                &cfg.server,
+                generec_common::server::shutdown_signal(),
+            )
+            .await?;
+            Ok(())
         }
     }
 }

@@ -15,9 +15,12 @@
 
 pub mod bundle;
 pub mod checks;
+pub mod config;
 pub mod error;
 pub mod finding;
+pub mod grpc;
 pub mod registry;
 pub mod review;
 
+pub use config::TrustConfig;
 pub use error::TrustError;

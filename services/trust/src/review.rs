@@ -246,3 +246,260 @@ impl Reviewer {
         }
     }
 }
+
+/// One review request as JSON, for `generec review --jsonl`:
+/// `{"content": "...", "context": {"kind": "article", "user_id": "u1",
+/// "sources": [{"id": "s1", "text": "..."}], "instruction": "..."}}`.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRequest {
+    pub content: String,
+    #[serde(default)]
+    pub context: ReviewContext,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::bundle::ActionRule;
+    use crate::checks::{Check, CheckError};
+
+    fn bundle(
+        rules: &[(Category, Action, f32)],
+        on_error: Action,
+        checks: Vec<Box<dyn Check>>,
+    ) -> Bundle {
+        Bundle {
+            version: "test".into(),
+            description: String::new(),
+            hash: "h".into(),
+            on_error,
+            rules: rules
+                .iter()
+                .map(|&(c, action, min_score)| (c, ActionRule { action, min_score }))
+                .collect::<HashMap<_, _>>(),
+            checks,
+        }
+    }
+
+    fn finding(category: Category, score: f32, span: Option<(usize, usize)>) -> Finding {
+        let f = Finding::new(category, "test.rule", score, "because");
+        match span {
+            Some((s, e)) => f.at(s, e),
+            None => f,
+        }
+    }
+
+    struct Emits(Vec<Finding>);
+    impl Check for Emits {
+        fn name(&self) -> &'static str {
+            "emits"
+        }
+        fn check(&self, _input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
+            out.extend(self.0.iter().cloned());
+            Ok(())
+        }
+    }
+
+    struct Fails;
+    impl Check for Fails {
+        fn name(&self) -> &'static str {
+            "fails"
+        }
+        fn check(&self, _input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
+            out.push(finding(Category::PrivacyEmail, 1.0, None));
+            Err(CheckError {
+                check: "fails",
+                message: "broken".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn the_strictest_action_wins_whatever_the_order() {
+        let actions = [
+            Action::Allow,
+            Action::AllowWithLabel,
+            Action::Redact,
+            Action::Review,
+            Action::Block,
+        ];
+        let categories = [
+            Category::BiasInsensitive,
+            Category::PrivacyEmail,
+            Category::PrivacyPhone,
+            Category::SafetySelfHarm,
+            Category::SafetyHate,
+        ];
+        // Every pair of actions: the verdict is the larger one.
+        for (i, &a) in actions.iter().enumerate() {
+            for (j, &b) in actions.iter().enumerate() {
+                if i == j {
+                    continue;
+                }
+                let b_rules = [(categories[i], a, 0.5), (categories[j], b, 0.5)];
+                let bundle = bundle(&b_rules, Action::Review, vec![]);
+                let outcome = bundle.decide(
+                    "text",
+                    vec![
+                        finding(categories[j], 0.9, None),
+                        finding(categories[i], 0.9, None),
+                    ],
+                );
+                assert_eq!(outcome.verdict, a.max(b), "{a:?} with {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_findings_allow_and_unlisted_or_weak_findings_are_dropped() {
+        let b = bundle(
+            &[(Category::PrivacyEmail, Action::Block, 0.7)],
+            Action::Review,
+            vec![],
+        );
+        assert_eq!(b.decide("x", vec![]).verdict, Action::Allow);
+        let outcome = b.decide(
+            "x",
+            vec![
+                finding(Category::PrivacyEmail, 0.69, None),
+                finding(Category::SafetyHate, 1.0, None),
+            ],
+        );
+        assert_eq!(outcome.verdict, Action::Allow);
+        assert!(outcome.findings.is_empty());
+        assert_eq!(
+            b.decide("x", vec![finding(Category::PrivacyEmail, 0.7, None)])
+                .verdict,
+            Action::Block
+        );
+    }
+
+    #[test]
+    fn a_failing_check_fails_closed_and_never_allows() {
+        let registry = Registry::temporary().unwrap();
+        for on_error in [Action::Review, Action::Block] {
+            let b = bundle(
+                &[(Category::PrivacyEmail, Action::Allow, 0.5)],
+                on_error,
+                vec![Box::new(Fails)],
+            );
+            let outcome = b.review("anything", &ReviewContext::default(), &registry);
+            assert_eq!(outcome.verdict, on_error);
+            assert_eq!(
+                outcome.findings.len(),
+                1,
+                "partial findings of a failed check are dropped"
+            );
+            assert_eq!(outcome.findings[0].category, Category::InternalError);
+            assert!(outcome.findings[0].evidence.contains("broken"));
+        }
+        // A failure next to a stricter finding keeps the stricter verdict.
+        let b = bundle(
+            &[(Category::SafetyHate, Action::Block, 0.5)],
+            Action::Review,
+            vec![
+                Box::new(Fails),
+                Box::new(Emits(vec![finding(Category::SafetyHate, 1.0, None)])),
+            ],
+        );
+        assert_eq!(
+            b.review("x", &ReviewContext::default(), &registry).verdict,
+            Action::Block
+        );
+    }
+
+    #[test]
+    fn redaction_masks_every_redacted_span_once() {
+        let text = "mail a@b.co or call 0123 456 789 today";
+        let b = bundle(
+            &[
+                (Category::PrivacyEmail, Action::Redact, 0.5),
+                (Category::PrivacyPhone, Action::Redact, 0.5),
+                (Category::BiasInsensitive, Action::AllowWithLabel, 0.5),
+            ],
+            Action::Review,
+            vec![],
+        );
+        let outcome = b.decide(
+            text,
+            vec![
+                finding(Category::PrivacyEmail, 0.9, Some((5, 11))),
+                finding(Category::PrivacyPhone, 0.9, Some((20, 32))),
+                finding(Category::PrivacyPhone, 0.9, Some((25, 32))),
+                finding(Category::BiasInsensitive, 0.9, Some((0, 4))),
+            ],
+        );
+        assert_eq!(outcome.verdict, Action::Redact);
+        assert_eq!(
+            outcome.redacted_text.as_deref(),
+            Some("mail [email] or call [phone] today")
+        );
+    }
+
+    #[test]
+    fn bundles_without_policies_or_with_unknown_names_are_refused() {
+        let env = CompileEnv::default();
+        let cases = [
+            ("version = \"v\"\n", "no policies"),
+            ("version = \"v\"\n[actions]\n", "no policies"),
+            (
+                "version = \"\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n",
+                "version",
+            ),
+            (
+                "version = \"v\"\n[actions]\n\"privacy.mail\" = { action = \"redact\" }\n",
+                "privacy.mail",
+            ),
+            (
+                "version = \"v\"\n[actions]\n\"privacy.email\" = { action = \"delete\" }\n",
+                "delete",
+            ),
+            (
+                "version = \"v\"\n[actions]\n\"privacy.email\" = { action = \"redact\", min_score = 2.0 }\n",
+                "min_score",
+            ),
+            (
+                "version = \"v\"\non_error = \"allow\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n",
+                "on_error",
+            ),
+            (
+                "version = \"v\"\n[actions]\n\"internal.error\" = { action = \"allow\" }\n",
+                "internal.error",
+            ),
+            (
+                "version = \"v\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n[privacy]\nno_such_setting = 1\n",
+                "no_such_setting",
+            ),
+        ];
+        for (text, needle) in cases {
+            let err = Bundle::parse(text, "test.toml", &env)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+            assert!(err.contains("test.toml"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_refused_reload_keeps_the_active_bundle() {
+        let env = CompileEnv::default();
+        let ok =
+            "version = \"one\"\n[actions]\n\"copyright.derivative\" = { action = \"block\" }\n";
+        let reviewer = Reviewer::new(
+            Bundle::parse(ok, "a", &env).unwrap(),
+            Arc::new(Registry::temporary().unwrap()),
+            env,
+        );
+        let hash = reviewer.bundle().hash.clone();
+        assert!(reviewer.reload_text("version = \"two\"\n", "b").is_err());
+        assert_eq!(reviewer.bundle().version, "one");
+        assert_eq!(reviewer.bundle().hash, hash);
+        let two = ok.replace("one", "two");
+        reviewer.reload_text(&two, "c").unwrap();
+        assert_eq!(reviewer.bundle().version, "two");
+        assert_ne!(reviewer.bundle().hash, hash);
+    }
+}

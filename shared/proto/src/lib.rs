@@ -24,3 +24,10 @@ pub mod corpus {
         tonic::include_proto!("generec.corpus.v1");
     }
 }
+
+/// The trust service (`generec.trust.v1`).
+pub mod trust {
+    pub mod v1 {
+        tonic::include_proto!("generec.trust.v1");
+    }
+}

@@ -31,6 +31,26 @@ pub struct Work {
     pub signature: Vec<u64>,
 }
 
+/// Fingerprints a claimed work (placeholder until the MinHash fingerprint
+/// lands: shingle count only, empty signature).
+pub fn work(
+    id: &str,
+    claimant: &str,
+    licence: &str,
+    policy: ClaimPolicy,
+    text: &str,
+    _config: &Config,
+) -> Work {
+    Work {
+        id: id.to_string(),
+        claimant: claimant.to_string(),
+        licence: licence.to_string(),
+        policy,
+        shingles: text.split_whitespace().count().saturating_sub(4) as u64,
+        signature: Vec::new(),
+    }
+}
+
 /// The `[copyright]` section of a bundle.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]

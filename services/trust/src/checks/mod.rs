@@ -9,8 +9,10 @@
 pub mod authenticity;
 pub mod bias;
 pub mod copyright;
+pub mod phrases;
 pub mod privacy;
 pub mod safety;
+pub mod toxicity;
 
 use std::path::PathBuf;
 
@@ -20,7 +22,8 @@ use crate::finding::Finding;
 use crate::registry::Registry;
 
 /// A parent item of an edit.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Parent {
     pub id: String,
     /// SPDX-style licence id of the parent.
@@ -31,14 +34,16 @@ pub struct Parent {
 }
 
 /// A source passage a factual item cites.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Source {
     pub id: String,
     pub text: String,
 }
 
 /// What a review knows besides the content.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReviewContext {
     pub kind: Option<ItemKind>,
     /// The user the content was made for.
@@ -99,4 +104,15 @@ pub trait Check: Send + Sync {
     fn name(&self) -> &'static str;
     /// Appends what the check finds in `input`.
     fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError>;
+}
+
+/// A labelled example for `generec eval policies`.
+#[derive(Clone, Debug)]
+pub struct EvalCase {
+    /// The category under test.
+    pub category: crate::finding::Category,
+    pub content: String,
+    pub context: ReviewContext,
+    /// Whether the category should fire.
+    pub positive: bool,
 }

@@ -1,0 +1,369 @@
+//! End-to-end tests of the trust service's policy checks over real gRPC on
+//! 127.0.0.1.
+
+use generec_proto::common::v1::{ItemKind, Origin};
+use generec_proto::trust::v1 as pb;
+use generec_tests::{TrustServer, trust_config};
+use tonic::Code;
+
+const PRIVACY_ONLY: &str = r#"
+version = "privacy-only-1"
+[actions]
+"privacy.email" = { action = "redact" }
+"privacy.cross_user" = { action = "block" }
+"#;
+
+fn request(content: &str) -> pb::ReviewRequest {
+    pb::ReviewRequest {
+        content: content.into(),
+        context: Some(pb::ReviewContext {
+            kind: ItemKind::Article as i32,
+            user_id: "alice".into(),
+            origin: Origin::AiCreated as i32,
+            ..Default::default()
+        }),
+    }
+}
+
+fn bundle_file(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("bundle.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn review_returns_verdict_findings_redaction_and_bundle_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let r = c
+        .review(request("Write to bob.smith@example.com for tickets."))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.verdict, pb::Verdict::Redact as i32);
+    assert_eq!(r.bundle_version, "privacy-only-1");
+    assert_eq!(r.bundle_hash.len(), 64);
+    let f = &r.findings[0];
+    assert_eq!(f.category, "privacy.email");
+    assert_eq!(f.policy, "privacy");
+    assert_eq!(
+        &"Write to bob.smith@example.com for tickets."[f.span_start as usize..f.span_end as usize],
+        "bob.smith@example.com"
+    );
+    assert!(
+        !f.evidence.contains("bob.smith@example.com"),
+        "evidence must be masked: {}",
+        f.evidence
+    );
+    assert!(
+        !r.redacted_text.contains("bob.smith"),
+        "{}",
+        r.redacted_text
+    );
+    assert!(
+        r.redacted_text.starts_with("Write to ["),
+        "{}",
+        r.redacted_text
+    );
+
+    let clean = c
+        .review(request("The match ended two all."))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(clean.verdict, pb::Verdict::Allow as i32);
+    assert!(clean.findings.is_empty());
+}
+
+#[tokio::test]
+async fn a_reloaded_bundle_changes_the_verdict_without_a_restart_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server =
+        TrustServer::start(trust_config(&dir.path().join("trust"), Some(path.clone()))).await;
+    let mut c = server.client().await;
+    let text = "Mail me at jo@example.org";
+    let before = c.review(request(text)).await.unwrap().into_inner();
+    assert_eq!(before.verdict, pb::Verdict::Redact as i32);
+
+    let stricter = PRIVACY_ONLY
+        .replace("privacy-only-1", "privacy-only-2")
+        .replace(
+            r#""privacy.email" = { action = "redact" }"#,
+            r#""privacy.email" = { action = "block" }"#,
+        );
+    let info = c
+        .reload_bundle(pb::ReloadBundleRequest {
+            bundle_toml: stricter,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.version, "privacy-only-2");
+    let after = c.review(request(text)).await.unwrap().into_inner();
+    assert_eq!(after.verdict, pb::Verdict::Block as i32);
+    assert_ne!(after.bundle_hash, before.bundle_hash);
+
+    // Refused bundles leave the active one in place.
+    for (bad, needle) in [
+        ("version = \"x\"\n[actions]\n", "no policies"),
+        (
+            "version = \"x\"\n[actions]\n\"privacy.emial\" = { action = \"block\" }\n",
+            "privacy.emial",
+        ),
+        (
+            "version = \"x\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n[privacy]\nallow_patterns = [\"(unclosed\"]\n",
+            "(unclosed",
+        ),
+        (
+            "version = \"x\"\non_error = \"allow\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n",
+            "on_error",
+        ),
+        ("not toml at all [", "bundle"),
+    ] {
+        let err = c
+            .reload_bundle(pb::ReloadBundleRequest {
+                bundle_toml: bad.into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+        assert!(
+            err.message().contains(needle),
+            "{needle:?} not in {:?}",
+            err.message()
+        );
+    }
+    let active = c
+        .get_bundle(pb::GetBundleRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(active.version, "privacy-only-2");
+
+    // An empty reload rereads the configured file.
+    let reread = c
+        .reload_bundle(pb::ReloadBundleRequest {
+            bundle_toml: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reread.version, "privacy-only-1");
+}
+
+#[tokio::test]
+async fn content_for_one_user_with_another_users_private_attribute_is_blocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let registered = c
+        .register_private_attributes(pb::RegisterPrivateAttributesRequest {
+            user_id: "bob".into(),
+            attributes: vec![pb::PrivateAttribute {
+                kind: "address".into(),
+                value: "27 Larch Crescent, Hexham".into(),
+            }],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(registered.registered, 1);
+    let leak = c
+        .review(request(
+            "Your neighbour at 27 larch crescent hexham loved it.",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(leak.verdict, pb::Verdict::Block as i32, "{leak:?}");
+    assert!(
+        leak.findings
+            .iter()
+            .any(|f| f.category == "privacy.cross_user")
+    );
+    assert!(
+        !leak
+            .findings
+            .iter()
+            .any(|f| f.evidence.to_lowercase().contains("larch")),
+        "{leak:?}"
+    );
+
+    // Bob's own address in content made for Bob is not a leak.
+    let mut own = request("Deliveries go to 27 Larch Crescent, Hexham.");
+    own.context.as_mut().unwrap().user_id = "bob".into();
+    let own = c.review(own).await.unwrap().into_inner();
+    assert!(
+        own.findings
+            .iter()
+            .all(|f| f.category != "privacy.cross_user"),
+        "{own:?}"
+    );
+
+    let err = c
+        .register_private_attributes(pb::RegisterPrivateAttributesRequest {
+            user_id: String::new(),
+            attributes: vec![],
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("user_id"));
+}
+
+#[tokio::test]
+async fn bad_review_requests_get_invalid_argument_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let mut bad_kind = request("x");
+    bad_kind.context.as_mut().unwrap().kind = 99;
+    let err = c.review(bad_kind).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("context.kind"), "{}", err.message());
+    let err = c
+        .review(request(&"x".repeat(1024 * 1024 + 1)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("content"), "{}", err.message());
+    let err = c
+        .register_work(pb::RegisterWorkRequest {
+            work_id: "w".into(),
+            claimant: "c".into(),
+            licence: "all-rights-reserved".into(),
+            policy: 0,
+            text: "one two three four five six".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("policy"), "{}", err.message());
+}
+
+#[tokio::test]
+async fn the_review_stream_answers_every_request_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let requests = vec![
+        request("clean text"),
+        request("mail a@example.com now"),
+        request("also clean"),
+    ];
+    let mut stream = c
+        .review_stream(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut verdicts = Vec::new();
+    while let Some(r) = stream.message().await.unwrap() {
+        verdicts.push(r.verdict);
+    }
+    assert_eq!(
+        verdicts,
+        vec![
+            pb::Verdict::Allow as i32,
+            pb::Verdict::Redact as i32,
+            pb::Verdict::Allow as i32
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_near_copy_of_a_claimed_work_is_blocked_and_derivatives_of_nd_parents_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(
+        dir.path(),
+        "version = \"copyright-1\"\n[actions]\n\"copyright.near_duplicate\" = { action = \"block\" }\n\"copyright.derivative\" = { action = \"block\" }\n",
+    );
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let work = "It is a truth universally acknowledged, that a single man in possession of a good fortune, \
+must be in want of a wife. However little known the feelings or views of such a man may be on his first \
+entering a neighbourhood, this truth is so well fixed in the minds of the surrounding families, that he is \
+considered the rightful property of some one or other of their daughters.";
+    let registered = c
+        .register_work(pb::RegisterWorkRequest {
+            work_id: "pride-and-prejudice-ch1".into(),
+            claimant: "estate".into(),
+            licence: "all-rights-reserved".into(),
+            policy: pb::ClaimPolicy::Block as i32,
+            text: work.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(registered.shingles > 10);
+    let copy = c
+        .review(request(&work.replace("universally", "widely")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(copy.verdict, pb::Verdict::Block as i32, "{copy:?}");
+    assert!(
+        copy.findings
+            .iter()
+            .any(|f| f.category == "copyright.near_duplicate"
+                && f.evidence.contains("pride-and-prejudice-ch1"))
+    );
+    let unrelated = c
+        .review(request(
+            "The league table changed again after a rainy weekend of football.",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        unrelated.verdict,
+        pb::Verdict::Allow as i32,
+        "{unrelated:?}"
+    );
+
+    let mut edit = request("A shorter version of the story.");
+    edit.context.as_mut().unwrap().parents = vec![pb::ParentItem {
+        id: "p1".into(),
+        licence: "CC-BY-ND-4.0".into(),
+        owner_consent: false,
+    }];
+    let edit = c.review(edit).await.unwrap().into_inner();
+    assert_eq!(edit.verdict, pb::Verdict::Block as i32);
+    assert!(
+        edit.findings
+            .iter()
+            .any(|f| f.category == "copyright.derivative")
+    );
+}
+
+#[tokio::test]
+async fn the_default_bundle_loads_and_reviews() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), None)).await;
+    let mut c = server.client().await;
+    let info = c
+        .get_bundle(pb::GetBundleRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.version, "generec-default-1");
+    assert!(info.categories.len() >= 20);
+    let r = c
+        .review(request(
+            "Call 020 7946 0018 or email help@example.com about the card 4111 1111 1111 1111.",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.bundle_hash, server.reviewer.bundle().hash);
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.category == "privacy.payment_card"),
+        "{r:?}"
+    );
+}

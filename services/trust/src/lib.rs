@@ -20,6 +20,7 @@ pub mod error;
 pub mod finding;
 pub mod grpc;
 pub mod merkle;
+pub mod note;
 pub mod registry;
 pub mod review;
 

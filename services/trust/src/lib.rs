@@ -23,6 +23,7 @@ pub mod merkle;
 pub mod note;
 pub mod registry;
 pub mod review;
+pub mod tlog;
 
 pub use config::TrustConfig;
 pub use error::TrustError;

@@ -19,6 +19,7 @@ pub mod config;
 pub mod error;
 pub mod finding;
 pub mod grpc;
+pub mod keys;
 pub mod merkle;
 pub mod note;
 pub mod registry;

@@ -25,6 +25,7 @@ pub mod note;
 pub mod registry;
 pub mod review;
 pub mod tlog;
+pub mod watermark;
 
 pub use config::TrustConfig;
 pub use error::TrustError;

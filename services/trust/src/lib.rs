@@ -20,6 +20,7 @@ pub mod error;
 pub mod finding;
 pub mod grpc;
 pub mod keys;
+pub mod manifest;
 pub mod merkle;
 pub mod note;
 pub mod registry;

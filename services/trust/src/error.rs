@@ -10,6 +10,12 @@ pub enum TrustError {
     InvalidArgument { field: String, message: String },
     #[error("{what} not found: {id}")]
     NotFound { what: &'static str, id: String },
+    /// The state does not allow the operation (e.g. certifying unreviewed content).
+    #[error("{field}: {message}")]
+    FailedPrecondition { field: String, message: String },
+    /// Too much work queued; retry later.
+    #[error("{0}")]
+    Overloaded(String),
     /// A bundle was refused; the active one stays.
     #[error("bundle refused: {0}")]
     Bundle(String),
@@ -30,6 +36,14 @@ impl TrustError {
         }
     }
 
+    /// A failed-precondition error naming `field`.
+    pub fn precondition(field: &str, message: impl Into<String>) -> Self {
+        TrustError::FailedPrecondition {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+
     /// A refused bundle.
     pub fn bundle(message: impl Into<String>) -> Self {
         TrustError::Bundle(message.into())
@@ -41,7 +55,10 @@ impl ServiceError for TrustError {
         match self {
             TrustError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             TrustError::NotFound { .. } => ErrorCode::NotFound,
-            TrustError::Bundle(_) => ErrorCode::FailedPrecondition,
+            TrustError::Bundle(_) | TrustError::FailedPrecondition { .. } => {
+                ErrorCode::FailedPrecondition
+            }
+            TrustError::Overloaded(_) => ErrorCode::ResourceExhausted,
             TrustError::Storage(_) | TrustError::Io(_) | TrustError::Internal(_) => {
                 ErrorCode::Internal
             }

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod manifest;
 pub mod merkle;
 pub mod note;
+pub mod provenance;
 pub mod registry;
 pub mod review;
 pub mod tlog;

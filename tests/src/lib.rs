@@ -132,7 +132,7 @@ pub fn dataset(name: &str) -> Option<PathBuf> {
 /// A trust service running in this process.
 pub struct TrustServer {
     pub addr: SocketAddr,
-    pub reviewer: Arc<generec_trust::review::Reviewer>,
+    pub trust: generec_trust::Trust,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -143,6 +143,7 @@ pub fn trust_config(dir: &Path, bundle: Option<PathBuf>) -> generec_trust::Trust
         data_dir: dir.to_path_buf(),
         bundle,
         assets_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("../.data"),
+        ..generec_trust::TrustConfig::default()
     }
 }
 
@@ -151,7 +152,7 @@ impl TrustServer {
     /// loopback port.
     pub async fn start(config: generec_trust::TrustConfig) -> TrustServer {
         let bundle_path = config.bundle.clone();
-        let reviewer = tokio::task::spawn_blocking(move || config.open())
+        let trust = tokio::task::spawn_blocking(move || config.open())
             .await
             .expect("open task")
             .expect("open trust");
@@ -160,7 +161,7 @@ impl TrustServer {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
-        let serving = reviewer.clone();
+        let serving = trust.clone();
         tokio::spawn(async move {
             let shutdown = async {
                 let _ = stopped.await;
@@ -177,7 +178,7 @@ impl TrustServer {
         });
         TrustServer {
             addr,
-            reviewer,
+            trust,
             stop: Some(stop),
         }
     }

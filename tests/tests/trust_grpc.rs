@@ -359,11 +359,179 @@ async fn the_default_bundle_loads_and_reviews() {
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(r.bundle_hash, server.reviewer.bundle().hash);
+    assert_eq!(r.bundle_hash, server.trust.reviewer.bundle().hash);
     assert!(
         r.findings
             .iter()
             .any(|f| f.category == "privacy.payment_card"),
         "{r:?}"
     );
+}
+
+#[tokio::test]
+async fn certified_items_verify_are_detected_and_are_provable_in_the_log() {
+    use generec_trust::{merkle, note};
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let text =
+        "A calm digest: markets rose on Friday as inflation eased and the central bank held rates.";
+
+    // Not reviewed yet: refused.
+    let certify = |content: &str| pb::CertifyRequest {
+        item_id: "gen-digest-1".into(),
+        content: content.into(),
+        creator: "feed".into(),
+        generator_name: "generec-composer".into(),
+        generator_version: "0.1.0".into(),
+        ..Default::default()
+    };
+    let err = c.certify(certify(text)).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(
+        err.message().contains("not been reviewed"),
+        "{}",
+        err.message()
+    );
+    // Reviewed and redacted: still refused.
+    let redacted = "Contact ann@example.com for the digest.";
+    assert_eq!(
+        c.review(request(redacted))
+            .await
+            .unwrap()
+            .into_inner()
+            .verdict,
+        pb::Verdict::Redact as i32
+    );
+    assert!(
+        c.certify(certify(redacted))
+            .await
+            .unwrap_err()
+            .message()
+            .contains("redact")
+    );
+
+    // Reviewed and allowed: certified.
+    assert_eq!(
+        c.review(request(text)).await.unwrap().into_inner().verdict,
+        pb::Verdict::Allow as i32
+    );
+    let cert = c.certify(certify(text)).await.unwrap().into_inner();
+    assert_ne!(cert.marked_content, text);
+    let verified = c
+        .verify(pb::VerifyRequest {
+            content: cert.marked_content.clone(),
+            manifest: cert.manifest.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.valid);
+    assert_eq!(
+        verified.status_codes,
+        vec!["claimSignature.validated", "assertion.dataHash.match"]
+    );
+    let tampered = c
+        .verify(pb::VerifyRequest {
+            content: cert.marked_content.replace("rose", "fell"),
+            manifest: cert.manifest.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!tampered.valid);
+    assert!(
+        tampered
+            .status_codes
+            .contains(&"assertion.dataHash.mismatch".to_string())
+    );
+
+    // Detection by mark, and by soft binding once the mark is stripped and the text edited.
+    let by_mark = c
+        .detect_provenance(pb::DetectProvenanceRequest {
+            content: cert.marked_content.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            by_mark.found,
+            by_mark.method.as_str(),
+            by_mark.manifest_id.as_str()
+        ),
+        (true, "watermark", cert.manifest_id.as_str())
+    );
+    let copied =
+        generec_trust::watermark::strip(&cert.marked_content).replace("Friday", "Thursday");
+    let by_soft = c
+        .detect_provenance(pb::DetectProvenanceRequest { content: copied })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (by_soft.found, by_soft.method.as_str()),
+        (true, "soft_binding")
+    );
+    assert_eq!(by_soft.manifest_id, cert.manifest_id);
+
+    // An auditor checks the checkpoint signature and the authorship entry's inclusion.
+    let keys = c
+        .get_public_keys(pb::GetPublicKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let cp = c
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let verifier = note::parse_verifier_key(&keys.checkpoint_verifier_key).unwrap();
+    let checkpoint = note::Checkpoint::verify(&cp.signed_note, &verifier).unwrap();
+    assert_eq!(checkpoint.size, cp.tree_size);
+    let proof = c
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            index: cert.log_index,
+            tree_size: cp.tree_size,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let hashes: Vec<merkle::Hash> = proof
+        .hashes
+        .iter()
+        .map(|h| h.as_slice().try_into().unwrap())
+        .collect();
+    assert!(merkle::verify_inclusion(
+        &merkle::leaf_hash(&proof.entry),
+        cert.log_index,
+        cp.tree_size,
+        &hashes,
+        &checkpoint.root
+    ));
+    let entry: serde_json::Value = serde_json::from_slice(&proof.entry).unwrap();
+    assert_eq!(entry["type"], "authorship");
+    assert_eq!(entry["manifest_id"], cert.manifest_id.as_str());
+    assert!(!String::from_utf8_lossy(&proof.entry).contains("ann@example.com"));
+
+    // Consistency between an earlier and the latest checkpoint.
+    let consistency = c
+        .get_consistency_proof(pb::GetConsistencyProofRequest {
+            old_size: 2,
+            new_size: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(consistency.new_size, cp.tree_size);
+    let err = c
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            index: 10_000,
+            tree_size: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("index"));
 }

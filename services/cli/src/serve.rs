@@ -73,16 +73,16 @@ pub async fn serve(service: Service) -> Result<()> {
         Service::Trust(flags) => {
             let cfg = flags.resolve()?;
             let trust = cfg.trust.clone();
-            let reviewer = tokio::task::spawn_blocking(move || trust.open())
+            let trust = tokio::task::spawn_blocking(move || trust.open())
                 .await?
                 .context("opening the trust service")?;
             let listener = generec_common::server::bind(cfg.server.listen).await?;
             let addr = listener.local_addr()?;
-            let bundle = reviewer.bundle();
+            let bundle = trust.reviewer.bundle();
             println!("trust listening on {addr}");
             tracing::info!(%addr, version = %bundle.version, hash = %bundle.hash, "trust service listening");
             generec_trust::grpc::serve(
-                reviewer,
+                trust,
                 cfg.trust.bundle.clone(),
                 listener,
                 &cfg.server,

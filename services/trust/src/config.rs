@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::bundle::Bundle;
 use crate::checks::CompileEnv;
 use crate::error::TrustError;
+use crate::keys::KeyRing;
+use crate::provenance::Provenance;
 use crate::registry::Registry;
 use crate::review::Reviewer;
 
@@ -22,6 +24,19 @@ pub struct TrustConfig {
     /// Where bundles' relative data paths (classifier weights, word lists)
     /// resolve: the folder `scripts/fetch-data` fills.
     pub assets_dir: PathBuf,
+    /// A file holding the signing key's 32-byte seed (hex); by default a key
+    /// is created in `data_dir/keys` on first start, mode 0600.
+    pub key_file: Option<PathBuf>,
+    /// The transparency log's name: the first line of every checkpoint and
+    /// the name its signatures are made under.
+    pub log_origin: String,
+}
+
+/// An opened trust service: the reviewer and the provenance state.
+#[derive(Clone)]
+pub struct Trust {
+    pub reviewer: Arc<Reviewer>,
+    pub provenance: Arc<Provenance>,
 }
 
 impl Default for TrustConfig {
@@ -30,6 +45,8 @@ impl Default for TrustConfig {
             data_dir: PathBuf::from("generec-data/trust"),
             bundle: None,
             assets_dir: PathBuf::from(".data"),
+            key_file: None,
+            log_origin: "generec.local/trust-log".into(),
         }
     }
 }
@@ -51,15 +68,27 @@ impl TrustConfig {
         }
     }
 
-    /// Opens the registry and loads the bundle.
-    pub fn open(&self) -> Result<Arc<Reviewer>, TrustError> {
+    /// Opens the registry, the keys and the log, and loads the bundle.
+    pub fn open(&self) -> Result<Trust, TrustError> {
+        if self.log_origin.is_empty()
+            || self.log_origin.contains(char::is_whitespace)
+            || self.log_origin.contains('+')
+        {
+            return Err(TrustError::invalid(
+                "trust.log_origin",
+                "must be non-empty, without spaces or '+'",
+            ));
+        }
         std::fs::create_dir_all(&self.data_dir)?;
         let registry = Arc::new(Registry::open(&self.data_dir.join("registry"))?);
         let bundle = self.load_bundle()?;
-        Ok(Arc::new(Reviewer::new(
-            bundle,
-            registry,
-            self.compile_env(),
-        )))
+        let keys = KeyRing::open(&self.data_dir.join("keys"), self.key_file.as_deref())
+            .map_err(|e| TrustError::invalid("trust.key_file", e.to_string()))?;
+        let db = sled::open(self.data_dir.join("provenance"))?;
+        let provenance = Arc::new(Provenance::open(db, keys, &self.log_origin)?);
+        Ok(Trust {
+            reviewer: Arc::new(Reviewer::new(bundle, registry, self.compile_env())),
+            provenance,
+        })
     }
 }

@@ -14,25 +14,43 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::checks::copyright::{self, ClaimPolicy};
 use crate::checks::{Parent, ReviewContext, Source};
+use crate::config::Trust;
 use crate::error::TrustError;
 use crate::finding::{Action, Field, Finding};
+use crate::manifest::Manifest;
+use crate::provenance::{CertifyRequest, Detection, Provenance};
 use crate::review::{Outcome, Reviewer};
 
 /// The tonic service over a shared [`Reviewer`].
 #[derive(Clone)]
 pub struct TrustGrpc {
     reviewer: Arc<Reviewer>,
+    provenance: Arc<Provenance>,
     /// The bundle file a reload without text rereads.
     bundle_path: Option<PathBuf>,
 }
 
 impl TrustGrpc {
-    /// Wraps a reviewer; `bundle_path` is the file an empty reload rereads.
-    pub fn new(reviewer: Arc<Reviewer>, bundle_path: Option<PathBuf>) -> Self {
+    /// Wraps an opened trust service; `bundle_path` is the file an empty
+    /// reload rereads.
+    pub fn new(trust: Trust, bundle_path: Option<PathBuf>) -> Self {
         TrustGrpc {
-            reviewer,
+            reviewer: trust.reviewer,
+            provenance: trust.provenance,
             bundle_path,
         }
+    }
+
+    async fn with_provenance<T, F>(&self, f: F) -> Result<T, Status>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Provenance) -> Result<T, TrustError> + Send + 'static,
+    {
+        let provenance = self.provenance.clone();
+        tokio::task::spawn_blocking(move || f(&provenance))
+            .await
+            .map_err(|e| Status::from(TrustError::Internal(format!("task failed: {e}"))))?
+            .map_err(Status::from)
     }
 
     /// The tonic server for this service, with message size limits.
@@ -149,6 +167,18 @@ fn bundle_info(b: &crate::bundle::Bundle) -> pb::BundleInfo {
     }
 }
 
+fn manifest_bytes(m: &Manifest) -> Result<Vec<u8>, Status> {
+    serde_json::to_vec(m).map_err(|e| Status::from(TrustError::Internal(e.to_string())))
+}
+
+fn manifest_from(bytes: &[u8]) -> Result<Manifest, TrustError> {
+    if bytes.len() > 256 * 1024 {
+        return Err(TrustError::invalid("manifest", "is larger than 256 KiB"));
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| TrustError::invalid("manifest", format!("is not a manifest: {e}")))
+}
+
 type ReviewStream =
     Pin<Box<dyn Stream<Item = Result<pb::ReviewResponse, Status>> + Send + 'static>>;
 
@@ -160,7 +190,14 @@ impl TrustService for TrustGrpc {
     ) -> Result<Response<pb::ReviewResponse>, Status> {
         let req = request.into_inner();
         let context = context_from(req.context)?;
-        let outcome = self.run(move |r| r.review(&req.content, &context)).await?;
+        let provenance = self.provenance.clone();
+        let outcome = self
+            .run(move |r| {
+                let outcome = r.review(&req.content, &context)?;
+                provenance.record_review(&req.content, &context.user_id, &outcome)?;
+                Ok(outcome)
+            })
+            .await?;
         Ok(Response::new(outcome_to(outcome)))
     }
 
@@ -172,15 +209,19 @@ impl TrustService for TrustGrpc {
     ) -> Result<Response<Self::ReviewStreamStream>, Status> {
         let mut input = request.into_inner();
         let reviewer = self.reviewer.clone();
+        let provenance = self.provenance.clone();
         let output = async_stream(move |tx| async move {
             let mut n = 0usize;
             while let Some(req) = input.next().await {
                 let result = match req {
                     Ok(req) => {
                         let reviewer = reviewer.clone();
+                        let provenance = provenance.clone();
                         let reviewed = tokio::task::spawn_blocking(move || {
                             let context = context_from(req.context)?;
-                            reviewer.review(&req.content, &context)
+                            let outcome = reviewer.review(&req.content, &context)?;
+                            provenance.record_review(&req.content, &context.user_id, &outcome)?;
+                            Ok::<_, TrustError>(outcome)
                         })
                         .await;
                         match reviewed {
@@ -306,6 +347,188 @@ impl TrustService for TrustGrpc {
     ) -> Result<Response<pb::BundleInfo>, Status> {
         Ok(Response::new(bundle_info(&self.reviewer.bundle())))
     }
+
+    async fn certify(
+        &self,
+        request: Request<pb::CertifyRequest>,
+    ) -> Result<Response<pb::CertifyResponse>, Status> {
+        let req = request.into_inner();
+        if req.content.len() > crate::review::limits::MAX_CONTENT_BYTES {
+            return Err(TrustError::invalid("content", "is larger than a review accepts").into());
+        }
+        let generator = (!req.generator_name.is_empty()).then(|| crate::manifest::Generator {
+            name: req.generator_name.clone(),
+            version: req.generator_version.clone(),
+        });
+        let certify = CertifyRequest {
+            item_id: req.item_id,
+            content: req.content,
+            action: req.action,
+            parents: req
+                .parents
+                .into_iter()
+                .map(|p| crate::manifest::Ingredient {
+                    item_id: p.item_id,
+                    content_sha256: p.content_sha256,
+                    relationship: "parentOf".into(),
+                })
+                .collect(),
+            generator,
+            creator: req.creator,
+        };
+        let certified = self.with_provenance(move |p| p.certify(&certify)).await?;
+        Ok(Response::new(pb::CertifyResponse {
+            manifest_id: certified.manifest.manifest_id.clone(),
+            manifest: manifest_bytes(&certified.manifest)?,
+            marked_content: certified.content,
+            log_index: certified.log_index,
+        }))
+    }
+
+    async fn verify(
+        &self,
+        request: Request<pb::VerifyRequest>,
+    ) -> Result<Response<pb::VerifyResponse>, Status> {
+        let req = request.into_inner();
+        let manifest = manifest_from(&req.manifest)?;
+        let statuses = self
+            .with_provenance(move |p| p.verify(&req.content, &manifest))
+            .await?;
+        Ok(Response::new(pb::VerifyResponse {
+            valid: statuses.iter().all(|s| !s.is_failure()),
+            status_codes: statuses.iter().map(|s| s.code().to_string()).collect(),
+        }))
+    }
+
+    async fn detect_provenance(
+        &self,
+        request: Request<pb::DetectProvenanceRequest>,
+    ) -> Result<Response<pb::DetectProvenanceResponse>, Status> {
+        let content = request.into_inner().content;
+        if content.len() > crate::review::limits::MAX_CONTENT_BYTES {
+            return Err(TrustError::invalid("content", "is larger than a review accepts").into());
+        }
+        let found = self
+            .with_provenance(move |p| {
+                Ok(match p.detect(&content)? {
+                    Some((m, how)) => {
+                        let statuses = p.verify(&content, &m)?;
+                        Some((m, how, statuses))
+                    }
+                    None => None,
+                })
+            })
+            .await?;
+        let Some((m, how, statuses)) = found else {
+            return Ok(Response::new(pb::DetectProvenanceResponse::default()));
+        };
+        let (method, distance) = match how {
+            Detection::Watermark => ("watermark", 0),
+            Detection::SoftBinding { distance } => ("soft_binding", distance),
+        };
+        Ok(Response::new(pb::DetectProvenanceResponse {
+            found: true,
+            manifest_id: m.manifest_id.clone(),
+            manifest: manifest_bytes(&m)?,
+            method: method.into(),
+            distance,
+            status_codes: statuses.iter().map(|s| s.code().to_string()).collect(),
+        }))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::CheckpointResponse>, Status> {
+        let (cp, signed) = self.with_provenance(|p| p.checkpoint()).await?;
+        Ok(Response::new(pb::CheckpointResponse {
+            signed_note: signed,
+            tree_size: cp.size,
+            root_hash: cp.root.to_vec(),
+        }))
+    }
+
+    async fn get_inclusion_proof(
+        &self,
+        request: Request<pb::GetInclusionProofRequest>,
+    ) -> Result<Response<pb::InclusionProofResponse>, Status> {
+        let req = request.into_inner();
+        let (index, hashes, size, entry) = self
+            .with_provenance(move |p| {
+                let size = if req.tree_size == 0 {
+                    p.log().head().0
+                } else {
+                    req.tree_size
+                };
+                if req.index >= size {
+                    return Err(TrustError::invalid(
+                        "index",
+                        format!("{} is not in a tree of size {size}", req.index),
+                    ));
+                }
+                let hashes = p.log().inclusion_proof(req.index, size)?;
+                let entry = p.log().entry(req.index)?.unwrap_or_default();
+                Ok((req.index, hashes, size, entry))
+            })
+            .await?;
+        Ok(Response::new(pb::InclusionProofResponse {
+            index,
+            tree_size: size,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+            entry,
+        }))
+    }
+
+    async fn get_consistency_proof(
+        &self,
+        request: Request<pb::GetConsistencyProofRequest>,
+    ) -> Result<Response<pb::ConsistencyProofResponse>, Status> {
+        let req = request.into_inner();
+        let (old, new, hashes) = self
+            .with_provenance(move |p| {
+                let new = if req.new_size == 0 {
+                    p.log().head().0
+                } else {
+                    req.new_size
+                };
+                if req.old_size > new {
+                    return Err(TrustError::invalid(
+                        "old_size",
+                        format!("{} is larger than new_size {new}", req.old_size),
+                    ));
+                }
+                Ok((
+                    req.old_size,
+                    new,
+                    p.log().consistency_proof(req.old_size, new)?,
+                ))
+            })
+            .await?;
+        Ok(Response::new(pb::ConsistencyProofResponse {
+            old_size: old,
+            new_size: new,
+            hashes: hashes.iter().map(|h| h.to_vec()).collect(),
+        }))
+    }
+
+    async fn get_public_keys(
+        &self,
+        _request: Request<pb::GetPublicKeysRequest>,
+    ) -> Result<Response<pb::PublicKeysResponse>, Status> {
+        let (keys, verifier) = self.with_provenance(|p| p.public_keys()).await?;
+        Ok(Response::new(pb::PublicKeysResponse {
+            keys: keys
+                .into_iter()
+                .map(|k| pb::PublicKey {
+                    key_id: k.key_id,
+                    public_key: k.public_key,
+                    created_unix_ms: k.created_unix_ms,
+                    retired_unix_ms: k.retired_unix_ms,
+                })
+                .collect(),
+            checkpoint_verifier_key: verifier,
+        }))
+    }
 }
 
 /// A stream fed by a task through a bounded channel.
@@ -323,7 +546,7 @@ where
 /// Serves the trust service (with health and reflection) on a bound
 /// listener until `shutdown` resolves.
 pub async fn serve(
-    reviewer: Arc<Reviewer>,
+    trust: Trust,
     bundle_path: Option<PathBuf>,
     listener: tokio::net::TcpListener,
     config: &generec_common::config::ServerConfig,
@@ -331,7 +554,7 @@ pub async fn serve(
 ) -> Result<(), generec_common::server::ServeError> {
     let (routes, health) = generec_common::server::base_routes(generec_proto::FILE_DESCRIPTOR_SET)?;
     let routes = routes
-        .add_service(TrustGrpc::new(reviewer, bundle_path).into_server(config.max_message_bytes));
+        .add_service(TrustGrpc::new(trust, bundle_path).into_server(config.max_message_bytes));
     health.set_serving::<TrustServiceServer<TrustGrpc>>().await;
     generec_common::server::serve(listener, config, routes, shutdown).await
 }

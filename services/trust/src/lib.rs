@@ -29,5 +29,5 @@ pub mod review;
 pub mod tlog;
 pub mod watermark;
 
-pub use config::TrustConfig;
+pub use config::{Trust, TrustConfig};
 pub use error::TrustError;

@@ -26,7 +26,7 @@ use crate::tlog::{Log, LogError};
 use crate::watermark;
 
 /// Largest Hamming distance at which a soft binding still names a manifest.
-pub const SOFT_MATCH_BITS: u32 = 10;
+pub const SOFT_MATCH_BITS: u32 = 12;
 
 /// One entry of the transparency log, as JSON bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -8,7 +8,7 @@
 //! `extract` finds it; `strip` removes every variation selector, so hashing
 //! stripped text ignores the mark.
 //!
-//! The soft binding is a 64-bit SimHash over the words and word pairs of the
+//! The soft binding is a 64-bit SimHash over the words of the
 //! normalised text: light edits change few bits, so the nearest stored
 //! fingerprint within a Hamming radius names the manifest of an edited or
 //! stripped copy.
@@ -89,10 +89,8 @@ pub fn simhash(text: &str) -> u64 {
         .map(str::to_lowercase)
         .collect();
     let mut weights = [0i64; 64];
-    // Words and word pairs: one changed word moves few features.
-    let mut features: Vec<String> = words.clone();
-    features.extend(words.windows(2).map(|w| w.join(" ")));
-    for s in &features {
+    // One feature per word: a changed word moves one feature of many.
+    for s in &words {
         let d = Sha256::digest(s.as_bytes());
         let h = u64::from_be_bytes(d[..8].try_into().unwrap_or([0; 8]));
         for (bit, w) in weights.iter_mut().enumerate() {

@@ -1,6 +1,7 @@
 //! `generec`: runs the platform's services and carries the tools around
 //! them: data loading, a small client, ranking evaluation and benchmarks.
 
+mod audit;
 mod bench;
 mod client;
 mod config;
@@ -41,6 +42,18 @@ enum Command {
     /// Run the trust checks on content without a server and print the
     /// verdict, findings, redacted text and bundle hash as JSON.
     Review(review::ReviewArgs),
+    /// Auditor tools against a running trust service.
+    Audit {
+        #[command(subcommand)]
+        what: audit::Audit,
+    },
+    /// Check an offline audit bundle (from `generec audit bundle`) with no
+    /// server: checkpoint signature, manifest signature, content hash, log
+    /// entry and inclusion. Exits non-zero naming the failed check.
+    Verify {
+        /// The bundle (JSON), or - for standard input.
+        bundle: PathBuf,
+    },
     /// Offline evaluations.
     Eval {
         #[command(subcommand)]
@@ -75,6 +88,10 @@ async fn main() -> Result<()> {
         Command::Search(args) => client::search(args).await,
         Command::Recommend(args) => client::recommend(args).await,
         Command::Stats(args) => client::stats(args).await,
+        Command::Audit { what } => audit::run(what).await,
+        Command::Verify { bundle } => {
+            tokio::task::spawn_blocking(move || audit::verify(bundle)).await?
+        }
         Command::Review(args) => tokio::task::spawn_blocking(move || review::run(args)).await?,
         Command::Eval { what } => match what {
             Eval::Ranking { data } => {

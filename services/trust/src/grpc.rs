@@ -413,13 +413,14 @@ impl TrustService for TrustGrpc {
                 Ok(match p.detect(&content)? {
                     Some((m, how)) => {
                         let statuses = p.verify(&content, &m)?;
-                        Some((m, how, statuses))
+                        let index = p.authorship_index(&m.manifest_id)?.unwrap_or_default();
+                        Some((m, how, statuses, index))
                     }
                     None => None,
                 })
             })
             .await?;
-        let Some((m, how, statuses)) = found else {
+        let Some((m, how, statuses, log_index)) = found else {
             return Ok(Response::new(pb::DetectProvenanceResponse::default()));
         };
         let (method, distance) = match how {
@@ -433,6 +434,7 @@ impl TrustService for TrustGrpc {
             method: method.into(),
             distance,
             status_codes: statuses.iter().map(|s| s.code().to_string()).collect(),
+            log_index,
         }))
     }
 

@@ -13,6 +13,7 @@
 //! what users and claimants registered (salted fingerprints of private
 //! attributes, claimed works); [`grpc`] is the thin gRPC skin.
 
+pub mod audit;
 pub mod bundle;
 pub mod checks;
 pub mod config;

@@ -309,6 +309,10 @@ impl Provenance {
             when_unix_ms: now,
         };
         let log_index = self.log.append(vec![entry.to_bytes()?])?[0];
+        self.db
+            .open_tree("authorship")?
+            .insert(id, &log_index.to_be_bytes())?;
+        self.db.flush()?;
         Ok(Certified {
             content: watermark::embed(&req.content, &id),
             manifest: m,
@@ -325,6 +329,18 @@ impl Provenance {
             .get(id)?
             .map(|v| serde_json::from_slice(&v).map_err(internal))
             .transpose()
+    }
+
+    /// The log index of a manifest's authorship entry.
+    pub fn authorship_index(&self, manifest_id: &str) -> Result<Option<u64>, TrustError> {
+        let Ok(id) = hex::decode(manifest_id) else {
+            return Err(TrustError::invalid("manifest_id", "must be 32 hex digits"));
+        };
+        Ok(self
+            .db
+            .open_tree("authorship")?
+            .get(id)?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
     }
 
     /// Finds the manifest of a text: by its mark, else by the nearest soft binding.

@@ -56,6 +56,20 @@ pub enum Bench {
         #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
         datasets: PathBuf,
     },
+    /// Transparency log: durable appends/s at 1, 8 and 64 writers, and proof
+    /// times once the log holds --entries entries.
+    Log {
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        /// Seconds per append-rate measurement.
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
+    /// Certify and Verify per second against raw ed25519-dalek sign and verify.
+    Provenance {
+        #[arg(long, default_value_t = 2000)]
+        items: usize,
+    },
 }
 
 /// Latency summary of one side of a comparison.
@@ -492,5 +506,12 @@ pub async fn run(what: Bench) -> Result<()> {
             requests,
         } => bench_recommend(&datasets, concurrency, requests).await,
         Bench::Ingest { datasets } => bench_ingest(&datasets).await,
+        Bench::Log { entries, seconds } => {
+            tokio::task::spawn_blocking(move || crate::bench_trust::bench_log(entries, seconds))
+                .await?
+        }
+        Bench::Provenance { items } => {
+            tokio::task::spawn_blocking(move || crate::bench_trust::bench_provenance(items)).await?
+        }
     }
 }

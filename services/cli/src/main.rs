@@ -3,6 +3,7 @@
 
 mod audit;
 mod bench;
+mod bench_trust;
 mod client;
 mod config;
 mod review;

@@ -64,7 +64,7 @@ fn largest_power_of_two_below(n: u64) -> u64 {
 /// splits a tree (the left part the largest power of two below the size).
 pub fn subtree<N: Nodes>(nodes: &N, start: u64, end: u64) -> Result<Hash, N::Error> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return nodes.node(n.trailing_zeros(), start / n);
     }
     let k = largest_power_of_two_below(n);

@@ -1,23 +1,812 @@
-//! The bias policy (to be filled in).
+//! The bias policy: insensitive or non-inclusive wording, with a better
+//! one, and generalisations about groups of people.
+//!
+//! **Insensitive wording** (`bias.insensitive`) uses retext-equality's
+//! English patterns (fetched by `scripts/fetch-data`, path from the bundle):
+//! each term with its suggested alternatives, matched the way retext
+//! matches them (whole words, case-insensitive unless the term has capitals,
+//! hyphens and apostrophes ignored, `*` for any one word). Findings carry
+//! the first alternative as their suggestion (`Finding::suggest`). How sure
+//! a finding is comes from the data:
+//! - a term with alternatives: 0.8;
+//! - a gendered term of a female/male pair with a neutral alternative:
+//!   0.6 when it is a compound or a marked form ("chairman", "actress",
+//!   "cleaning lady"), 0.3 for everyday words ("mother", "king", "his")
+//!   and terms retext only flags "when referring to a person";
+//! - a term with no alternative (a style note: "just", "obviously") or one
+//!   whose note is about computer jargon ("master", "sane"): 0.3.
+//!
+//! With the default minimum score of 0.5 the 0.3 tier is not reported. A
+//! pair written out in full ("actors and actresses", "he or she") is
+//! accepted unless `binary = false`.
+//!
+//! **Stereotypes** (`bias.stereotype`) are generalisations over the
+//! committed group nouns (`lexicons/groups.txt`: nationalities, religions,
+//! genders, ages, professions...), read word by word around each group
+//! noun:
+//! - "all <group> are/have/can't ..." (0.8), "every <singular> is ..."
+//!   (0.75), unless the predicate is procedural ("all women are welcome",
+//!   "all students are required to", "have the right to");
+//! - a bare plural with "are always/never/naturally/all ..." or "always
+//!   <verb>" (0.8), with a trait ("lazy", "bad drivers") (0.85), with
+//!   "are so/too/just" (0.6);
+//! - "<group> can't/cannot ..." (0.75; not for professions, whose "can't"
+//!   is usually a rule);
+//! - "typical <group>" (0.65) and idioms ("boys will be boys", "like a
+//!   girl") (0.7).
+//!
+//! A determiner, number or possessive before the group ("the men",
+//! "some women", "my dads") makes it specific, not a generalisation.
+//!
+//! ```toml
+//! [bias]
+//! equality = "trust/equality-en.json"   # relative to the data folder
+//! allow = ["masterpiece", "binge"]      # phrases or retext pattern ids never flagged
+//! groups = ["gamers"]                   # more plural group nouns
+//! patterns = ["\\bthose people are\\b"] # more stereotype regexes (normalised text)
+//! gendered = true                       # flag gendered terms of a pair
+//! binary = true                         # accept "he or she"
+//! ```
 
+use std::collections::HashMap;
+
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
-use super::{Check, CheckError, CompileEnv, Input};
+use super::phrases::{Hyphens, Normalized, PhraseSet, PhraseSetBuilder};
+use super::{Check, CheckError, CompileEnv, EvalCase, Input};
 use crate::error::TrustError;
-use crate::finding::Finding;
+use crate::finding::{Category, Finding};
+
+/// The committed hand-written evaluation cases.
+pub const EVALSET: &str = include_str!("../../evalsets/bias.tsv");
 
 /// The `[bias]` section of a bundle.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    /// retext-equality's English patterns as JSON (`scripts/fetch-data`).
+    pub equality: String,
+    /// Phrases, or retext-equality pattern ids, never flagged.
+    pub allow: Vec<String>,
+    /// More plural group nouns for the stereotype rules.
+    pub groups: Vec<String>,
+    /// More stereotype regexes, over the normalised text (lower case,
+    /// words separated by one space, punctuation dropped).
+    pub patterns: Vec<String>,
+    /// Whether gendered terms of a female/male pair are flagged.
+    pub gendered: bool,
+    /// Whether a pair written out in full ("he or she") is accepted.
+    pub binary: bool,
+    /// The most findings reported per category.
+    pub max_findings: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            equality: "trust/equality-en.json".into(),
+            allow: Vec::new(),
+            groups: Vec::new(),
+            patterns: Vec::new(),
+            gendered: true,
+            binary: true,
+            max_findings: 50,
+        }
+    }
+}
+
+/// A group of people the stereotype rules and the safety policy's hate
+/// templates know.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// nationality, religion, gender, profession, ...
+    pub kind: String,
+    /// Generic plural references ("women", "the french").
+    pub plurals: Vec<String>,
+    /// Singular nouns ("woman", "frenchman").
+    pub singulars: Vec<String>,
+}
+
+impl Group {
+    /// Whether the group is protected from hate (gender, orientation,
+    /// religion, ethnicity, nationality, disability).
+    pub fn is_protected(&self) -> bool {
+        matches!(
+            self.kind.as_str(),
+            "gender" | "orientation" | "religion" | "ethnicity" | "nationality" | "disability"
+        )
+    }
+
+    /// Whether "can't" and bare adverbs about the group usually state a
+    /// rule or a fact rather than a stereotype (professions, politics,
+    /// class).
+    fn is_role(&self) -> bool {
+        matches!(self.kind.as_str(), "profession" | "politics" | "class")
+    }
+}
+
+/// The committed list of group nouns (`lexicons/groups.txt`).
+pub const GROUPS: &str = include_str!("../../lexicons/groups.txt");
+
+/// Parses a group list: `kind | plural, plural | singular, singular`.
+pub fn parse_groups(text: &str) -> Result<Vec<Group>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+        if fields.len() != 3 || fields[0].is_empty() || fields[1].is_empty() {
+            return Err(format!(
+                "group list line {}: expected `kind | plurals | singulars`, got {line:?}",
+                i + 1
+            ));
+        }
+        let list = |s: &str| {
+            s.split(',')
+                .map(|w| w.trim().to_lowercase())
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+        };
+        out.push(Group {
+            kind: fields[0].to_string(),
+            plurals: list(fields[1]),
+            singulars: list(fields[2]),
+        });
+    }
+    Ok(out)
+}
+
+/// One retext-equality pattern as `scripts/fetch-trust-data` exports it.
+#[derive(Clone, Debug, Deserialize)]
+struct EqualityPattern {
+    id: String,
+    #[serde(rename = "type")]
+    kind: String,
+    inconsiderate: HashMap<String, String>,
+    #[serde(default)]
+    considerate: Vec<String>,
+    #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+/// One term of a pattern, as matched.
+#[derive(Clone, Debug)]
+struct Term {
+    pattern: u32,
+    /// "a" (any), "female" or "male".
+    side: String,
+    /// The term as retext spells it.
+    phrase: String,
+    /// Terms with capitals match only as written.
+    exact_case: bool,
+    /// Terms ending with a full stop need one after the match.
+    needs_period: bool,
+    /// Words skipped (retext's `*`) before each part after the first, and
+    /// after the last.
+    gaps: Vec<u8>,
+    trailing_gap: u8,
+    score: f32,
+}
+
+#[derive(Clone, Debug)]
+struct Pattern {
+    id: String,
+    or: bool,
+    considerate: Vec<String>,
+    note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Payload {
+    Part { term: u32, part: u8 },
+    Group { group: u32, plural: bool },
+    Allow,
+    Idiom(u8),
+}
+
+/// Stereotype idioms, hand-written: (phrase, score).
+const IDIOMS: &[(&str, f32)] = &[
+    ("boys will be boys", 0.7),
+    ("like a girl", 0.7),
+    ("woman driver", 0.7),
+    ("women drivers", 0.7),
+    ("man up", 0.6),
+    ("throws like a girl", 0.7),
+    ("runs like a girl", 0.7),
+    ("act like a lady", 0.6),
+    ("real men don't", 0.7),
+    ("real men dont", 0.7),
+    ("real men do not", 0.7),
+    ("not bad for a girl", 0.7),
+    ("good at math for a girl", 0.7),
+];
+
+/// Predicates after "are" that describe a rule or an invitation, not a
+/// trait.
+const NEUTRAL_PREDICATES: &[&str] = &[
+    "welcome", "invited", "eligible", "encouraged", "allowed", "permitted", "free", "included",
+    "protected", "equal", "asked", "required", "registered", "covered", "affected", "expected",
+    "requested", "reminded", "advised", "urged", "subject", "exempt", "treated", "paid",
+    "given", "offered", "able", "accepted", "admitted", "obliged", "obligated", "due",
+    "represented", "underrepresented", "overrepresented", "individuals", "people", "human",
+    "humans", "citizens", "members", "different", "unique", "diverse", "here", "present",
+    "now", "also", "being", "going", "getting", "taking", "joining", "attending", "working",
+    "invited", "responsible", "liable", "entitled", "advised", "needed", "wanted",
+];
+
+/// Adverbs that make a bare plural a generalisation, with their score.
+const GENERALISING: &[(&str, f32)] = &[
+    ("always", 0.8),
+    ("never", 0.8),
+    ("all", 0.8),
+    ("naturally", 0.8),
+    ("inherently", 0.8),
+    ("genetically", 0.8),
+    ("born", 0.7),
+    ("typically", 0.7),
+    ("generally", 0.6),
+    ("usually", 0.6),
+    ("basically", 0.6),
+    ("just", 0.6),
+    ("so", 0.6),
+    ("too", 0.6),
+    ("such", 0.6),
+    ("the worst", 0.8),
+    ("incapable", 0.8),
+    ("hopeless", 0.8),
+    ("useless", 0.85),
+    ("terrible", 0.8),
+    ("bad", 0.7),
+    ("better", 0.7),
+    ("worse", 0.8),
+    ("superior", 0.85),
+    ("inferior", 0.85),
+    ("smarter", 0.75),
+    ("dumber", 0.85),
+    ("weaker", 0.75),
+    ("stronger", 0.6),
+    ("only good for", 0.85),
+    ("only interested in", 0.8),
+    ("obsessed with", 0.75),
+];
+
+/// Traits that, said of a whole group, are a stereotype.
+const TRAITS: &[&str] = &[
+    "lazy", "stupid", "dumb", "greedy", "dirty", "violent", "criminals", "terrorists",
+    "thieves", "liars", "cheats", "cheap", "stingy", "emotional", "hysterical", "weak",
+    "arrogant", "rude", "loud", "smelly", "uneducated", "ignorant", "primitive",
+    "untrustworthy", "dishonest", "manipulative", "aggressive", "irrational", "bossy",
+    "submissive", "unreliable", "incompetent", "illiterate", "backward", "fanatics",
+    "extremists", "drunks", "alcoholics", "boring", "shallow", "materialistic", "snowflakes",
+    "fragile", "crazy", "nuts", "nagging", "sneaky", "cold", "humourless", "humorless",
+    "selfish", "spoiled", "spoilt", "entitled", "worthless", "ugly", "fat", "bad drivers",
+    "terrible drivers", "bad at math", "bad at maths", "bad at science", "good at math",
+    "good at maths", "bad with money", "good with money", "bad cooks", "gold diggers",
+    "bad at driving", "all the same", "all alike", "drama queens", "control freaks",
+    "money grabbing", "lying", "scroungers", "freeloaders", "parasites", "animals",
+    "savages", "inferior", "superior", "smarter", "naive", "gullible", "clueless",
+    "technophobes", "cowards", "weaklings", "bigots", "racists", "sexist", "racist",
+    "sluts", "whores", "pigs", "dogs", "hopeless", "useless", "incapable", "unprofessional",
+    "overemotional", "oversensitive", "too sensitive", "too emotional",
+];
+
+/// Verbs after "all <group>" / "<group> always" that make a claim about
+/// the whole group.
+const CLAIM_VERBS: &[&str] = &[
+    "are", "have", "do", "dont", "can", "cant", "cannot", "will", "wont", "should", "love",
+    "hate", "like", "want", "think", "know", "look", "act", "drive", "need", "lie", "steal",
+    "smell", "talk", "cheat", "believe", "care", "get", "complain", "cry", "whine", "nag",
+    "eat", "drink", "listen", "understand", "behave", "spend", "waste", "shout", "gossip",
+    "play", "only", "just", "must",
+];
+
+/// Words before a group noun that make it a specific set of people.
+const SPECIFIC: &[&str] = &[
+    "the", "these", "those", "this", "that", "some", "many", "few", "several", "my", "our",
+    "your", "their", "his", "her", "its", "both", "other", "such", "which", "what", "whose",
+    "certain", "local", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "dozens", "hundreds", "thousands", "millions", "of", "no", "not", "among", "between",
+    "young", "older", "elderly", "injured", "affected", "if", "when", "where", "who", "whom",
+    "a", "an", "more", "fewer", "less", "than", "most", "like",
+];
+
+/// Verbs after "can't" that are about permission, not ability.
+const PERMISSION: &[&str] = &[
+    "vote", "enter", "apply", "register", "park", "attend", "join", "access", "use", "stay",
+    "work", "travel", "leave", "get", "afford", "wait", "be",
+];
 
 /// The compiled bias check.
-pub struct Compiled {}
+pub struct Compiled {
+    phrases: PhraseSet<Payload>,
+    terms: Vec<Term>,
+    patterns: Vec<Pattern>,
+    groups: Vec<Group>,
+    extra_set: RegexSet,
+    extra: Vec<Regex>,
+    binary: bool,
+    max_findings: usize,
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("bias::Compiled")
+            .field("phrases", &self.phrases)
+            .field("terms", &self.terms.len())
+            .field("groups", &self.groups.len())
+            .finish()
+    }
+}
+
+/// Whether a gendered term is a compound or a marked form
+/// ("chairman", "cleaning lady", "actress"), not an everyday word.
+fn marked_gender(term: &str) -> bool {
+    const ROOTS: [&str; 10] = [
+        "man", "men", "woman", "women", "boy", "boys", "girl", "girls", "lady", "ladies",
+    ];
+    let words: Vec<&str> = term.split_whitespace().collect();
+    if words.len() > 1 {
+        return words.iter().any(|w| ROOTS.contains(w));
+    }
+    let w = term;
+    if ROOTS.contains(&w) {
+        return false;
+    }
+    ROOTS
+        .iter()
+        .any(|r| w.len() > r.len() + 1 && (w.starts_with(r) || w.ends_with(r)))
+        || ["ess", "esses", "ette", "ettes", "trix", "ine"]
+            .iter()
+            .any(|s| w.len() > s.len() + 2 && w.ends_with(s))
+}
+
+/// How sure a term's finding is, from retext-equality's own data.
+fn term_score(p: &EqualityPattern, phrase: &str) -> f32 {
+    let note = p.note.as_deref().unwrap_or("").to_lowercase();
+    if p.considerate.is_empty()
+        || note.contains("computer")
+        || note.contains("programm")
+        || note.contains("software")
+    {
+        return 0.3;
+    }
+    if p.kind == "or" {
+        if p.condition.is_some() || !marked_gender(&phrase.to_lowercase()) {
+            return 0.3;
+        }
+        return 0.6;
+    }
+    0.8
+}
+
+/// Capitalises a suggestion like the word it replaces.
+fn match_case(original: &str, suggestion: &str) -> String {
+    let upper = original.chars().next().is_some_and(char::is_uppercase);
+    let all_upper = original.chars().filter(|c| c.is_alphabetic()).count() > 1
+        && original.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase);
+    if all_upper {
+        return suggestion.to_uppercase();
+    }
+    if upper {
+        let mut c = suggestion.chars();
+        return match c.next() {
+            Some(f) => f.to_uppercase().chain(c).collect(),
+            None => String::new(),
+        };
+    }
+    suggestion.to_string()
+}
+
+fn list_words(items: &[String]) -> String {
+    match items.len() {
+        0 => String::new(),
+        1 => items[0].clone(),
+        n => format!("{} or {}", items[..n - 1].join(", "), items[n - 1]),
+    }
+}
 
 impl Compiled {
-    /// Compiles the section once per bundle.
-    pub fn compile(_config: &Config, _env: &CompileEnv) -> Result<Self, TrustError> {
-        Ok(Compiled {})
+    /// Compiles the section once per bundle: retext-equality's terms, the
+    /// group nouns, the idioms and the allowed phrases into one automaton.
+    pub fn compile(config: &Config, env: &CompileEnv) -> Result<Self, TrustError> {
+        let bad = |m: String| TrustError::bundle(m);
+        let path = env.resolve(&config.equality);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(bad(format!(
+                    "equality: {} not found; run scripts/fetch-data to fetch retext-equality's terms",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(bad(format!("equality: cannot read {}: {e}", path.display()))),
+        };
+        let data: Vec<EqualityPattern> = serde_json::from_slice(&bytes).map_err(|e| {
+            bad(format!(
+                "equality: {} is not an exported retext-equality pattern list: {e}",
+                path.display()
+            ))
+        })?;
+        let allowed_ids: Vec<&str> = config.allow.iter().map(String::as_str).collect();
+        let mut builder = PhraseSetBuilder::new(Hyphens::Join);
+        let mut terms = Vec::new();
+        let mut patterns = Vec::new();
+        for p in &data {
+            if allowed_ids.contains(&p.id.as_str()) || (p.kind == "or" && !config.gendered) {
+                continue;
+            }
+            let pattern = patterns.len() as u32;
+            patterns.push(Pattern {
+                id: p.id.clone(),
+                or: p.kind == "or",
+                considerate: p.considerate.clone(),
+                note: p.note.clone(),
+            });
+            let mut phrases: Vec<(&String, &String)> = p.inconsiderate.iter().collect();
+            phrases.sort();
+            for (phrase, side) in phrases {
+                // retext keeps apostrophes in these; without them they
+                // would collide with other words ("she'd", "shed").
+                if phrase.contains(['\'', '\u{2019}']) {
+                    continue;
+                }
+                // Split at retext's `*` (any one word): each part with the
+                // number of words skipped before it.
+                let mut parts: Vec<(u8, String)> = Vec::new();
+                let mut gap = 0u8;
+                let mut current = String::new();
+                let mut current_gap = 0u8;
+                for w in phrase.split_whitespace() {
+                    if w == "*" {
+                        if !current.is_empty() {
+                            parts.push((current_gap, std::mem::take(&mut current)));
+                        }
+                        gap += 1;
+                        continue;
+                    }
+                    if current.is_empty() {
+                        current_gap = gap;
+                        gap = 0;
+                    } else {
+                        current.push(' ');
+                    }
+                    current.push_str(w);
+                }
+                if !current.is_empty() {
+                    parts.push((current_gap, current));
+                }
+                let trailing_gap = gap;
+                if parts.is_empty() || parts[0].0 > 0 {
+                    continue;
+                }
+                let before: Vec<u8> = parts.iter().map(|p| p.0).collect();
+                let term = terms.len() as u32;
+                terms.push(Term {
+                    pattern,
+                    side: side.clone(),
+                    phrase: phrase.clone(),
+                    exact_case: *phrase != phrase.to_lowercase(),
+                    needs_period: phrase.ends_with('.'),
+                    gaps: before,
+                    trailing_gap,
+                    score: term_score(p, phrase),
+                });
+                for (k, (_, part)) in parts.iter().enumerate() {
+                    builder.add(part, Payload::Part { term, part: k as u8 });
+                }
+            }
+        }
+        let mut groups = parse_groups(GROUPS).map_err(bad)?;
+        if !config.groups.is_empty() {
+            groups.push(Group {
+                kind: "bundle".into(),
+                plurals: config.groups.iter().map(|g| g.to_lowercase()).collect(),
+                singulars: Vec::new(),
+            });
+        }
+        for (g, group) in groups.iter().enumerate() {
+            for p in &group.plurals {
+                builder.add(p, Payload::Group { group: g as u32, plural: true });
+            }
+            for s in &group.singulars {
+                builder.add(s, Payload::Group { group: g as u32, plural: false });
+            }
+        }
+        for (i, (idiom, _)) in IDIOMS.iter().enumerate() {
+            builder.add(idiom, Payload::Idiom(i as u8));
+        }
+        for (i, a) in config.allow.iter().enumerate() {
+            if data.iter().any(|p| p.id == *a) {
+                continue;
+            }
+            if !builder.add(a, Payload::Allow) {
+                return Err(bad(format!("allow[{i}]: {a:?} has no words")));
+            }
+        }
+        let mut extra = Vec::new();
+        for (i, p) in config.patterns.iter().enumerate() {
+            extra.push(
+                regex::RegexBuilder::new(p)
+                    .case_insensitive(true)
+                    .size_limit(1 << 22)
+                    .build()
+                    .map_err(|e| bad(format!("patterns[{i}]: bad regex {p:?}: {e}")))?,
+            );
+        }
+        let extra_set = RegexSet::new(extra.iter().map(Regex::as_str))
+            .map_err(|e| bad(format!("patterns: {e}")))?;
+        Ok(Compiled {
+            phrases: builder.build().map_err(bad)?,
+            terms,
+            patterns,
+            groups,
+            extra_set,
+            extra,
+            binary: config.binary,
+            max_findings: config.max_findings,
+        })
+    }
+}
+
+/// A matched retext term.
+#[derive(Clone, Copy, Debug)]
+struct TermHit {
+    term: u32,
+    first: usize,
+    last: usize,
+}
+
+impl Compiled {
+    fn insensitive(&self, content: &str, n: &Normalized, hits: &[TermHit], allows: &[(usize, usize)], out: &mut Vec<Finding>) {
+        let allowed = |first: usize, last: usize| {
+            allows.iter().any(|&(a, b)| a <= first && last <= b)
+        };
+        // Keep the longest term at each place.
+        let mut hits: Vec<TermHit> = hits
+            .iter()
+            .copied()
+            .filter(|h| !allowed(h.first, h.last))
+            .collect();
+        hits.sort_by_key(|h| (h.first, std::cmp::Reverse(h.last)));
+        let mut kept: Vec<TermHit> = Vec::new();
+        for h in hits {
+            if kept.last().is_some_and(|k| h.first <= k.last) {
+                continue;
+            }
+            kept.push(h);
+        }
+        // Pairs written out in full ("actors and actresses") are accepted.
+        let mut paired = vec![false; kept.len()];
+        if self.binary {
+            for i in 0..kept.len() {
+                for j in i + 1..kept.len() {
+                    let (a, b) = (&kept[i], &kept[j]);
+                    let (ta, tb) = (&self.terms[a.term as usize], &self.terms[b.term as usize]);
+                    if ta.pattern != tb.pattern || ta.side == tb.side || !self.patterns[ta.pattern as usize].or {
+                        continue;
+                    }
+                    if n.words[a.last].sentence != n.words[b.first].sentence {
+                        break;
+                    }
+                    let between = (a.last + 1..b.first).all(|w| {
+                        let t = n.norm_text(w, w);
+                        t == "and" || t == "or"
+                    });
+                    if between && b.first - a.last <= 2 {
+                        paired[i] = true;
+                        paired[j] = true;
+                    }
+                }
+            }
+        }
+        let mut reported = 0;
+        for (h, paired) in kept.iter().zip(paired) {
+            if paired || reported >= self.max_findings {
+                continue;
+            }
+            let term = &self.terms[h.term as usize];
+            let pattern = &self.patterns[term.pattern as usize];
+            let (s, e) = n.span(h.first, h.last);
+            let found = &content[s..e];
+            let mut evidence = if pattern.or {
+                format!("\"{found}\" is gendered")
+            } else {
+                format!("\"{found}\" may be insensitive")
+            };
+            if pattern.considerate.is_empty() {
+                evidence.push_str("; consider leaving it out");
+            } else {
+                evidence.push_str(&format!("; consider {}", list_words(&pattern.considerate)));
+            }
+            if let Some(note) = &pattern.note {
+                evidence.push_str(&format!(" ({note})"));
+            }
+            evidence.push_str(" [retext-equality]");
+            let mut f = Finding::new(
+                Category::BiasInsensitive,
+                format!("bias.insensitive.{}", pattern.id),
+                term.score,
+                evidence,
+            )
+            .at(s, e);
+            if let Some(first) = pattern.considerate.first() {
+                f = f.suggest(match_case(found, first));
+            }
+            out.push(f);
+            reported += 1;
+        }
+    }
+
+    fn stereotypes(
+        &self,
+        content: &str,
+        n: &Normalized,
+        groups: &[(u32, bool, usize, usize)],
+        idioms: &[(u8, usize, usize)],
+        allows: &[(usize, usize)],
+        out: &mut Vec<Finding>,
+    ) {
+        let word = |i: usize| n.norm_text(i, i);
+        let same_sentence = |a: usize, b: usize| n.words[a].sentence == n.words[b].sentence;
+        let next = |last: usize, k: usize| -> Option<&str> {
+            let i = last + k;
+            (i < n.words.len() && same_sentence(last, i)).then(|| word(i))
+        };
+        let prev = |first: usize, k: usize| -> Option<&str> {
+            (first >= k && same_sentence(first, first - k)).then(|| word(first - k))
+        };
+        // Phrase of up to three words starting at `at`.
+        let phrase_at = |at: usize, len: usize| -> Option<&str> {
+            let end = at + len - 1;
+            (end < n.words.len() && same_sentence(at, end)).then(|| n.norm_text(at, end))
+        };
+        let trait_at = |at: usize| -> Option<usize> {
+            (1..=3).rev().find(|&len| phrase_at(at, len).is_some_and(|p| TRAITS.contains(&p)))
+        };
+        let generalising_at = |at: usize| -> Option<(f32, usize)> {
+            (1..=3).rev().find_map(|len| {
+                let p = phrase_at(at, len)?;
+                GENERALISING.iter().find(|(g, _)| *g == p).map(|&(_, s)| (s, len))
+            })
+        };
+        let mut found: Vec<(usize, usize, f32, &'static str, String)> = Vec::new();
+        let mut seen_first: Vec<usize> = Vec::new();
+        // Keep the longest group phrase at each start ("black women" over
+        // "women").
+        let mut groups: Vec<(u32, bool, usize, usize)> = groups.to_vec();
+        groups.sort_by_key(|g| (g.2, std::cmp::Reverse(g.3)));
+        for &(g, plural, first, last) in &groups {
+            if seen_first.contains(&first) || allows.iter().any(|&(a, b)| a <= first && last <= b) {
+                continue;
+            }
+            seen_first.push(first);
+            let group = &self.groups[g as usize];
+            let before = prev(first, 1);
+            let after = next(last, 1);
+            let Some(after) = after else {
+                // "typical <group>" needs nothing after.
+                if before == Some("typical") {
+                    found.push((first - 1, last, 0.65, "typical", group.kind.clone()));
+                }
+                continue;
+            };
+            if before == Some("typical") {
+                found.push((first - 1, last, 0.65, "typical", group.kind.clone()));
+                continue;
+            }
+            let quantified = if plural { before == Some("all") } else { before == Some("every") };
+            if quantified {
+                // "all <group> are ..." / "every <group> is ...".
+                let verb_ok = if plural {
+                    CLAIM_VERBS.contains(&after)
+                } else {
+                    matches!(after, "is" | "has" | "wants" | "knows" | "loves" | "hates" | "needs" | "can" | "cant" | "should" | "will")
+                };
+                if !verb_ok {
+                    continue;
+                }
+                let pred = next(last, 2);
+                let neutral = match (after, pred) {
+                    ("are" | "is", Some(p)) => {
+                        NEUTRAL_PREDICATES.contains(&p) && !(p == "entitled" && next(last, 3) != Some("to"))
+                    }
+                    ("have" | "has" | "can" | "should" | "will" | "need", Some(p)) => {
+                        matches!(p, "the" | "a" | "to" | "access" | "rights" | "until" | "been" | "received" | "agreed")
+                            || (matches!(after, "can" | "should" | "will") && PERMISSION.contains(&p))
+                    }
+                    ("are" | "is", None) => true,
+                    _ => false,
+                };
+                if neutral {
+                    continue;
+                }
+                let end = pred.map_or(last + 1, |_| last + 2);
+                let score = if plural { 0.8 } else { 0.75 };
+                found.push((first - 1, end, score, "all_are", group.kind.clone()));
+                continue;
+            }
+            if !plural {
+                continue;
+            }
+            // A bare plural: nothing specific in front.
+            if before.is_some_and(|b| SPECIFIC.contains(&b) || b.chars().all(|c| c.is_ascii_digit())) {
+                continue;
+            }
+            let role = group.is_role();
+            if after == "are" || after == "is" {
+                if let Some(len) = trait_at(last + 2) {
+                    found.push((first, last + 1 + len, 0.85, "trait", group.kind.clone()));
+                } else if let Some((score, len)) = generalising_at(last + 2) {
+                    if role && score < 0.8 {
+                        continue;
+                    }
+                    // "... are all here" is not "are all the same".
+                    if next(last, 2) == Some("all") && next(last, 3).is_none_or(|w| NEUTRAL_PREDICATES.contains(&w) || w == "welcome") {
+                        continue;
+                    }
+                    found.push((first, last + 1 + len, score, "always_never", group.kind.clone()));
+                }
+            } else if matches!(after, "always" | "never") && !role {
+                if next(last, 2).is_some() {
+                    found.push((first, last + 2, 0.8, "always_never", group.kind.clone()));
+                }
+            } else if matches!(after, "cant" | "cannot" | "couldnt") && !role {
+                let verb = next(last, 2);
+                if verb.is_some_and(|v| !PERMISSION.contains(&v)) {
+                    found.push((first, last + 2, 0.75, "cannot", group.kind.clone()));
+                }
+            } else if after == "can" && next(last, 2) == Some("not") && !role {
+                let verb = next(last, 3);
+                if verb.is_some_and(|v| !PERMISSION.contains(&v)) {
+                    found.push((first, last + 3, 0.75, "cannot", group.kind.clone()));
+                }
+            }
+        }
+        for &(i, first, last) in idioms {
+            if allows.iter().any(|&(a, b)| a <= first && last <= b) {
+                continue;
+            }
+            found.push((first, last, IDIOMS[i as usize].1, "idiom", "gender".into()));
+        }
+        for i in self.extra_set.matches(&n.text).iter() {
+            for m in self.extra[i].find_iter(&n.text) {
+                if m.start() == m.end() {
+                    continue;
+                }
+                if let (Some(a), Some(b)) = (n.word_containing(m.start()), n.word_containing(m.end() - 1)) {
+                    found.push((a, b, 0.8, "pattern", "bundle".into()));
+                }
+            }
+        }
+        found.sort_by_key(|f| (f.0, std::cmp::Reverse(f.1)));
+        let mut last_end = None;
+        let mut reported = 0;
+        for (first, last, score, rule, kind) in found {
+            if last_end.is_some_and(|e| first <= e) || reported >= self.max_findings {
+                continue;
+            }
+            last_end = Some(last);
+            reported += 1;
+            let (s, e) = n.span(first, last);
+            out.push(
+                Finding::new(
+                    Category::BiasStereotype,
+                    format!("bias.stereotype.{rule}"),
+                    score,
+                    format!(
+                        "\"{}\" generalises about a group ({kind})",
+                        &content[s..e]
+                    ),
+                )
+                .at(s, e)
+                .suggest("describe the people or cite evidence instead of generalising"),
+            );
+        }
     }
 }
 
@@ -26,7 +815,93 @@ impl Check for Compiled {
         "bias"
     }
 
-    fn check(&self, _input: &Input<'_>, _out: &mut Vec<Finding>) -> Result<(), CheckError> {
+    fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
+        let content = input.content;
+        let n = Normalized::new(content, Hyphens::Join);
+        if n.words.is_empty() {
+            return Ok(());
+        }
+        let mut term_hits = Vec::new();
+        let mut group_hits = Vec::new();
+        let mut idioms = Vec::new();
+        let mut allows = Vec::new();
+        // (term, part, last word) -> first word of the chain.
+        let mut chains: HashMap<(u32, u8, usize), usize> = HashMap::new();
+        self.phrases.for_each(&n, |hit| {
+            for payload in self.phrases.payloads(hit.phrase) {
+                match *payload {
+                    Payload::Part { term, part } => {
+                        let t = &self.terms[term as usize];
+                        let start = if part == 0 {
+                            Some(hit.first)
+                        } else {
+                            let gap = t.gaps[part as usize] as usize;
+                            hit.first
+                                .checked_sub(gap + 1)
+                                .and_then(|prev_last| chains.get(&(term, part - 1, prev_last)).copied())
+                        };
+                        let Some(start) = start else { continue };
+                        let mut last = hit.last;
+                        if part as usize + 1 < t.gaps.len() {
+                            chains.insert((term, part, last), start);
+                            continue;
+                        }
+                        last += t.trailing_gap as usize;
+                        if last >= n.words.len() || n.words[last].sentence != n.words[start].sentence {
+                            continue;
+                        }
+                        let (s, e) = n.span(start, last);
+                        if t.exact_case && t.trailing_gap == 0 && t.gaps.len() == 1 {
+                            let original = &content[s..e];
+                            let wanted = t.phrase.trim_end_matches('.');
+                            if original != wanted {
+                                continue;
+                            }
+                        }
+                        if t.needs_period && !content[e..].starts_with('.') {
+                            continue;
+                        }
+                        term_hits.push(TermHit { term, first: start, last });
+                    }
+                    Payload::Group { group, plural } => group_hits.push((group, plural, hit.first, hit.last)),
+                    Payload::Idiom(i) => idioms.push((i, hit.first, hit.last)),
+                    Payload::Allow => allows.push((hit.first, hit.last)),
+                }
+            }
+        });
+        self.insensitive(content, &n, &term_hits, &allows, out);
+        self.stereotypes(content, &n, &group_hits, &idioms, &allows, out);
         Ok(())
     }
+}
+
+/// The labelled cases of `generec eval policies` for the bias categories:
+/// the committed hand-written set (`evalsets/bias.tsv`) and, when the data
+/// is there, one positive per retext-equality term that has alternatives
+/// (in a neutral carrier sentence).
+pub fn eval_cases(env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
+    let mut cases = super::safety::parse_evalset(EVALSET, "evalsets/bias.tsv")?;
+    let path = env.resolve(&Config::default().equality);
+    let bytes = std::fs::read(&path).map_err(|e| {
+        TrustError::bundle(format!(
+            "equality: cannot read {}: {e}; run scripts/fetch-data",
+            path.display()
+        ))
+    })?;
+    let data: Vec<EqualityPattern> = serde_json::from_slice(&bytes)
+        .map_err(|e| TrustError::bundle(format!("equality: {}: {e}", path.display())))?;
+    for p in &data {
+        for phrase in p.inconsiderate.keys() {
+            if phrase.contains(['*', '\'', '\u{2019}', '.']) || term_score(p, phrase) < 0.5 {
+                continue;
+            }
+            cases.push(EvalCase {
+                category: Category::BiasInsensitive,
+                content: format!("The article used the phrase {phrase} in its opening paragraph."),
+                context: super::ReviewContext::default(),
+                positive: true,
+            });
+        }
+    }
+    Ok(cases)
 }

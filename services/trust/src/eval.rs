@@ -1,0 +1,133 @@
+//! `generec eval policies`: precision and recall per category of the
+//! default bundle on labelled sets: generated PII cases with near-misses,
+//! toxicity and hazard cases assembled from the word-list packages and
+//! written by hand (clean sentences on sensitive topics among them),
+//! grounded versus altered sentences for authenticity, and bias cases.
+//!
+//! A case is counted as detected when the review reports a finding of the
+//! case's category that survives the bundle's thresholds, so the figures
+//! are those of the deployed configuration, not of the raw recognisers.
+
+use std::collections::BTreeMap;
+
+use crate::bundle::Bundle;
+use crate::checks::{self, CompileEnv, EvalCase};
+use crate::error::TrustError;
+use crate::finding::Category;
+use crate::registry::Registry;
+
+/// Counts and rates for one category.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Row {
+    pub category: String,
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    pub true_negatives: usize,
+}
+
+impl Row {
+    /// Share of reported cases that were positive.
+    pub fn precision(&self) -> f64 {
+        let reported = self.true_positives + self.false_positives;
+        if reported == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / reported as f64
+        }
+    }
+
+    /// Share of positive cases that were reported.
+    pub fn recall(&self) -> f64 {
+        let positives = self.true_positives + self.false_negatives;
+        if positives == 0 {
+            1.0
+        } else {
+            self.true_positives as f64 / positives as f64
+        }
+    }
+
+    /// Cases of this category.
+    pub fn cases(&self) -> usize {
+        self.true_positives + self.false_positives + self.false_negatives + self.true_negatives
+    }
+}
+
+/// Every labelled case of every policy.
+pub fn all_cases(env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
+    let mut cases = checks::privacy::eval_cases(env)?;
+    cases.extend(checks::safety::eval_cases(env)?);
+    cases.extend(checks::bias::eval_cases(env)?);
+    cases.extend(checks::authenticity::eval_cases(env)?);
+    Ok(cases)
+}
+
+/// Scores labelled cases with a bundle: one row per category, in name order.
+pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec<Row> {
+    let mut rows: BTreeMap<Category, Row> = BTreeMap::new();
+    for case in cases {
+        let outcome = bundle.review(&case.content, &case.context, registry);
+        let fired = outcome.findings.iter().any(|f| f.category == case.category);
+        let row = rows.entry(case.category).or_insert_with(|| Row {
+            category: case.category.as_str().to_string(),
+            ..Row::default()
+        });
+        match (case.positive, fired) {
+            (true, true) => row.true_positives += 1,
+            (true, false) => row.false_negatives += 1,
+            (false, true) => row.false_positives += 1,
+            (false, false) => row.true_negatives += 1,
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// Runs every labelled set against the default bundle.
+pub fn run_policy_eval(env: &CompileEnv) -> Result<Vec<Row>, TrustError> {
+    let bundle = Bundle::default_bundle(env)?;
+    let registry = Registry::temporary()?;
+    let cases = all_cases(env)?;
+    Ok(evaluate(&bundle, &registry, &cases))
+}
+
+/// A markdown table of the rows.
+pub fn format_table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| category | cases | positives | precision | recall | TP | FP | FN | TN |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {} |\n",
+            r.category,
+            r.cases(),
+            r.true_positives + r.false_negatives,
+            r.precision(),
+            r.recall(),
+            r.true_positives,
+            r.false_positives,
+            r.false_negatives,
+            r.true_negatives
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precision_and_recall_count_reported_and_missed_cases() {
+        let row = Row {
+            category: "x".into(),
+            true_positives: 8,
+            false_positives: 2,
+            false_negatives: 4,
+            true_negatives: 6,
+        };
+        assert!((row.precision() - 0.8).abs() < 1e-9);
+        assert!((row.recall() - 8.0 / 12.0).abs() < 1e-9);
+        assert_eq!(row.cases(), 20);
+        assert_eq!(Row::default().precision(), 1.0);
+    }
+}

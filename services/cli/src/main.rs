@@ -76,6 +76,14 @@ enum Eval {
         #[arg(long, env = "GENEREC_MOVIELENS", default_value = ".data/ml-100k")]
         data: PathBuf,
     },
+    /// Precision and recall per category of the default policy bundle on
+    /// labelled sets (generated PII, toxicity, hazards, bias, grounded and
+    /// altered sentences, claimed works).
+    Policies {
+        /// Where scripts/fetch-data put the classifier, lists and BBC articles.
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        data: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -102,6 +110,16 @@ async fn main() -> Result<()> {
                 })
                 .await??;
                 println!("{}", generec_corpus::eval::format_table(&rows));
+                eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
+                Ok(())
+            }
+            Eval::Policies { data } => {
+                let started = std::time::Instant::now();
+                let env = generec_trust::checks::CompileEnv { data_dir: data };
+                let rows =
+                    tokio::task::spawn_blocking(move || generec_trust::eval::run_policy_eval(&env))
+                        .await??;
+                println!("{}", generec_trust::eval::format_table(&rows));
                 eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())
             }

@@ -2,7 +2,8 @@
 //! default bundle on labelled sets: generated PII cases with near-misses,
 //! toxicity and hazard cases assembled from the word-list packages and
 //! written by hand (clean sentences on sensitive topics among them),
-//! grounded versus altered sentences for authenticity, and bias cases.
+//! grounded versus altered sentences for authenticity, bias cases, and
+//! near-copies and derivatives of claimed works for copyright.
 //!
 //! A case is counted as detected when the review reports a finding of the
 //! case's category that survives the bundle's thresholds, so the figures
@@ -59,6 +60,7 @@ pub fn all_cases(env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
     cases.extend(checks::safety::eval_cases(env)?);
     cases.extend(checks::bias::eval_cases(env)?);
     cases.extend(checks::authenticity::eval_cases(env)?);
+    cases.extend(checks::copyright::eval_cases(env)?);
     Ok(cases)
 }
 
@@ -86,6 +88,10 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec
 pub fn run_policy_eval(env: &CompileEnv) -> Result<Vec<Row>, TrustError> {
     let bundle = Bundle::default_bundle(env)?;
     let registry = Registry::temporary()?;
+    // The copyright cases are about these claimed works.
+    for work in checks::copyright::eval_works(&checks::copyright::Config::default()) {
+        registry.register_work(work)?;
+    }
     let cases = all_cases(env)?;
     Ok(evaluate(&bundle, &registry, &cases))
 }

@@ -18,6 +18,7 @@ pub mod bundle;
 pub mod checks;
 pub mod config;
 pub mod error;
+pub mod eval;
 pub mod finding;
 pub mod grpc;
 pub mod keys;

@@ -10,7 +10,7 @@
 //!
 //! The salt is random per deployment, created on first open.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
@@ -46,10 +46,14 @@ pub fn normalise(text: &str) -> String {
 /// The registry: see the module docs.
 pub struct Registry {
     attributes_tree: sled::Tree,
+    first_words_tree: sled::Tree,
     works_tree: sled::Tree,
     db: sled::Db,
     salt: [u8; 32],
     attributes: RwLock<HashMap<Fingerprint, Vec<AttributeOwner>>>,
+    /// Fingerprints of the first word of every attribute, so a scan only
+    /// expands word windows that can start one.
+    first_words: RwLock<HashSet<Fingerprint>>,
     works: RwLock<Arc<Vec<Work>>>,
 }
 
@@ -86,6 +90,14 @@ impl Registry {
         };
         let attributes_tree = db.open_tree("attributes")?;
         let works_tree = db.open_tree("works")?;
+        let first_words_tree = db.open_tree("first_words")?;
+        let mut first_words = HashSet::new();
+        for entry in first_words_tree.iter() {
+            let (k, _) = entry?;
+            first_words.insert(
+                <Fingerprint>::try_from(k.as_ref()).map_err(|_| internal("corrupt fingerprint"))?,
+            );
+        }
         let mut attributes: HashMap<Fingerprint, Vec<AttributeOwner>> = HashMap::new();
         for entry in attributes_tree.iter() {
             let (k, v) = entry?;
@@ -102,6 +114,8 @@ impl Registry {
         }
         Ok(Registry {
             attributes_tree,
+            first_words_tree,
+            first_words: RwLock::new(first_words),
             works_tree,
             db,
             salt,
@@ -150,7 +164,9 @@ impl Registry {
                     "must be 1 to 64 bytes",
                 ));
             }
+            let first = norm.split(' ').next().unwrap_or_default();
             prepared.push((
+                self.fingerprint(first),
                 self.fingerprint(&norm),
                 AttributeOwner {
                     user_id: user_id.to_string(),
@@ -159,12 +175,20 @@ impl Registry {
             ));
         }
         let mut batch = sled::Batch::default();
+        let mut first_batch = sled::Batch::default();
         let mut map = self
             .attributes
             .write()
             .map_err(|_| internal("lock poisoned"))?;
+        let mut firsts = self
+            .first_words
+            .write()
+            .map_err(|_| internal("lock poisoned"))?;
         let mut added = 0;
-        for (fp, owner) in prepared {
+        for (first, fp, owner) in prepared {
+            if firsts.insert(first) {
+                first_batch.insert(&first, &[]);
+            }
             let owners = map.entry(fp).or_default();
             if owners.contains(&owner) {
                 continue;
@@ -178,6 +202,7 @@ impl Registry {
             added += 1;
         }
         self.attributes_tree.apply_batch(batch)?;
+        self.first_words_tree.apply_batch(first_batch)?;
         self.db.flush()?;
         Ok(added)
     }
@@ -188,6 +213,15 @@ impl Registry {
             .read()
             .map(|m| m.get(fp).cloned().unwrap_or_default())
             .unwrap_or_default()
+    }
+
+    /// Whether some registered attribute starts with the word whose
+    /// fingerprint this is.
+    pub fn may_start(&self, first_word: &Fingerprint) -> bool {
+        self.first_words
+            .read()
+            .map(|s| s.contains(first_word))
+            .unwrap_or(true)
     }
 
     /// Whether any attribute is registered.

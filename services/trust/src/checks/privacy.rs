@@ -841,6 +841,9 @@ impl Compiled {
         let me = input.context.user_id.as_str();
         let mut window = String::with_capacity(128);
         for i in 0..words.len() {
+            if !registry.may_start(&registry.fingerprint(&words[i].2)) {
+                continue;
+            }
             window.clear();
             for j in i..(i + MAX_ATTRIBUTE_WORDS).min(words.len()) {
                 if j > i {

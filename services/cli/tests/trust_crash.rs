@@ -1,0 +1,124 @@
+//! Crash safety of the transparency log in the real binary: reviews (each
+//! appends a policy decision) run concurrently while `generec serve trust`
+//! is killed with SIGKILL; after a restart every acknowledged decision is in
+//! the log and the tree head matches the entries.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use generec_proto::trust::v1 as pb;
+use generec_proto::trust::v1::trust_service_client::TrustServiceClient;
+use generec_trust::merkle;
+
+fn start(dir: &std::path::Path, bundle: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_generec"))
+        .args(["serve", "trust", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .arg("--bundle")
+        .arg(bundle)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start generec");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("generec exited before listening")
+            .expect("read stdout");
+        if let Some(addr) = line.strip_prefix("trust listening on ") {
+            break addr.to_string();
+        }
+    };
+    (child, format!("http://{addr}"))
+}
+
+#[tokio::test]
+async fn no_acknowledged_log_entry_is_lost_when_the_process_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("bundle.toml");
+    std::fs::write(
+        &bundle,
+        "version = \"crash\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n",
+    )
+    .unwrap();
+    let (mut child, addr) = start(&dir.path().join("data"), &bundle);
+    let client = TrustServiceClient::connect(addr).await.unwrap();
+
+    // 8 writers review distinct texts until the process dies.
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let mut c = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for i in 0..10_000 {
+                let content = format!("writer {w} text {i}");
+                match c
+                    .review(pb::ReviewRequest {
+                        content: content.clone(),
+                        context: None,
+                    })
+                    .await
+                {
+                    Ok(_) => acknowledged.push(content),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for t in tasks {
+        acknowledged.extend(t.await.unwrap());
+    }
+    assert!(
+        acknowledged.len() > 10,
+        "too few reviews before the kill: {}",
+        acknowledged.len()
+    );
+
+    let (mut child, addr) = start(&dir.path().join("data"), &bundle);
+    let mut c = TrustServiceClient::connect(addr).await.unwrap();
+    let cp = c
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    // Rebuild the tree from the entries and compare heads.
+    let mut tree = merkle::MemoryTree::default();
+    let mut logged_hashes = std::collections::HashSet::new();
+    for index in 0..cp.tree_size {
+        let proof = c
+            .get_inclusion_proof(pb::GetInclusionProofRequest {
+                index,
+                tree_size: cp.tree_size,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        tree.push(merkle::leaf_hash(&proof.entry));
+        let entry: serde_json::Value = serde_json::from_slice(&proof.entry).unwrap();
+        if let Some(h) = entry["content_sha256"].as_str() {
+            logged_hashes.insert(h.to_string());
+        }
+    }
+    assert_eq!(
+        merkle::root(&tree, cp.tree_size).unwrap().to_vec(),
+        cp.root_hash,
+        "the head does not match the entries"
+    );
+    for content in &acknowledged {
+        assert!(
+            logged_hashes.contains(&generec_trust::manifest::hard_binding(content)),
+            "acknowledged review of {content:?} is missing from the log"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use generec_common::auth::AuthConfig;
 use generec_common::config::ServerConfig;
 use generec_corpus::{Corpus, CorpusConfig};
 use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
@@ -55,9 +56,15 @@ impl CorpusServer {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            generec_corpus::grpc::serve(serving, listener, &server, shutdown)
-                .await
-                .expect("serve");
+            generec_corpus::grpc::serve(
+                serving,
+                listener,
+                &server,
+                &AuthConfig::default(),
+                shutdown,
+            )
+            .await
+            .expect("serve");
         });
         CorpusServer {
             addr,
@@ -149,8 +156,16 @@ pub fn trust_config(dir: &Path, bundle: Option<PathBuf>) -> generec_trust::Trust
 
 impl TrustServer {
     /// Opens the trust service with `config` and serves it on a free
-    /// loopback port.
+    /// loopback port, with access control off.
     pub async fn start(config: generec_trust::TrustConfig) -> TrustServer {
+        Self::start_with_auth(config, AuthConfig::default()).await
+    }
+
+    /// Like [`TrustServer::start`], with bearer tokens and roles.
+    pub async fn start_with_auth(
+        config: generec_trust::TrustConfig,
+        auth: AuthConfig,
+    ) -> TrustServer {
         let bundle_path = config.bundle.clone();
         let trust = tokio::task::spawn_blocking(move || config.open())
             .await
@@ -171,6 +186,7 @@ impl TrustServer {
                 bundle_path,
                 listener,
                 &ServerConfig::default(),
+                &auth,
                 shutdown,
             )
             .await

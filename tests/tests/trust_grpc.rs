@@ -535,3 +535,93 @@ async fn certified_items_verify_are_detected_and_are_provable_in_the_log() {
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("index"));
 }
+
+#[tokio::test]
+async fn every_call_needs_a_token_whose_role_may_make_it() {
+    use generec_common::auth::{AuthConfig, Role, TokenConfig, token_hash};
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let auth = AuthConfig {
+        tokens: vec![
+            TokenConfig {
+                name: "feed".into(),
+                role: Role::Internal,
+                sha256: token_hash("internal-secret"),
+            },
+            TokenConfig {
+                name: "auditor".into(),
+                role: Role::Auditor,
+                sha256: token_hash("auditor-secret"),
+            },
+            TokenConfig {
+                name: "ops".into(),
+                role: Role::Admin,
+                sha256: token_hash("admin-secret"),
+            },
+        ],
+    };
+    let server =
+        TrustServer::start_with_auth(trust_config(&dir.path().join("trust"), Some(path)), auth)
+            .await;
+    let mut c = server.client().await;
+    let with = |token: &str, mut req: tonic::Request<pb::ReviewRequest>| {
+        req.metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        req
+    };
+    // No token, a wrong token.
+    let err = c.review(request("x")).await.unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let err = c
+        .review(with("guess", tonic::Request::new(request("x"))))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    // Internal reviews; an auditor may not.
+    assert!(
+        c.review(with("internal-secret", tonic::Request::new(request("x"))))
+            .await
+            .is_ok()
+    );
+    let err = c
+        .review(with("auditor-secret", tonic::Request::new(request("x"))))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    // The auditor reads checkpoints; only an admin reloads bundles.
+    let mut cp = tonic::Request::new(pb::GetCheckpointRequest {});
+    cp.metadata_mut()
+        .insert("authorization", "Bearer auditor-secret".parse().unwrap());
+    assert!(c.get_checkpoint(cp).await.is_ok());
+    for (token, code) in [
+        ("internal-secret", Some(Code::PermissionDenied)),
+        ("admin-secret", None),
+    ] {
+        let mut reload = tonic::Request::new(pb::ReloadBundleRequest {
+            bundle_toml: PRIVACY_ONLY.into(),
+        });
+        reload
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        match (c.reload_bundle(reload).await, code) {
+            (Ok(_), None) => {}
+            (Err(e), Some(code)) => assert_eq!(e.code(), code),
+            (r, _) => panic!("{token}: unexpected {r:?}"),
+        }
+    }
+    // Health stays open for probes.
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    assert!(
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new()
+            })
+            .await
+            .is_ok()
+    );
+}

@@ -140,8 +140,14 @@ async fn start() -> Result<Running> {
     let serving = corpus.clone();
     tokio::spawn(async move {
         let server = ServerConfig::default();
-        if let Err(e) =
-            generec_corpus::grpc::serve(serving, listener, &server, std::future::pending()).await
+        if let Err(e) = generec_corpus::grpc::serve(
+            serving,
+            listener,
+            &server,
+            &generec_common::auth::AuthConfig::default(),
+            std::future::pending(),
+        )
+        .await
         {
             eprintln!("server stopped: {e}");
         }

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use generec_common::auth::AuthConfig;
 use generec_common::config::{ServerConfig, load_toml};
 use generec_corpus::CorpusConfig;
 use generec_trust::TrustConfig;
@@ -18,6 +19,8 @@ pub struct AppConfig {
     pub server: ServerConfig,
     pub corpus: CorpusConfig,
     pub trust: TrustConfig,
+    /// Bearer tokens and roles; none means access control is off.
+    pub auth: AuthConfig,
 }
 
 /// Flags shared by the commands that start services.

@@ -51,6 +51,7 @@ async fn run(
         corpus,
         listener,
         &cfg.server,
+        &cfg.auth,
         generec_common::server::shutdown_signal(),
     )
     .await?;
@@ -86,6 +87,7 @@ pub async fn serve(service: Service) -> Result<()> {
                 cfg.trust.bundle.clone(),
                 listener,
                 &cfg.server,
+                &cfg.auth,
                 generec_common::server::shutdown_signal(),
             )
             .await?;

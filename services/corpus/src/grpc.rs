@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
 use generec_proto::common::v1 as common;
 use generec_proto::corpus::v1 as pb;
 use pb::corpus_service_server::{CorpusService, CorpusServiceServer};
@@ -406,6 +407,11 @@ impl CorpusService for CorpusGrpc {
     }
 }
 
+/// Who may call the corpus: internal services (admins may call anything).
+pub fn access_rules() -> AccessRules {
+    AccessRules::new().allow_service("generec.corpus.v1.CorpusService", &[Role::Internal])
+}
+
 /// Serves the corpus (with health and reflection) on a bound listener until
 /// `shutdown` resolves. This is the one assembly the binary and the
 /// end-to-end tests use.
@@ -413,12 +419,15 @@ pub async fn serve(
     corpus: Arc<Corpus>,
     listener: tokio::net::TcpListener,
     config: &generec_common::config::ServerConfig,
+    auth: &AuthConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), generec_common::server::ServeError> {
+    let policy = AuthPolicy::new(auth, access_rules())
+        .map_err(|e| generec_common::server::ServeError::Auth(e.to_string()))?;
     let (routes, health) = generec_common::server::base_routes(generec_proto::FILE_DESCRIPTOR_SET)?;
     let routes = routes.add_service(CorpusGrpc::new(corpus).into_server(config.max_message_bytes));
     health
         .set_serving::<CorpusServiceServer<CorpusGrpc>>()
         .await;
-    generec_common::server::serve(listener, config, routes, shutdown).await
+    generec_common::server::serve(listener, config, routes, policy, shutdown).await
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
 use generec_common::types::{ItemKind, Origin};
 use generec_proto::trust::v1 as pb;
 use pb::trust_service_server::{TrustService, TrustServiceServer};
@@ -545,6 +546,24 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
+/// Who may call the trust service: internal services review and certify;
+/// auditors read proofs, checkpoints and keys and verify; compliance reads
+/// what auditors read; only admins reload bundles.
+pub fn access_rules() -> AccessRules {
+    const SVC: &str = "generec.trust.v1.TrustService";
+    let readers = [Role::Internal, Role::Auditor, Role::Compliance];
+    AccessRules::new()
+        .allow_service(SVC, &[Role::Internal])
+        .allow(SVC, "ReloadBundle", &[])
+        .allow(SVC, "GetBundle", &readers)
+        .allow(SVC, "Verify", &readers)
+        .allow(SVC, "DetectProvenance", &readers)
+        .allow(SVC, "GetCheckpoint", &readers)
+        .allow(SVC, "GetInclusionProof", &readers)
+        .allow(SVC, "GetConsistencyProof", &readers)
+        .allow(SVC, "GetPublicKeys", &readers)
+}
+
 /// Serves the trust service (with health and reflection) on a bound
 /// listener until `shutdown` resolves.
 pub async fn serve(
@@ -552,11 +571,14 @@ pub async fn serve(
     bundle_path: Option<PathBuf>,
     listener: tokio::net::TcpListener,
     config: &generec_common::config::ServerConfig,
+    auth: &AuthConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), generec_common::server::ServeError> {
+    let policy = AuthPolicy::new(auth, access_rules())
+        .map_err(|e| generec_common::server::ServeError::Auth(e.to_string()))?;
     let (routes, health) = generec_common::server::base_routes(generec_proto::FILE_DESCRIPTOR_SET)?;
     let routes = routes
         .add_service(TrustGrpc::new(trust, bundle_path).into_server(config.max_message_bytes));
     health.set_serving::<TrustServiceServer<TrustGrpc>>().await;
-    generec_common::server::serve(listener, config, routes, shutdown).await
+    generec_common::server::serve(listener, config, routes, policy, shutdown).await
 }

@@ -2,12 +2,14 @@
 //! its own domain logic and a thin gRPC skin:
 //!
 //! - [`error`]: the one place where a service error becomes a gRPC status;
+//! - [`auth`]: bearer tokens and roles, checked on every RPC by one layer;
 //! - [`config`]: typed server settings and TOML loading;
 //! - [`telemetry`]: tracing set-up with `RUST_LOG` filtering;
 //! - [`types`]: domain types several services share (item kind, origin);
 //! - [`server`]: server assembly with health, reflection, message size
 //!   limits, `TCP_NODELAY` and graceful shutdown.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod server;

@@ -1,6 +1,7 @@
 //! Server assembly: every generec gRPC server is built here, so they all
 //! serve gRPC health and reflection, disable Nagle on accepted sockets,
-//! limit concurrency per connection and shut down gracefully.
+//! limit concurrency per connection, check every call's bearer token and
+//! role ([`crate::auth`]) and shut down gracefully.
 //!
 //! Message size limits are set on each generated service by its crate
 //! (`max_decoding_message_size`), from [`ServerConfig::max_message_bytes`].
@@ -16,6 +17,7 @@ use tonic::service::Routes;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::{AuthLayer, AuthPolicy};
 use crate::config::ServerConfig;
 
 /// Why a server could not start or stopped with an error.
@@ -28,6 +30,8 @@ pub enum ServeError {
     },
     #[error("reflection service: {0}")]
     Reflection(String),
+    #[error("auth: {0}")]
+    Auth(String),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -65,13 +69,20 @@ pub async fn serve(
     listener: TcpListener,
     config: &ServerConfig,
     routes: Routes,
+    auth: AuthPolicy,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    if !auth.enabled() {
+        tracing::warn!(
+            "no auth tokens configured: access control is off (fine on localhost, not in production)"
+        );
+    }
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = config.shutdown_grace();
     let server = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrency_per_connection)
+        .layer(AuthLayer::new(auth))
         .add_routes(routes.prepare())
         .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;

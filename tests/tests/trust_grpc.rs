@@ -625,3 +625,85 @@ async fn every_call_needs_a_token_whose_role_may_make_it() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn compliance_queries_find_decisions_by_user_verdict_and_rule_and_are_themselves_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    for (user, text) in [
+        ("alice", "mail me at al@example.com"),
+        ("bob", "clean words"),
+        ("alice", "clean too"),
+        ("bob", "b@example.org is mine"),
+    ] {
+        let mut r = request(text);
+        r.context.as_mut().unwrap().user_id = user.into();
+        c.review(r).await.unwrap();
+    }
+    let query = |f: &dyn Fn(&mut pb::QueryLogRequest)| {
+        let mut q = pb::QueryLogRequest {
+            page_size: 10,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+    let redacted = c
+        .query_log(query(&|q| q.verdict = "redact".into()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(redacted.records.len(), 2);
+    let alice = c
+        .query_log(query(&|q| {
+            q.user_id = "alice".into();
+            q.rule_id = "privacy.email.address".into();
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(alice.records.len(), 1, "{alice:?}");
+    let entry: serde_json::Value = serde_json::from_str(&alice.records[0].entry).unwrap();
+    assert_eq!(entry["type"], "policy_decision");
+    assert!(
+        !alice.records[0].entry.contains("al@example.com"),
+        "no raw personal data in the log"
+    );
+
+    // Paging.
+    let first = c
+        .query_log(query(&|q| {
+            q.entry_type = "policy_decision".into();
+            q.page_size = 3;
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.records.len(), 3);
+    let rest = c
+        .query_log(query(&|q| {
+            q.entry_type = "policy_decision".into();
+            q.page_token = first.next_page_token.clone();
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rest.records.len(), 1);
+    assert!(rest.next_page_token.is_empty());
+
+    // Every query so far was logged.
+    let logged = c
+        .query_log(query(&|q| q.entry_type = "compliance_query".into()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(logged.records.len(), 5);
+    let err = c
+        .query_log(query(&|q| q.page_token = "zz".into()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("page_token"));
+}

@@ -15,6 +15,38 @@ use generec_trust::keys::PublicKey;
 /// What `generec audit` does.
 #[derive(clap::Subcommand)]
 pub enum Audit {
+    /// Compliance query over the transparency log; prints one JSON entry a
+    /// line (JSONL), every page. The query itself is logged.
+    Query {
+        /// The trust service.
+        #[arg(long, env = "GENEREC_TRUST", default_value = "http://127.0.0.1:50052")]
+        addr: String,
+        /// A bearer token with the compliance role, when access control is on.
+        #[arg(long, env = "GENEREC_TOKEN")]
+        token: Option<String>,
+        #[arg(long, default_value = "")]
+        item: String,
+        #[arg(long, default_value = "")]
+        creator: String,
+        #[arg(long, default_value = "")]
+        user: String,
+        #[arg(long, default_value = "")]
+        claimant: String,
+        /// allow, allow_with_label, redact, review or block.
+        #[arg(long, default_value = "")]
+        verdict: String,
+        #[arg(long, default_value = "")]
+        rule: String,
+        /// policy_decision, authorship, key_rotation or compliance_query.
+        #[arg(long = "type", default_value = "")]
+        entry_type: String,
+        /// Inclusive lower bound, Unix ms.
+        #[arg(long, default_value_t = 0)]
+        from: i64,
+        /// Exclusive upper bound, Unix ms.
+        #[arg(long, default_value_t = 0)]
+        until: i64,
+    },
     /// Fetch an offline audit bundle for a piece of content (found by its
     /// mark or soft binding) from a trust service.
     Bundle {
@@ -44,6 +76,52 @@ fn read_input(path: &PathBuf) -> Result<String> {
 /// `generec audit ...`.
 pub async fn run(what: Audit) -> Result<()> {
     match what {
+        Audit::Query {
+            addr,
+            token,
+            item,
+            creator,
+            user,
+            claimant,
+            verdict,
+            rule,
+            entry_type,
+            from,
+            until,
+        } => {
+            let mut c = TrustServiceClient::connect(addr.clone())
+                .await
+                .with_context(|| format!("cannot reach the trust service at {addr}"))?;
+            let mut page_token = String::new();
+            loop {
+                let mut request = tonic::Request::new(pb::QueryLogRequest {
+                    item_id: item.clone(),
+                    creator: creator.clone(),
+                    user_id: user.clone(),
+                    claimant: claimant.clone(),
+                    verdict: verdict.clone(),
+                    rule_id: rule.clone(),
+                    entry_type: entry_type.clone(),
+                    from_unix_ms: from,
+                    until_unix_ms: until,
+                    page_size: 1000,
+                    page_token: page_token.clone(),
+                });
+                if let Some(token) = &token {
+                    request
+                        .metadata_mut()
+                        .insert("authorization", format!("Bearer {token}").parse()?);
+                }
+                let page = c.query_log(request).await?.into_inner();
+                for r in page.records {
+                    println!("{{\"index\":{},\"entry\":{}}}", r.index, r.entry);
+                }
+                if page.next_page_token.is_empty() {
+                    return Ok(());
+                }
+                page_token = page.next_page_token;
+            }
+        }
         Audit::Bundle {
             addr,
             output,

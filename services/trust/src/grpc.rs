@@ -514,6 +514,54 @@ impl TrustService for TrustGrpc {
         }))
     }
 
+    async fn query_log(
+        &self,
+        request: Request<pb::QueryLogRequest>,
+    ) -> Result<Response<pb::QueryLogResponse>, Status> {
+        let caller = request
+            .extensions()
+            .get::<generec_common::auth::Caller>()
+            .map_or_else(
+                || "anonymous (access control off)".to_string(),
+                |c| format!("{} ({})", c.name, c.role.as_str()),
+            );
+        let req = request.into_inner();
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            Some(req.page_token.parse::<u64>().map_err(|_| {
+                TrustError::invalid("page_token", "is not a token this service gave")
+            })?)
+        };
+        let limit = if req.page_size == 0 {
+            100
+        } else {
+            req.page_size as usize
+        };
+        let query = crate::query::Query {
+            item_id: req.item_id,
+            creator: req.creator,
+            user_id: req.user_id,
+            claimant: req.claimant,
+            verdict: req.verdict,
+            rule_id: req.rule_id,
+            entry_type: req.entry_type,
+            from_unix_ms: req.from_unix_ms,
+            until_unix_ms: req.until_unix_ms,
+        };
+        let page = self
+            .with_provenance(move |p| p.query(&caller, &query, after, limit))
+            .await?;
+        Ok(Response::new(pb::QueryLogResponse {
+            records: page
+                .entries
+                .into_iter()
+                .map(|(index, entry)| pb::LogRecord { index, entry })
+                .collect(),
+            next_page_token: page.next.map(|n| n.to_string()).unwrap_or_default(),
+        }))
+    }
+
     async fn get_public_keys(
         &self,
         _request: Request<pb::GetPublicKeysRequest>,
@@ -548,7 +596,7 @@ where
 
 /// Who may call the trust service: internal services review and certify;
 /// auditors read proofs, checkpoints and keys and verify; compliance reads
-/// what auditors read; only admins reload bundles.
+/// what auditors read and queries the log; only admins reload bundles.
 pub fn access_rules() -> AccessRules {
     const SVC: &str = "generec.trust.v1.TrustService";
     let readers = [Role::Internal, Role::Auditor, Role::Compliance];
@@ -562,6 +610,7 @@ pub fn access_rules() -> AccessRules {
         .allow(SVC, "GetInclusionProof", &readers)
         .allow(SVC, "GetConsistencyProof", &readers)
         .allow(SVC, "GetPublicKeys", &readers)
+        .allow(SVC, "QueryLog", &[Role::Compliance])
 }
 
 /// Serves the trust service (with health and reflection) on a bound

@@ -26,6 +26,7 @@ pub mod manifest;
 pub mod merkle;
 pub mod note;
 pub mod provenance;
+pub mod query;
 pub mod registry;
 pub mod review;
 pub mod tlog;

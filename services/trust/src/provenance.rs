@@ -21,6 +21,7 @@ use crate::finding::Action;
 use crate::keys::{KeyRing, PublicKey};
 use crate::manifest::{self, ActionRecord, Generator, Ingredient, Manifest, ReviewSummary, Status};
 use crate::note::{self, Checkpoint};
+use crate::query::{Page, Query, QueryIndex};
 use crate::review::Outcome;
 use crate::tlog::{Log, LogError};
 use crate::watermark;
@@ -49,6 +50,12 @@ pub enum LogEntry {
         creator: String,
         parents: Vec<Ingredient>,
         key_id: String,
+        when_unix_ms: i64,
+    },
+    /// A compliance query was run: who asked and for what.
+    ComplianceQuery {
+        caller: String,
+        query: crate::query::Query,
         when_unix_ms: i64,
     },
     /// The signing key changed; the new key's id and public key.
@@ -112,6 +119,7 @@ pub struct Provenance {
     manifests: sled::Tree,
     keys: RwLock<KeyRing>,
     log: Log,
+    index: QueryIndex,
     origin: String,
 }
 
@@ -145,12 +153,14 @@ impl Provenance {
         let reviews = db.open_tree("reviews")?;
         let manifests = db.open_tree("manifests")?;
         let log = Log::open(&db)?;
+        let index = QueryIndex::open(&db, &log)?;
         let p = Provenance {
             db,
             reviews,
             manifests,
             keys: RwLock::new(keys),
             log,
+            index,
             origin: origin.to_string(),
         };
         // Announce the active key in the log once.
@@ -166,15 +176,12 @@ impl Provenance {
             (active.key_id, active.public_key, previous)
         };
         if p.db.open_tree("announced")?.get(&id)?.is_none() {
-            p.log.append(vec![
-                LogEntry::KeyRotation {
-                    key_id: id.clone(),
-                    public_key: public,
-                    previous_key_id: previous,
-                    when_unix_ms: now_ms(),
-                }
-                .to_bytes()?,
-            ])?;
+            p.append(vec![LogEntry::KeyRotation {
+                key_id: id.clone(),
+                public_key: public,
+                previous_key_id: previous,
+                when_unix_ms: now_ms(),
+            }])?;
             p.db.open_tree("announced")?.insert(&id, &[])?;
             p.db.flush()?;
         }
@@ -189,6 +196,33 @@ impl Provenance {
     /// The log's origin line.
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Appends entries and brings the query index up to date.
+    fn append(&self, entries: Vec<LogEntry>) -> Result<Vec<u64>, TrustError> {
+        let bytes = entries
+            .iter()
+            .map(LogEntry::to_bytes)
+            .collect::<Result<Vec<_>, _>>()?;
+        let indices = self.log.append(bytes)?;
+        self.index.catch_up(&self.log)?;
+        Ok(indices)
+    }
+
+    /// Runs a compliance query and logs that `caller` ran it (before answering).
+    pub fn query(
+        &self,
+        caller: &str,
+        query: &Query,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Page, TrustError> {
+        self.append(vec![LogEntry::ComplianceQuery {
+            caller: caller.to_string(),
+            query: query.clone(),
+            when_unix_ms: now_ms(),
+        }])?;
+        self.index.query(&self.log, query, after, limit)
     }
 
     /// Records a review of `content` and logs the decision. Returns the log index.
@@ -222,7 +256,7 @@ impl Provenance {
             when_unix_ms: now_ms(),
         };
         // The log append flushes the database, the review record with it.
-        Ok(self.log.append(vec![entry.to_bytes()?])?[0])
+        Ok(self.append(vec![entry])?[0])
     }
 
     /// Signs, marks, stores and logs an item whose last review allowed it.
@@ -308,7 +342,7 @@ impl Provenance {
             key_id: m.key_id.clone(),
             when_unix_ms: now,
         };
-        let log_index = self.log.append(vec![entry.to_bytes()?])?[0];
+        let log_index = self.append(vec![entry])?[0];
         self.db
             .open_tree("authorship")?
             .insert(id, &log_index.to_be_bytes())?;
@@ -401,15 +435,12 @@ impl Provenance {
         let id = keys.rotate().map_err(internal)?;
         let public = hex::encode(keys.active().verifying_key().to_bytes());
         drop(keys);
-        self.log.append(vec![
-            LogEntry::KeyRotation {
-                key_id: id.clone(),
-                public_key: public,
-                previous_key_id: previous,
-                when_unix_ms: now_ms(),
-            }
-            .to_bytes()?,
-        ])?;
+        self.append(vec![LogEntry::KeyRotation {
+            key_id: id.clone(),
+            public_key: public,
+            previous_key_id: previous,
+            when_unix_ms: now_ms(),
+        }])?;
         self.db.open_tree("announced")?.insert(&id, &[])?;
         self.db.flush()?;
         Ok(id)

@@ -117,6 +117,15 @@ impl AccessRules {
     }
 }
 
+/// Who made a call, put in the request's extensions by the layer when
+/// access control is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The token's configured name.
+    pub name: String,
+    pub role: Role,
+}
+
 /// Why a token configuration was refused.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid auth.tokens[{index}]: {message}")]
@@ -166,13 +175,17 @@ impl AuthPolicy {
         !self.tokens.is_empty()
     }
 
-    /// Decides one call.
-    pub fn check(&self, path: &str, authorization: Option<&str>) -> Result<(), tonic::Status> {
+    /// Decides one call; returns the caller when a token was checked.
+    pub fn check(
+        &self,
+        path: &str,
+        authorization: Option<&str>,
+    ) -> Result<Option<Caller>, tonic::Status> {
         if !self.enabled()
             || path.starts_with("/grpc.health.")
             || path.starts_with("/grpc.reflection.")
         {
-            return Ok(());
+            return Ok(None);
         }
         let Some(token) = authorization.and_then(|h| h.strip_prefix("Bearer ")) else {
             return Err(tonic::Status::unauthenticated(
@@ -181,17 +194,20 @@ impl AuthPolicy {
         };
         let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
         // Compare with every configured hash, so timing does not tell which matched.
-        let mut role = None;
-        for (hash, r, _) in &self.tokens {
+        let mut found = None;
+        for (hash, r, name) in &self.tokens {
             if constant_time_eq(hash, &presented) {
-                role = Some(*r);
+                found = Some((*r, name));
             }
         }
-        let Some(role) = role else {
+        let Some((role, name)) = found else {
             return Err(tonic::Status::unauthenticated("unknown bearer token"));
         };
         if self.rules.allows(path, role) {
-            Ok(())
+            Ok(Some(Caller {
+                name: name.clone(),
+                role,
+            }))
         } else {
             Err(tonic::Status::permission_denied(format!(
                 "role {} may not call {path}",
@@ -246,13 +262,18 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let authorization = req
             .headers()
             .get("authorization")
             .and_then(|v| v.to_str().ok());
         match self.policy.check(req.uri().path(), authorization) {
-            Ok(()) => Box::pin(self.inner.call(req)),
+            Ok(caller) => {
+                if let Some(caller) = caller {
+                    req.extensions_mut().insert(caller);
+                }
+                Box::pin(self.inner.call(req))
+            }
             Err(status) => Box::pin(async move { Ok(status.into_http()) }),
         }
     }

@@ -707,3 +707,149 @@ async fn compliance_queries_find_decisions_by_user_verdict_and_rule_and_are_them
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("page_token"));
 }
+
+#[tokio::test]
+async fn claims_are_disputed_and_resolved_with_the_most_restrictive_live_policy_applied_and_every_step_logged()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(
+        dir.path(),
+        "version = \"claims-1\"\n[actions]\n\"copyright.near_duplicate\" = { action = \"block\" }\n",
+    );
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let work = "The lighthouse keeper climbed the spiral stairs each evening to light the great lamp, \
+watching the grey sea roll towards the rocks while the gulls circled and cried above the harbour wall.";
+    let copy = work.replace("grey", "dark");
+    let register = |id: &str, claimant: &str, policy: pb::ClaimPolicy| pb::RegisterClaimRequest {
+        claim_id: id.into(),
+        work_id: "lighthouse".into(),
+        claimant: claimant.into(),
+        licence: "all-rights-reserved".into(),
+        policy: policy as i32,
+        text: work.into(),
+    };
+    // A tracking claim only: the copy is reported below the bundle's threshold, so allowed.
+    c.register_claim(register("c-track", "archive", pb::ClaimPolicy::Track))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.review(request(&copy)).await.unwrap().into_inner().verdict,
+        pb::Verdict::Allow as i32
+    );
+    // A second, blocking claim on the same work: the most restrictive wins.
+    let blocking = c
+        .register_claim(register("c-block", "publisher", pb::ClaimPolicy::Block))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(blocking.claim.unwrap().status, "active");
+    assert_eq!(
+        c.review(request(&copy)).await.unwrap().into_inner().verdict,
+        pb::Verdict::Block as i32
+    );
+    // Disputed claims still apply; a rejected one no longer does.
+    let disputed = c
+        .dispute_claim(pb::DisputeClaimRequest {
+            claim_id: "c-block".into(),
+            disputed_by: "author".into(),
+            reason: "I own the rights".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .claim
+        .unwrap();
+    assert_eq!(
+        (disputed.status.as_str(), disputed.disputes.len()),
+        ("disputed", 1)
+    );
+    assert_eq!(
+        c.review(request(&copy)).await.unwrap().into_inner().verdict,
+        pb::Verdict::Block as i32
+    );
+    c.resolve_claim(pb::ResolveClaimRequest {
+        claim_id: "c-block".into(),
+        upheld: false,
+        note: "licence shown".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        c.review(request(&copy)).await.unwrap().into_inner().verdict,
+        pb::Verdict::Allow as i32
+    );
+    let err = c
+        .dispute_claim(pb::DisputeClaimRequest {
+            claim_id: "c-block".into(),
+            disputed_by: "x".into(),
+            reason: "again".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert_eq!(
+        c.resolve_claim(pb::ResolveClaimRequest {
+            claim_id: "nope".into(),
+            upheld: true,
+            note: String::new()
+        })
+        .await
+        .unwrap_err()
+        .code(),
+        Code::NotFound
+    );
+
+    let listed = c
+        .list_claims(pb::ListClaimsRequest {
+            work_id: "lighthouse".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.claims.len(), 2);
+    let rejected = c
+        .list_claims(pb::ListClaimsRequest {
+            status: "rejected".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rejected.claims[0].claim_id, "c-block");
+    // Each step is in the log, and compliance can find it by claimant.
+    let logged = c
+        .query_log(pb::QueryLogRequest {
+            entry_type: "copyright_claim".into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let events: Vec<String> = logged
+        .records
+        .iter()
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(&r.entry).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        events,
+        vec!["registered", "registered", "disputed", "rejected"]
+    );
+    let by_claimant = c
+        .query_log(pb::QueryLogRequest {
+            claimant: "publisher".into(),
+            page_size: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_claimant.records.len(), 3);
+}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bundle::Bundle;
 use crate::checks::CompileEnv;
+use crate::claims::Claims;
 use crate::error::TrustError;
 use crate::keys::KeyRing;
 use crate::provenance::Provenance;
@@ -37,6 +38,7 @@ pub struct TrustConfig {
 pub struct Trust {
     pub reviewer: Arc<Reviewer>,
     pub provenance: Arc<Provenance>,
+    pub claims: Arc<Claims>,
 }
 
 impl Default for TrustConfig {
@@ -85,10 +87,12 @@ impl TrustConfig {
         let keys = KeyRing::open(&self.data_dir.join("keys"), self.key_file.as_deref())
             .map_err(|e| TrustError::invalid("trust.key_file", e.to_string()))?;
         let db = sled::open(self.data_dir.join("provenance"))?;
+        let claims = Arc::new(Claims::open(&db)?);
         let provenance = Arc::new(Provenance::open(db, keys, &self.log_origin)?);
         Ok(Trust {
             reviewer: Arc::new(Reviewer::new(bundle, registry, self.compile_env())),
             provenance,
+            claims,
         })
     }
 }

@@ -13,8 +13,9 @@ use pb::trust_service_server::{TrustService, TrustServiceServer};
 use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::checks::copyright::{self, ClaimPolicy};
+use crate::checks::copyright::ClaimPolicy;
 use crate::checks::{Parent, ReviewContext, Source};
+use crate::claims::{Claim, ClaimStatus, Claims, ListFilter};
 use crate::config::Trust;
 use crate::error::TrustError;
 use crate::finding::{Action, Field, Finding};
@@ -27,6 +28,7 @@ use crate::review::{Outcome, Reviewer};
 pub struct TrustGrpc {
     reviewer: Arc<Reviewer>,
     provenance: Arc<Provenance>,
+    claims: Arc<Claims>,
     /// The bundle file a reload without text rereads.
     bundle_path: Option<PathBuf>,
 }
@@ -38,6 +40,7 @@ impl TrustGrpc {
         TrustGrpc {
             reviewer: trust.reviewer,
             provenance: trust.provenance,
+            claims: trust.claims,
             bundle_path,
         }
     }
@@ -168,6 +171,46 @@ fn bundle_info(b: &crate::bundle::Bundle) -> pb::BundleInfo {
     }
 }
 
+fn claim_policy_from(value: i32) -> Result<ClaimPolicy, TrustError> {
+    match pb::ClaimPolicy::try_from(value) {
+        Ok(pb::ClaimPolicy::Block) => Ok(ClaimPolicy::Block),
+        Ok(pb::ClaimPolicy::Label) => Ok(ClaimPolicy::Label),
+        Ok(pb::ClaimPolicy::Track) => Ok(ClaimPolicy::Track),
+        Ok(pb::ClaimPolicy::Unspecified) => Err(TrustError::invalid("policy", "must be set")),
+        Err(_) => Err(TrustError::invalid(
+            "policy",
+            format!("unknown value {value}"),
+        )),
+    }
+}
+
+fn claim_to(c: Claim) -> pb::Claim {
+    pb::Claim {
+        claim_id: c.claim_id,
+        work_id: c.work_id,
+        claimant: c.claimant,
+        licence: c.licence,
+        policy: (match c.policy {
+            ClaimPolicy::Block => pb::ClaimPolicy::Block,
+            ClaimPolicy::Label => pb::ClaimPolicy::Label,
+            ClaimPolicy::Track => pb::ClaimPolicy::Track,
+        }) as i32,
+        status: c.status.as_str().to_string(),
+        disputes: c
+            .disputes
+            .into_iter()
+            .map(|d| pb::ClaimDispute {
+                disputed_by: d.by,
+                reason: d.reason,
+                when_unix_ms: d.when_unix_ms,
+            })
+            .collect(),
+        resolution: c.resolution,
+        created_unix_ms: c.created_unix_ms,
+        updated_unix_ms: c.updated_unix_ms,
+    }
+}
+
 fn manifest_bytes(m: &Manifest) -> Result<Vec<u8>, Status> {
     serde_json::to_vec(m).map_err(|e| Status::from(TrustError::Internal(e.to_string())))
 }
@@ -286,31 +329,30 @@ impl TrustService for TrustGrpc {
                 TrustError::invalid("text", "a claimed work needs at least 5 words").into(),
             );
         }
-        let policy = match pb::ClaimPolicy::try_from(req.policy) {
-            Ok(pb::ClaimPolicy::Block) => ClaimPolicy::Block,
-            Ok(pb::ClaimPolicy::Label) => ClaimPolicy::Label,
-            Ok(pb::ClaimPolicy::Track) => ClaimPolicy::Track,
-            Ok(pb::ClaimPolicy::Unspecified) => {
-                return Err(TrustError::invalid("policy", "must be set").into());
-            }
-            Err(_) => {
-                return Err(
-                    TrustError::invalid("policy", format!("unknown value {}", req.policy)).into(),
-                );
-            }
-        };
+        let policy = claim_policy_from(req.policy)?;
+        let claims = self.claims.clone();
+        let provenance = self.provenance.clone();
         let work = self
             .run(move |r| {
-                let work = copyright::work(
+                let claim_id = format!("{}/{}", req.work_id, req.claimant);
+                claims.register(
+                    &provenance,
+                    r.registry(),
+                    &claim_id,
                     &req.work_id,
                     &req.claimant,
                     &req.licence,
                     policy,
                     &req.text,
-                    &copyright::Config::default(),
-                );
-                r.registry().register_work(work.clone())?;
-                Ok(work)
+                )?;
+                r.registry()
+                    .works()
+                    .iter()
+                    .find(|w| w.id == req.work_id)
+                    .cloned()
+                    .ok_or_else(|| {
+                        TrustError::Internal("the claimed work was not registered".into())
+                    })
             })
             .await?;
         Ok(Response::new(pb::RegisterWorkResponse {
@@ -562,6 +604,108 @@ impl TrustService for TrustGrpc {
         }))
     }
 
+    async fn register_claim(
+        &self,
+        request: Request<pb::RegisterClaimRequest>,
+    ) -> Result<Response<pb::ClaimResponse>, Status> {
+        let req = request.into_inner();
+        let policy = claim_policy_from(req.policy)?;
+        let (claims, provenance) = (self.claims.clone(), self.provenance.clone());
+        let (claim, index) = self
+            .run(move |r| {
+                claims.register(
+                    &provenance,
+                    r.registry(),
+                    &req.claim_id,
+                    &req.work_id,
+                    &req.claimant,
+                    &req.licence,
+                    policy,
+                    &req.text,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::ClaimResponse {
+            claim: Some(claim_to(claim)),
+            log_index: index,
+        }))
+    }
+
+    async fn list_claims(
+        &self,
+        request: Request<pb::ListClaimsRequest>,
+    ) -> Result<Response<pb::ListClaimsResponse>, Status> {
+        let req = request.into_inner();
+        let status = match req.status.as_str() {
+            "" => None,
+            "active" => Some(ClaimStatus::Active),
+            "disputed" => Some(ClaimStatus::Disputed),
+            "upheld" => Some(ClaimStatus::Upheld),
+            "rejected" => Some(ClaimStatus::Rejected),
+            other => {
+                return Err(
+                    TrustError::invalid("status", format!("unknown status {other:?}")).into(),
+                );
+            }
+        };
+        let filter = ListFilter {
+            work_id: req.work_id,
+            claimant: req.claimant,
+            status,
+        };
+        let claims = self.claims.clone();
+        let list = self.run(move |_| claims.list(&filter)).await?;
+        Ok(Response::new(pb::ListClaimsResponse {
+            claims: list.into_iter().map(claim_to).collect(),
+        }))
+    }
+
+    async fn dispute_claim(
+        &self,
+        request: Request<pb::DisputeClaimRequest>,
+    ) -> Result<Response<pb::ClaimResponse>, Status> {
+        let req = request.into_inner();
+        let (claims, provenance) = (self.claims.clone(), self.provenance.clone());
+        let (claim, index) = self
+            .run(move |r| {
+                claims.dispute(
+                    &provenance,
+                    r.registry(),
+                    &req.claim_id,
+                    &req.disputed_by,
+                    &req.reason,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::ClaimResponse {
+            claim: Some(claim_to(claim)),
+            log_index: index,
+        }))
+    }
+
+    async fn resolve_claim(
+        &self,
+        request: Request<pb::ResolveClaimRequest>,
+    ) -> Result<Response<pb::ClaimResponse>, Status> {
+        let req = request.into_inner();
+        let (claims, provenance) = (self.claims.clone(), self.provenance.clone());
+        let (claim, index) = self
+            .run(move |r| {
+                claims.resolve(
+                    &provenance,
+                    r.registry(),
+                    &req.claim_id,
+                    req.upheld,
+                    &req.note,
+                )
+            })
+            .await?;
+        Ok(Response::new(pb::ClaimResponse {
+            claim: Some(claim_to(claim)),
+            log_index: index,
+        }))
+    }
+
     async fn get_public_keys(
         &self,
         _request: Request<pb::GetPublicKeysRequest>,
@@ -611,6 +755,8 @@ pub fn access_rules() -> AccessRules {
         .allow(SVC, "GetConsistencyProof", &readers)
         .allow(SVC, "GetPublicKeys", &readers)
         .allow(SVC, "QueryLog", &[Role::Compliance])
+        .allow(SVC, "ListClaims", &readers)
+        .allow(SVC, "ResolveClaim", &[])
 }
 
 /// Serves the trust service (with health and reflection) on a bound

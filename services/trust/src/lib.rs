@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod bundle;
 pub mod checks;
+pub mod claims;
 pub mod config;
 pub mod error;
 pub mod eval;

@@ -52,6 +52,18 @@ pub enum LogEntry {
         key_id: String,
         when_unix_ms: i64,
     },
+    /// A copyright claim was registered, disputed or resolved.
+    CopyrightClaim {
+        claim_id: String,
+        work_id: String,
+        claimant: String,
+        policy: String,
+        status: String,
+        /// registered, disputed, upheld or rejected.
+        event: String,
+        actor: String,
+        when_unix_ms: i64,
+    },
     /// A compliance query was run: who asked and for what.
     ComplianceQuery {
         caller: String,
@@ -207,6 +219,16 @@ impl Provenance {
         let indices = self.log.append(bytes)?;
         self.index.catch_up(&self.log)?;
         Ok(indices)
+    }
+
+    /// Logs a claim event. Returns the log index.
+    pub fn log_claim(
+        &self,
+        claim: &crate::claims::Claim,
+        event: &str,
+        actor: &str,
+    ) -> Result<u64, TrustError> {
+        Ok(self.append(vec![LogEntry::claim(claim, event, actor)])?[0])
     }
 
     /// Runs a compliance query and logs that `caller` ran it (before answering).

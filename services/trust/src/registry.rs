@@ -246,6 +246,15 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes a claimed work; returns whether it was there.
+    pub fn remove_work(&self, id: &str) -> Result<bool, TrustError> {
+        let existed = self.works_tree.remove(id.as_bytes())?.is_some();
+        self.db.flush()?;
+        let mut works = self.works.write().map_err(|_| internal("lock poisoned"))?;
+        *works = Arc::new(works.iter().filter(|w| w.id != id).cloned().collect());
+        Ok(existed)
+    }
+
     /// The claimed works now registered.
     pub fn works(&self) -> Arc<Vec<Work>> {
         self.works.read().map(|w| w.clone()).unwrap_or_default()

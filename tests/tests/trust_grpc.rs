@@ -853,3 +853,74 @@ watching the grey sea roll towards the rocks while the gulls circled and cried a
         .into_inner();
     assert_eq!(by_claimant.records.len(), 3);
 }
+
+#[tokio::test]
+async fn after_a_key_rotation_old_manifests_verify_and_new_checkpoints_use_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let text = "Three short paragraphs on the week in science, calm and factual.";
+    c.review(request(text)).await.unwrap();
+    let cert = c
+        .certify(pb::CertifyRequest {
+            item_id: "g".into(),
+            content: text.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let before = c
+        .get_public_keys(pb::GetPublicKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let rotated = c
+        .rotate_key(pb::RotateKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let after = c
+        .get_public_keys(pb::GetPublicKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(after.keys.len(), before.keys.len() + 1);
+    assert_eq!(after.keys.last().unwrap().key_id, rotated.key_id);
+    assert!(after.keys[0].retired_unix_ms > 0);
+    let verified = c
+        .verify(pb::VerifyRequest {
+            content: cert.marked_content.clone(),
+            manifest: cert.manifest.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.valid, "{verified:?}");
+    // New checkpoints verify with the new key, not the old one.
+    let cp = c
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let new_key =
+        generec_trust::note::parse_verifier_key(&rotated.checkpoint_verifier_key).unwrap();
+    let old_key = generec_trust::note::parse_verifier_key(&before.checkpoint_verifier_key).unwrap();
+    assert!(generec_trust::note::Checkpoint::verify(&cp.signed_note, &new_key).is_ok());
+    assert!(generec_trust::note::Checkpoint::verify(&cp.signed_note, &old_key).is_err());
+    let rotations = c
+        .query_log(pb::QueryLogRequest {
+            entry_type: "key_rotation".into(),
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        rotations.records.len(),
+        2,
+        "the first key and the rotation are announced"
+    );
+}

@@ -706,6 +706,22 @@ impl TrustService for TrustGrpc {
         }))
     }
 
+    async fn rotate_key(
+        &self,
+        _request: Request<pb::RotateKeyRequest>,
+    ) -> Result<Response<pb::RotateKeyResponse>, Status> {
+        let (key_id, verifier) = self
+            .with_provenance(|p| {
+                let id = p.rotate_key()?;
+                Ok((id, p.public_keys()?.1))
+            })
+            .await?;
+        Ok(Response::new(pb::RotateKeyResponse {
+            key_id,
+            checkpoint_verifier_key: verifier,
+        }))
+    }
+
     async fn get_public_keys(
         &self,
         _request: Request<pb::GetPublicKeysRequest>,
@@ -757,6 +773,7 @@ pub fn access_rules() -> AccessRules {
         .allow(SVC, "QueryLog", &[Role::Compliance])
         .allow(SVC, "ListClaims", &readers)
         .allow(SVC, "ResolveClaim", &[])
+        .allow(SVC, "RotateKey", &[])
 }
 
 /// Serves the trust service (with health and reflection) on a bound

@@ -161,7 +161,7 @@ pub async fn run(what: Audit) -> Result<()> {
                     .context("the service sent an unreadable manifest")?,
                 log_index: found.log_index,
                 log_entry: String::from_utf8(proof.entry).context("the log entry is not UTF-8")?,
-                inclusion_proof: proof.hashes.iter().map(hex_encode).collect(),
+                inclusion_proof: proof.hashes.iter().map(|h| hex_encode(h)).collect(),
                 checkpoint: cp.signed_note,
                 checkpoint_verifier_key: keys.checkpoint_verifier_key,
                 public_keys: keys
@@ -186,7 +186,7 @@ pub async fn run(what: Audit) -> Result<()> {
     }
 }
 
-fn hex_encode(bytes: &Vec<u8>) -> String {
+fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

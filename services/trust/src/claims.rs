@@ -130,10 +130,10 @@ impl Claims {
 
     /// Every claim on a work.
     pub fn for_work(&self, work_id: &str) -> Result<Vec<Claim>, TrustError> {
-        Ok(self.list(&ListFilter {
+        self.list(&ListFilter {
             work_id: work_id.to_string(),
             ..ListFilter::default()
-        })?)
+        })
     }
 
     /// Re-applies the most restrictive policy of a work's live claims to the

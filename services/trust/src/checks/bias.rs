@@ -16,7 +16,9 @@
 //! - a term with no alternative (a style note: "just", "obviously") or one
 //!   whose note is about computer jargon ("master", "sane"): 0.3.
 //!
-//! With the default minimum score of 0.5 the 0.3 tier is not reported. A
+//! A capitalised word inside a sentence (a name or title: "Princess
+//! Diana") scores 0.3 too. With the default minimum score of 0.5 the 0.3
+//! tier is not reported. A
 //! pair written out in full ("actors and actresses", "he or she") is
 //! accepted unless `binary = false`.
 //!
@@ -215,7 +217,6 @@ const IDIOMS: &[(&str, f32)] = &[
     ("like a girl", 0.7),
     ("woman driver", 0.7),
     ("women drivers", 0.7),
-    ("man up", 0.6),
     ("throws like a girl", 0.7),
     ("runs like a girl", 0.7),
     ("act like a lady", 0.6),
@@ -229,14 +230,68 @@ const IDIOMS: &[(&str, f32)] = &[
 /// Predicates after "are" that describe a rule or an invitation, not a
 /// trait.
 const NEUTRAL_PREDICATES: &[&str] = &[
-    "welcome", "invited", "eligible", "encouraged", "allowed", "permitted", "free", "included",
-    "protected", "equal", "asked", "required", "registered", "covered", "affected", "expected",
-    "requested", "reminded", "advised", "urged", "subject", "exempt", "treated", "paid",
-    "given", "offered", "able", "accepted", "admitted", "obliged", "obligated", "due",
-    "represented", "underrepresented", "overrepresented", "individuals", "people", "human",
-    "humans", "citizens", "members", "different", "unique", "diverse", "here", "present",
-    "now", "also", "being", "going", "getting", "taking", "joining", "attending", "working",
-    "invited", "responsible", "liable", "entitled", "advised", "needed", "wanted",
+    "welcome",
+    "invited",
+    "eligible",
+    "encouraged",
+    "allowed",
+    "permitted",
+    "free",
+    "included",
+    "protected",
+    "equal",
+    "asked",
+    "required",
+    "registered",
+    "covered",
+    "affected",
+    "expected",
+    "requested",
+    "reminded",
+    "advised",
+    "urged",
+    "subject",
+    "exempt",
+    "treated",
+    "paid",
+    "given",
+    "offered",
+    "able",
+    "accepted",
+    "admitted",
+    "obliged",
+    "obligated",
+    "due",
+    "represented",
+    "underrepresented",
+    "overrepresented",
+    "individuals",
+    "people",
+    "human",
+    "humans",
+    "citizens",
+    "members",
+    "different",
+    "unique",
+    "diverse",
+    "here",
+    "present",
+    "now",
+    "also",
+    "being",
+    "going",
+    "getting",
+    "taking",
+    "joining",
+    "attending",
+    "working",
+    "invited",
+    "responsible",
+    "liable",
+    "entitled",
+    "advised",
+    "needed",
+    "wanted",
 ];
 
 /// Adverbs that make a bare plural a generalisation, with their score.
@@ -277,48 +332,227 @@ const GENERALISING: &[(&str, f32)] = &[
 
 /// Traits that, said of a whole group, are a stereotype.
 const TRAITS: &[&str] = &[
-    "lazy", "stupid", "dumb", "greedy", "dirty", "violent", "criminals", "terrorists",
-    "thieves", "liars", "cheats", "cheap", "stingy", "emotional", "hysterical", "weak",
-    "arrogant", "rude", "loud", "smelly", "uneducated", "ignorant", "primitive",
-    "untrustworthy", "dishonest", "manipulative", "aggressive", "irrational", "bossy",
-    "submissive", "unreliable", "incompetent", "illiterate", "backward", "fanatics",
-    "extremists", "drunks", "alcoholics", "boring", "shallow", "materialistic", "snowflakes",
-    "fragile", "crazy", "nuts", "nagging", "sneaky", "cold", "humourless", "humorless",
-    "selfish", "spoiled", "spoilt", "entitled", "worthless", "ugly", "fat", "bad drivers",
-    "terrible drivers", "bad at math", "bad at maths", "bad at science", "good at math",
-    "good at maths", "bad with money", "good with money", "bad cooks", "gold diggers",
-    "bad at driving", "all the same", "all alike", "drama queens", "control freaks",
-    "money grabbing", "lying", "scroungers", "freeloaders", "parasites", "animals",
-    "savages", "inferior", "superior", "smarter", "naive", "gullible", "clueless",
-    "technophobes", "cowards", "weaklings", "bigots", "racists", "sexist", "racist",
-    "sluts", "whores", "pigs", "dogs", "hopeless", "useless", "incapable", "unprofessional",
-    "overemotional", "oversensitive", "too sensitive", "too emotional",
+    "lazy",
+    "stupid",
+    "dumb",
+    "greedy",
+    "dirty",
+    "violent",
+    "criminals",
+    "terrorists",
+    "thieves",
+    "liars",
+    "cheats",
+    "cheap",
+    "stingy",
+    "emotional",
+    "hysterical",
+    "weak",
+    "arrogant",
+    "rude",
+    "loud",
+    "smelly",
+    "uneducated",
+    "ignorant",
+    "primitive",
+    "untrustworthy",
+    "dishonest",
+    "manipulative",
+    "aggressive",
+    "irrational",
+    "bossy",
+    "submissive",
+    "unreliable",
+    "incompetent",
+    "illiterate",
+    "backward",
+    "fanatics",
+    "extremists",
+    "drunks",
+    "alcoholics",
+    "boring",
+    "shallow",
+    "materialistic",
+    "snowflakes",
+    "fragile",
+    "crazy",
+    "nuts",
+    "nagging",
+    "sneaky",
+    "cold",
+    "humourless",
+    "humorless",
+    "selfish",
+    "spoiled",
+    "spoilt",
+    "entitled",
+    "worthless",
+    "ugly",
+    "fat",
+    "bad drivers",
+    "terrible drivers",
+    "bad at math",
+    "bad at maths",
+    "bad at science",
+    "good at math",
+    "good at maths",
+    "bad with money",
+    "good with money",
+    "bad cooks",
+    "gold diggers",
+    "bad at driving",
+    "all the same",
+    "all alike",
+    "drama queens",
+    "control freaks",
+    "money grabbing",
+    "lying",
+    "scroungers",
+    "freeloaders",
+    "parasites",
+    "animals",
+    "savages",
+    "inferior",
+    "superior",
+    "smarter",
+    "naive",
+    "gullible",
+    "clueless",
+    "technophobes",
+    "cowards",
+    "weaklings",
+    "bigots",
+    "racists",
+    "sexist",
+    "racist",
+    "sluts",
+    "whores",
+    "pigs",
+    "dogs",
+    "hopeless",
+    "useless",
+    "incapable",
+    "unprofessional",
+    "overemotional",
+    "oversensitive",
+    "too sensitive",
+    "too emotional",
 ];
 
 /// Verbs after "all <group>" / "<group> always" that make a claim about
 /// the whole group.
 const CLAIM_VERBS: &[&str] = &[
-    "are", "have", "do", "dont", "can", "cant", "cannot", "will", "wont", "should", "love",
-    "hate", "like", "want", "think", "know", "look", "act", "drive", "need", "lie", "steal",
-    "smell", "talk", "cheat", "believe", "care", "get", "complain", "cry", "whine", "nag",
-    "eat", "drink", "listen", "understand", "behave", "spend", "waste", "shout", "gossip",
-    "play", "only", "just", "must",
+    "are",
+    "have",
+    "do",
+    "dont",
+    "can",
+    "cant",
+    "cannot",
+    "wont",
+    "love",
+    "hate",
+    "like",
+    "want",
+    "think",
+    "know",
+    "look",
+    "act",
+    "drive",
+    "lie",
+    "steal",
+    "smell",
+    "talk",
+    "cheat",
+    "believe",
+    "care",
+    "get",
+    "complain",
+    "cry",
+    "whine",
+    "nag",
+    "eat",
+    "drink",
+    "listen",
+    "understand",
+    "behave",
+    "spend",
+    "waste",
+    "shout",
+    "gossip",
+    "play",
+    "only",
+    "just",
 ];
 
 /// Words before a group noun that make it a specific set of people.
 const SPECIFIC: &[&str] = &[
-    "the", "these", "those", "this", "that", "some", "many", "few", "several", "my", "our",
-    "your", "their", "his", "her", "its", "both", "other", "such", "which", "what", "whose",
-    "certain", "local", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "dozens", "hundreds", "thousands", "millions", "of", "no", "not", "among", "between",
-    "young", "older", "elderly", "injured", "affected", "if", "when", "where", "who", "whom",
-    "a", "an", "more", "fewer", "less", "than", "most", "like",
+    "the",
+    "these",
+    "those",
+    "this",
+    "that",
+    "some",
+    "many",
+    "few",
+    "several",
+    "my",
+    "our",
+    "your",
+    "their",
+    "his",
+    "her",
+    "its",
+    "both",
+    "other",
+    "such",
+    "which",
+    "what",
+    "whose",
+    "certain",
+    "local",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "dozens",
+    "hundreds",
+    "thousands",
+    "millions",
+    "of",
+    "no",
+    "not",
+    "among",
+    "between",
+    "young",
+    "older",
+    "elderly",
+    "injured",
+    "affected",
+    "if",
+    "when",
+    "where",
+    "who",
+    "whom",
+    "a",
+    "an",
+    "more",
+    "fewer",
+    "less",
+    "than",
+    "most",
+    "like",
 ];
 
 /// Verbs after "can't" that are about permission, not ability.
 const PERMISSION: &[&str] = &[
-    "vote", "enter", "apply", "register", "park", "attend", "join", "access", "use", "stay",
-    "work", "travel", "leave", "get", "afford", "wait", "be",
+    "vote", "enter", "apply", "register", "park", "attend", "join", "access", "travel", "leave",
+    "afford", "wait",
 ];
 
 /// The compiled bias check.
@@ -343,15 +577,16 @@ impl std::fmt::Debug for Compiled {
     }
 }
 
-/// Whether a gendered term is a compound or a marked form
-/// ("chairman", "cleaning lady", "actress"), not an everyday word.
+/// Whether a gendered term is a role compound or a marked form
+/// ("chairman", "cleaning lady", "actress"), not an everyday word
+/// ("mother", "boyfriend", "manhood").
 fn marked_gender(term: &str) -> bool {
     const ROOTS: [&str; 10] = [
         "man", "men", "woman", "women", "boy", "boys", "girl", "girls", "lady", "ladies",
     ];
     let words: Vec<&str> = term.split_whitespace().collect();
     if words.len() > 1 {
-        return words.iter().any(|w| ROOTS.contains(w));
+        return words.last().is_some_and(|w| ROOTS.contains(w));
     }
     let w = term;
     if ROOTS.contains(&w) {
@@ -359,7 +594,7 @@ fn marked_gender(term: &str) -> bool {
     }
     ROOTS
         .iter()
-        .any(|r| w.len() > r.len() + 1 && (w.starts_with(r) || w.ends_with(r)))
+        .any(|r| w.len() > r.len() + 1 && w.ends_with(r))
         || ["ess", "esses", "ette", "ettes", "trix", "ine"]
             .iter()
             .any(|s| w.len() > s.len() + 2 && w.ends_with(s))
@@ -388,7 +623,10 @@ fn term_score(p: &EqualityPattern, phrase: &str) -> f32 {
 fn match_case(original: &str, suggestion: &str) -> String {
     let upper = original.chars().next().is_some_and(char::is_uppercase);
     let all_upper = original.chars().filter(|c| c.is_alphabetic()).count() > 1
-        && original.chars().filter(|c| c.is_alphabetic()).all(char::is_uppercase);
+        && original
+            .chars()
+            .filter(|c| c.is_alphabetic())
+            .all(char::is_uppercase);
     if all_upper {
         return suggestion.to_uppercase();
     }
@@ -424,7 +662,12 @@ impl Compiled {
                     path.display()
                 )));
             }
-            Err(e) => return Err(bad(format!("equality: cannot read {}: {e}", path.display()))),
+            Err(e) => {
+                return Err(bad(format!(
+                    "equality: cannot read {}: {e}",
+                    path.display()
+                )));
+            }
         };
         let data: Vec<EqualityPattern> = serde_json::from_slice(&bytes).map_err(|e| {
             bad(format!(
@@ -497,7 +740,13 @@ impl Compiled {
                     score: term_score(p, phrase),
                 });
                 for (k, (_, part)) in parts.iter().enumerate() {
-                    builder.add(part, Payload::Part { term, part: k as u8 });
+                    builder.add(
+                        part,
+                        Payload::Part {
+                            term,
+                            part: k as u8,
+                        },
+                    );
                 }
             }
         }
@@ -511,10 +760,22 @@ impl Compiled {
         }
         for (g, group) in groups.iter().enumerate() {
             for p in &group.plurals {
-                builder.add(p, Payload::Group { group: g as u32, plural: true });
+                builder.add(
+                    p,
+                    Payload::Group {
+                        group: g as u32,
+                        plural: true,
+                    },
+                );
             }
             for s in &group.singulars {
-                builder.add(s, Payload::Group { group: g as u32, plural: false });
+                builder.add(
+                    s,
+                    Payload::Group {
+                        group: g as u32,
+                        plural: false,
+                    },
+                );
             }
         }
         for (i, (idiom, _)) in IDIOMS.iter().enumerate() {
@@ -562,10 +823,16 @@ struct TermHit {
 }
 
 impl Compiled {
-    fn insensitive(&self, content: &str, n: &Normalized, hits: &[TermHit], allows: &[(usize, usize)], out: &mut Vec<Finding>) {
-        let allowed = |first: usize, last: usize| {
-            allows.iter().any(|&(a, b)| a <= first && last <= b)
-        };
+    fn insensitive(
+        &self,
+        content: &str,
+        n: &Normalized,
+        hits: &[TermHit],
+        allows: &[(usize, usize)],
+        out: &mut Vec<Finding>,
+    ) {
+        let allowed =
+            |first: usize, last: usize| allows.iter().any(|&(a, b)| a <= first && last <= b);
         // Keep the longest term at each place.
         let mut hits: Vec<TermHit> = hits
             .iter()
@@ -587,7 +854,10 @@ impl Compiled {
                 for j in i + 1..kept.len() {
                     let (a, b) = (&kept[i], &kept[j]);
                     let (ta, tb) = (&self.terms[a.term as usize], &self.terms[b.term as usize]);
-                    if ta.pattern != tb.pattern || ta.side == tb.side || !self.patterns[ta.pattern as usize].or {
+                    if ta.pattern != tb.pattern
+                        || ta.side == tb.side
+                        || !self.patterns[ta.pattern as usize].or
+                    {
                         continue;
                     }
                     if n.words[a.last].sentence != n.words[b.first].sentence {
@@ -612,6 +882,13 @@ impl Compiled {
             let term = &self.terms[h.term as usize];
             let pattern = &self.patterns[term.pattern as usize];
             let (s, e) = n.span(h.first, h.last);
+            // A capitalised word inside a sentence is most likely a name or
+            // a title ("Princess Diana", "Iron Maiden").
+            let score = if h.first == h.last && n.looks_like_name(content, h.first) {
+                term.score.min(0.3)
+            } else {
+                term.score
+            };
             let found = &content[s..e];
             let mut evidence = if pattern.or {
                 format!("\"{found}\" is gendered")
@@ -630,7 +907,7 @@ impl Compiled {
             let mut f = Finding::new(
                 Category::BiasInsensitive,
                 format!("bias.insensitive.{}", pattern.id),
-                term.score,
+                score,
                 evidence,
             )
             .at(s, e);
@@ -666,13 +943,25 @@ impl Compiled {
             (end < n.words.len() && same_sentence(at, end)).then(|| n.norm_text(at, end))
         };
         let trait_at = |at: usize| -> Option<usize> {
-            (1..=3).rev().find(|&len| phrase_at(at, len).is_some_and(|p| TRAITS.contains(&p)))
+            (1..=3)
+                .rev()
+                .find(|&len| phrase_at(at, len).is_some_and(|p| TRAITS.contains(&p)))
         };
         let generalising_at = |at: usize| -> Option<(f32, usize)> {
             (1..=3).rev().find_map(|len| {
                 let p = phrase_at(at, len)?;
-                GENERALISING.iter().find(|(g, _)| *g == p).map(|&(_, s)| (s, len))
+                GENERALISING
+                    .iter()
+                    .find(|(g, _)| *g == p)
+                    .map(|&(_, s)| (s, len))
             })
+        };
+        // "given", "invited", "paid": a passive says what is done to the
+        // group, not what it is like (unless the word is a trait).
+        let passive = |w: &str| {
+            (w.ends_with("ed") || w.ends_with("en"))
+                && !TRAITS.contains(&w)
+                && !GENERALISING.iter().any(|(g, _)| *g == w)
         };
         let mut found: Vec<(usize, usize, f32, &'static str, String)> = Vec::new();
         let mut seen_first: Vec<usize> = Vec::new();
@@ -699,25 +988,60 @@ impl Compiled {
                 found.push((first - 1, last, 0.65, "typical", group.kind.clone()));
                 continue;
             }
-            let quantified = if plural { before == Some("all") } else { before == Some("every") };
+            let quantified = if plural {
+                before == Some("all")
+            } else {
+                before == Some("every")
+            };
             if quantified {
                 // "all <group> are ..." / "every <group> is ...".
                 let verb_ok = if plural {
                     CLAIM_VERBS.contains(&after)
                 } else {
-                    matches!(after, "is" | "has" | "wants" | "knows" | "loves" | "hates" | "needs" | "can" | "cant" | "should" | "will")
+                    matches!(
+                        after,
+                        "is" | "has"
+                            | "wants"
+                            | "knows"
+                            | "loves"
+                            | "hates"
+                            | "needs"
+                            | "can"
+                            | "cant"
+                            | "should"
+                            | "will"
+                    )
                 };
                 if !verb_ok {
                     continue;
                 }
                 let pred = next(last, 2);
+                // Professions and the like: "all doctors must" is a rule;
+                // only a trait or a generalising word is a stereotype.
+                if group.is_role()
+                    && !(matches!(after, "are" | "is")
+                        && (trait_at(last + 2).is_some() || generalising_at(last + 2).is_some()))
+                {
+                    continue;
+                }
                 let neutral = match (after, pred) {
                     ("are" | "is", Some(p)) => {
-                        NEUTRAL_PREDICATES.contains(&p) && !(p == "entitled" && next(last, 3) != Some("to"))
+                        (NEUTRAL_PREDICATES.contains(&p) || passive(p))
+                            && !(p == "entitled" && next(last, 3) != Some("to"))
                     }
                     ("have" | "has" | "can" | "should" | "will" | "need", Some(p)) => {
-                        matches!(p, "the" | "a" | "to" | "access" | "rights" | "until" | "been" | "received" | "agreed")
-                            || (matches!(after, "can" | "should" | "will") && PERMISSION.contains(&p))
+                        matches!(
+                            p,
+                            "the"
+                                | "a"
+                                | "to"
+                                | "access"
+                                | "rights"
+                                | "until"
+                                | "been"
+                                | "received"
+                                | "agreed"
+                        ) || (matches!(after, "can" | "should" | "will") && PERMISSION.contains(&p))
                     }
                     ("are" | "is", None) => true,
                     _ => false,
@@ -734,22 +1058,37 @@ impl Compiled {
                 continue;
             }
             // A bare plural: nothing specific in front.
-            if before.is_some_and(|b| SPECIFIC.contains(&b) || b.chars().all(|c| c.is_ascii_digit())) {
+            if before
+                .is_some_and(|b| SPECIFIC.contains(&b) || b.chars().all(|c| c.is_ascii_digit()))
+            {
                 continue;
             }
             let role = group.is_role();
-            if after == "are" || after == "is" {
+            if after == "are" {
                 if let Some(len) = trait_at(last + 2) {
                     found.push((first, last + 1 + len, 0.85, "trait", group.kind.clone()));
                 } else if let Some((score, len)) = generalising_at(last + 2) {
                     if role && score < 0.8 {
                         continue;
                     }
-                    // "... are all here" is not "are all the same".
-                    if next(last, 2) == Some("all") && next(last, 3).is_none_or(|w| NEUTRAL_PREDICATES.contains(&w) || w == "welcome") {
+                    // "... are all here" is not "are all the same", and
+                    // "are never given" is about how they are treated.
+                    let after_adverb = next(last, 2 + len);
+                    if next(last, 2) == Some("all")
+                        && after_adverb.is_none_or(|w| NEUTRAL_PREDICATES.contains(&w))
+                    {
                         continue;
                     }
-                    found.push((first, last + 1 + len, score, "always_never", group.kind.clone()));
+                    if after_adverb.is_some_and(|w| passive(w) || NEUTRAL_PREDICATES.contains(&w)) {
+                        continue;
+                    }
+                    found.push((
+                        first,
+                        last + 1 + len,
+                        score,
+                        "always_never",
+                        group.kind.clone(),
+                    ));
                 }
             } else if matches!(after, "always" | "never") && !role {
                 if next(last, 2).is_some() {
@@ -778,7 +1117,9 @@ impl Compiled {
                 if m.start() == m.end() {
                     continue;
                 }
-                if let (Some(a), Some(b)) = (n.word_containing(m.start()), n.word_containing(m.end() - 1)) {
+                if let (Some(a), Some(b)) =
+                    (n.word_containing(m.start()), n.word_containing(m.end() - 1))
+                {
                     found.push((a, b, 0.8, "pattern", "bundle".into()));
                 }
             }
@@ -798,10 +1139,7 @@ impl Compiled {
                     Category::BiasStereotype,
                     format!("bias.stereotype.{rule}"),
                     score,
-                    format!(
-                        "\"{}\" generalises about a group ({kind})",
-                        &content[s..e]
-                    ),
+                    format!("\"{}\" generalises about a group ({kind})", &content[s..e]),
                 )
                 .at(s, e)
                 .suggest("describe the people or cite evidence instead of generalising"),
@@ -836,9 +1174,9 @@ impl Check for Compiled {
                             Some(hit.first)
                         } else {
                             let gap = t.gaps[part as usize] as usize;
-                            hit.first
-                                .checked_sub(gap + 1)
-                                .and_then(|prev_last| chains.get(&(term, part - 1, prev_last)).copied())
+                            hit.first.checked_sub(gap + 1).and_then(|prev_last| {
+                                chains.get(&(term, part - 1, prev_last)).copied()
+                            })
                         };
                         let Some(start) = start else { continue };
                         let mut last = hit.last;
@@ -847,7 +1185,9 @@ impl Check for Compiled {
                             continue;
                         }
                         last += t.trailing_gap as usize;
-                        if last >= n.words.len() || n.words[last].sentence != n.words[start].sentence {
+                        if last >= n.words.len()
+                            || n.words[last].sentence != n.words[start].sentence
+                        {
                             continue;
                         }
                         let (s, e) = n.span(start, last);
@@ -861,9 +1201,15 @@ impl Check for Compiled {
                         if t.needs_period && !content[e..].starts_with('.') {
                             continue;
                         }
-                        term_hits.push(TermHit { term, first: start, last });
+                        term_hits.push(TermHit {
+                            term,
+                            first: start,
+                            last,
+                        });
                     }
-                    Payload::Group { group, plural } => group_hits.push((group, plural, hit.first, hit.last)),
+                    Payload::Group { group, plural } => {
+                        group_hits.push((group, plural, hit.first, hit.last))
+                    }
                     Payload::Idiom(i) => idioms.push((i, hit.first, hit.last)),
                     Payload::Allow => allows.push((hit.first, hit.last)),
                 }
@@ -904,4 +1250,354 @@ pub fn eval_cases(env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
         }
     }
     Ok(cases)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::ReviewContext;
+    use crate::registry::Registry;
+
+    /// A few patterns in the shape `scripts/fetch-trust-data` exports.
+    const FAKE_EQUALITY: &str = r#"[
+      {"id":"chairman-chairwoman","type":"or","categories":["female","male"],
+       "inconsiderate":{"chairwoman":"female","chairman":"male"},"considerate":["chair","chairperson"],
+       "condition":null,"note":null,"apostrophe":false},
+      {"id":"actor-actress","type":"or","categories":["female","male"],
+       "inconsiderate":{"actress":"female","actor":"male"},"considerate":["performer","star"],
+       "condition":null,"note":null,"apostrophe":false},
+      {"id":"her-him","type":"or","categories":["female","male"],
+       "inconsiderate":{"her":"female","his":"male"},"considerate":["their"],
+       "condition":"when referring to a person","note":null,"apostrophe":false},
+      {"id":"wheelchair-bound","type":"basic","categories":["a"],
+       "inconsiderate":{"wheelchair bound":"a","confined to a wheelchair":"a"},"considerate":["uses a wheelchair"],
+       "condition":null,"note":null,"apostrophe":false},
+      {"id":"lame","type":"basic","categories":["a"],"inconsiderate":{"lame":"a"},
+       "considerate":["weak","feeble"],"condition":null,"note":"Source: style guide","apostrophe":false},
+      {"id":"just","type":"basic","categories":["a"],"inconsiderate":{"just":"a"},"considerate":[],
+       "condition":null,"note":"Not everything is easy.","apostrophe":false},
+      {"id":"master","type":"basic","categories":["a"],"inconsiderate":{"master":"a"},"considerate":["primary"],
+       "condition":null,"note":"these suggestions are for the computer term","apostrophe":false},
+      {"id":"add","type":"basic","categories":["a"],"inconsiderate":{"ADD":"a","a.d.d.":"a"},
+       "considerate":["distracted"],"condition":null,"note":null,"apostrophe":false},
+      {"id":"father-of-*","type":"basic","categories":["a"],"inconsiderate":{"father of *":"a"},
+       "considerate":["founder of"],"condition":null,"note":null,"apostrophe":false},
+      {"id":"mrs-","type":"basic","categories":["a"],"inconsiderate":{"mrs.":"a","miss.":"a"},
+       "considerate":["ms."],"condition":null,"note":null,"apostrophe":false},
+      {"id":"able","type":"basic","categories":["a"],"inconsiderate":{"ablebodied":"a"},
+       "considerate":["non-disabled"],"condition":null,"note":null,"apostrophe":false}
+    ]"#;
+
+    fn fake_env() -> (tempfile::TempDir, CompileEnv) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("trust")).unwrap();
+        std::fs::write(dir.path().join("trust/equality-en.json"), FAKE_EQUALITY).unwrap();
+        let env = CompileEnv {
+            data_dir: dir.path().to_path_buf(),
+        };
+        (dir, env)
+    }
+
+    fn compiled(config: &Config) -> (tempfile::TempDir, Compiled) {
+        let (dir, env) = fake_env();
+        (dir, Compiled::compile(config, &env).unwrap())
+    }
+
+    fn run(c: &Compiled, content: &str) -> Vec<Finding> {
+        let registry = Registry::temporary().unwrap();
+        let context = ReviewContext::default();
+        let input = Input {
+            content,
+            context: &context,
+            registry: &registry,
+        };
+        let mut out = Vec::new();
+        c.check(&input, &mut out).unwrap();
+        out
+    }
+
+    /// Findings of `category` scoring at least the default minimum.
+    fn fired(c: &Compiled, category: Category, content: &str) -> Vec<Finding> {
+        run(c, content)
+            .into_iter()
+            .filter(|f| f.category == category && f.score >= 0.5)
+            .collect()
+    }
+
+    #[test]
+    fn the_committed_group_list_parses_with_every_kind() {
+        let groups = parse_groups(GROUPS).unwrap();
+        assert!(groups.len() > 100);
+        for kind in [
+            "gender",
+            "religion",
+            "nationality",
+            "age",
+            "profession",
+            "ethnicity",
+        ] {
+            assert!(groups.iter().any(|g| g.kind == kind), "{kind}");
+        }
+        assert!(
+            parse_groups("gender | women")
+                .unwrap_err()
+                .contains("line 1")
+        );
+    }
+
+    #[test]
+    fn insensitive_terms_fire_with_a_suggestion_that_keeps_the_case() {
+        let (_d, c) = compiled(&Config::default());
+        let text = "Chairman Smith said he was confined to a wheelchair. That's lame.";
+        let found = fired(&c, Category::BiasInsensitive, text);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert_eq!(found[0].rule_id, "bias.insensitive.chairman-chairwoman");
+        assert_eq!(found[0].suggestion.as_deref(), Some("Chair"));
+        assert_eq!(
+            &text[found[0].span.unwrap().0..found[0].span.unwrap().1],
+            "Chairman"
+        );
+        assert!(
+            found[0].evidence.contains("chair or chairperson"),
+            "{}",
+            found[0].evidence
+        );
+        assert_eq!(found[1].suggestion.as_deref(), Some("uses a wheelchair"));
+        assert!(found[1].score > found[0].score);
+        assert_eq!(found[2].suggestion.as_deref(), Some("weak"));
+    }
+
+    #[test]
+    fn hyphenated_and_full_stop_spellings_match_like_retext() {
+        let (_d, c) = compiled(&Config::default());
+        assert_eq!(
+            fired(&c, Category::BiasInsensitive, "An able-bodied man.").len(),
+            1
+        );
+        assert_eq!(
+            fired(&c, Category::BiasInsensitive, "Mrs. Jones asked.").len(),
+            1
+        );
+        // "miss." needs its full stop: the verb does not fire.
+        assert!(fired(&c, Category::BiasInsensitive, "Don't miss the show").is_empty());
+    }
+
+    #[test]
+    fn terms_with_capitals_match_only_as_written() {
+        let (_d, c) = compiled(&Config::default());
+        assert_eq!(
+            fired(&c, Category::BiasInsensitive, "Kids with ADD need support.").len(),
+            1
+        );
+        assert!(fired(&c, Category::BiasInsensitive, "Add the flour slowly.").is_empty());
+    }
+
+    #[test]
+    fn a_star_in_a_term_matches_any_one_word() {
+        let (_d, c) = compiled(&Config::default());
+        let found = fired(
+            &c,
+            Category::BiasInsensitive,
+            "He is the father of modernism.",
+        );
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].suggestion.as_deref(), Some("founder of"));
+        assert!(fired(&c, Category::BiasInsensitive, "He is the father of").is_empty());
+    }
+
+    #[test]
+    fn pairs_written_out_in_full_are_accepted_unless_binary_is_off() {
+        let (_d, c) = compiled(&Config::default());
+        assert!(
+            fired(
+                &c,
+                Category::BiasInsensitive,
+                "Actors and actresses arrived."
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            fired(&c, Category::BiasInsensitive, "The actress arrived.").len(),
+            1
+        );
+        let (_d, strict) = compiled(&Config {
+            binary: false,
+            ..Config::default()
+        });
+        assert_eq!(
+            fired(
+                &strict,
+                Category::BiasInsensitive,
+                "Actress and actor arrived."
+            )
+            .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn everyday_gendered_words_style_notes_and_jargon_score_below_the_default_minimum() {
+        let (_d, c) = compiled(&Config::default());
+        let text = "The actor just gave his master class.";
+        let all: Vec<Finding> = run(&c, text)
+            .into_iter()
+            .filter(|f| f.category == Category::BiasInsensitive)
+            .collect();
+        assert_eq!(all.len(), 4, "{all:?}");
+        assert!(all.iter().all(|f| f.score < 0.5), "{all:?}");
+    }
+
+    #[test]
+    fn allow_takes_phrases_and_pattern_ids_and_gendered_can_be_off() {
+        let (_d, c) = compiled(&Config {
+            allow: vec!["lame".into(), "chairman of the board".into()],
+            ..Config::default()
+        });
+        assert!(fired(&c, Category::BiasInsensitive, "That's lame.").is_empty());
+        assert!(
+            fired(
+                &c,
+                Category::BiasInsensitive,
+                "The chairman of the board spoke."
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            fired(&c, Category::BiasInsensitive, "The chairman spoke.").len(),
+            1
+        );
+        let (_d, c) = compiled(&Config {
+            gendered: false,
+            ..Config::default()
+        });
+        assert!(fired(&c, Category::BiasInsensitive, "The chairman spoke.").is_empty());
+    }
+
+    #[test]
+    fn generalisations_about_groups_fire_stereotype() {
+        let (_d, c) = compiled(&Config::default());
+        for text in [
+            "All women are bad at math.",
+            "Women can't drive.",
+            "Germans are always on time.",
+            "Typical millennial.",
+            "Lawyers are greedy.",
+            "Men never listen.",
+            "Every teenager is lazy.",
+            "The French are so rude.",
+            "Boys will be boys.",
+            "Old people can't use technology.",
+        ] {
+            assert_eq!(fired(&c, Category::BiasStereotype, text).len(), 1, "{text}");
+        }
+        let found = fired(
+            &c,
+            Category::BiasStereotype,
+            "Honestly, all women are bad at math.",
+        );
+        assert_eq!(found[0].rule_id, "bias.stereotype.all_are");
+        let (s, e) = found[0].span.unwrap();
+        assert_eq!(
+            &"Honestly, all women are bad at math."[s..e],
+            "all women are bad"
+        );
+    }
+
+    #[test]
+    fn near_misses_and_specific_statements_do_not_fire_stereotype() {
+        let (_d, c) = compiled(&Config::default());
+        for text in [
+            "All participants are welcome.",
+            "All tickets are sold.",
+            "All women are welcome at the meeting.",
+            "All students are required to register.",
+            "Women are underrepresented in engineering.",
+            "The men can't find their keys.",
+            "Some women can't take time off.",
+            "A typical day starts at seven.",
+            "Students can't park on campus.",
+            "All Germans have the right to vote.",
+            "Every student is welcome to apply.",
+        ] {
+            assert!(
+                fired(&c, Category::BiasStereotype, text).is_empty(),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn bundle_groups_and_patterns_extend_the_stereotype_rules() {
+        let (_d, c) = compiled(&Config {
+            groups: vec!["cyclists".into()],
+            patterns: vec![r"\bthose people are\b".into()],
+            ..Config::default()
+        });
+        assert_eq!(
+            fired(&c, Category::BiasStereotype, "Cyclists are always late.").len(),
+            1
+        );
+        let found = fired(&c, Category::BiasStereotype, "Those people are like that.");
+        assert_eq!(found[0].rule_id, "bias.stereotype.pattern");
+    }
+
+    #[test]
+    fn bad_configuration_is_refused_naming_the_problem() {
+        let (_d, env) = fake_env();
+        let err = Compiled::compile(
+            &Config {
+                patterns: vec!["(unclosed".into()],
+                ..Config::default()
+            },
+            &env,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("patterns[0]") && err.contains("(unclosed"),
+            "{err}"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        let err = Compiled::compile(
+            &Config::default(),
+            &CompileEnv {
+                data_dir: empty.path().to_path_buf(),
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("equality-en.json") && err.contains("scripts/fetch-data"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_evaluation_set_has_enough_cases_per_category() {
+        let cases = crate::checks::safety::parse_evalset(EVALSET, "bias.tsv").unwrap();
+        for category in [Category::BiasInsensitive, Category::BiasStereotype] {
+            for positive in [true, false] {
+                let n = cases
+                    .iter()
+                    .filter(|c| c.category == category && c.positive == positive)
+                    .count();
+                assert!(n >= 15, "{category} {positive}: {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn evaluation_precision_and_recall_meet_their_floors() {
+        let Some(env) = crate::checks::safety::tests::real_env() else {
+            return;
+        };
+        let c = Compiled::compile(&crate::checks::safety::tests::bundle_configs().1, &env).unwrap();
+        let cases = eval_cases(&env).unwrap();
+        for (category, tp, fp, fn_, _tn) in crate::checks::safety::tests::metrics(&cases, &[&c]) {
+            let precision = tp as f32 / (tp + fp).max(1) as f32;
+            let recall = tp as f32 / (tp + fn_).max(1) as f32;
+            assert!(precision >= 0.85, "{category}: precision {precision}");
+            assert!(recall >= 0.8, "{category}: recall {recall}");
+        }
+    }
 }

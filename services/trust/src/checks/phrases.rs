@@ -103,8 +103,7 @@ impl Normalized {
             let mut end = i;
             push_lower(&mut n.text, c);
             end += c.len_utf8();
-            loop {
-                let Some(&(j, d)) = iter.peek() else { break };
+            while let Some(&(j, d)) = iter.peek() {
                 if d.is_alphanumeric() {
                     push_lower(&mut n.text, d);
                     end = j + d.len_utf8();
@@ -160,6 +159,22 @@ impl Normalized {
     /// The original span from word `a` to word `b` (inclusive).
     pub fn span(&self, a: usize, b: usize) -> (usize, usize) {
         (self.words[a].span.0, self.words[b].span.1)
+    }
+
+    /// Whether word `i` looks like a name: capitalised, not all capitals,
+    /// and not the first word of its sentence.
+    pub fn looks_like_name(&self, original: &str, i: usize) -> bool {
+        let w = self.words[i];
+        let (first_of_sentence, _) = self.sentences[w.sentence];
+        if first_of_sentence == i {
+            return false;
+        }
+        let text = &original[w.span.0..w.span.1];
+        let mut letters = text.chars().filter(|c| c.is_alphabetic());
+        let Some(first) = letters.next() else {
+            return false;
+        };
+        first.is_uppercase() && letters.any(char::is_lowercase)
     }
 
     /// The normalised text of words `a..=b`.
@@ -350,6 +365,11 @@ impl<T> PhraseSetBuilder<T> {
 }
 
 impl<T> PhraseSet<T> {
+    /// Heap memory of the automaton, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.ac.as_ref().map_or(0, AhoCorasick::memory_usage)
+    }
+
     /// How the set normalises text.
     pub fn hyphens(&self) -> Hyphens {
         self.hyphens
@@ -367,14 +387,19 @@ impl<T> PhraseSet<T> {
         let bytes = text.text.as_bytes();
         for m in ac.find_overlapping_iter(&text.text) {
             let (s, e) = (m.start(), m.end());
-            let Some(first) = text.word_starting_at(s) else {
+            // Words are separated by one space or newline: whole-word
+            // checks are byte tests, before any search.
+            if s > 0 && !matches!(bytes[s - 1], b' ' | b'\n') {
                 continue;
-            };
+            }
             let prefix = self.entries[m.pattern().as_usize()].0;
             let at_word_end = e == bytes.len() || matches!(bytes[e], b' ' | b'\n');
             if !at_word_end && !prefix {
                 continue;
             }
+            let Some(first) = text.word_starting_at(s) else {
+                continue;
+            };
             let Some(last) = text.word_containing(e - 1) else {
                 continue;
             };

@@ -118,6 +118,8 @@ pub struct ToxicityModel {
     sublinear_tf: bool,
     norm: Norm,
     stop_words: HashSet<String>,
+    /// Whether a stop word is in the vocabulary.
+    stop_in_vocab: bool,
     /// (sentence, probability) pairs the exporter recorded with the Python
     /// package.
     pub check: Vec<(String, f64)>,
@@ -139,6 +141,7 @@ pub struct Scratch {
     token: String,
     tokens: Vec<String>,
     features: Vec<u32>,
+    x: Vec<(u32, f64)>,
 }
 
 impl ToxicityModel {
@@ -204,6 +207,7 @@ impl ToxicityModel {
             });
         }
         let idf = if v.use_idf { file.idf } else { vec![1.0; n] };
+        let stop_in_vocab = v.stop_words.iter().any(|w| vocab.contains_key(w));
         Ok(ToxicityModel {
             source: file.source,
             vocab,
@@ -215,9 +219,16 @@ impl ToxicityModel {
             binary: v.binary,
             sublinear_tf: v.sublinear_tf,
             norm,
+            stop_in_vocab,
             stop_words: v.stop_words.iter().cloned().collect(),
             check: file.check.into_iter().map(|c| (c.text, c.prob)).collect(),
         })
+    }
+
+    /// Whether `word` (lower case) is in the vocabulary: the classifier
+    /// has seen it and weighs it in context.
+    pub fn knows(&self, word: &str) -> bool {
+        self.vocab.contains_key(word)
     }
 
     /// The probability that `text` is toxic.
@@ -231,7 +242,8 @@ impl ToxicityModel {
         let features = &mut scratch.features;
         features.sort_unstable();
         // Run-length: (feature, tf-idf value).
-        let mut x: Vec<(u32, f64)> = Vec::with_capacity(features.len());
+        let x = &mut scratch.x;
+        x.clear();
         let mut i = 0;
         while i < features.len() {
             let f = features[i];
@@ -265,7 +277,7 @@ impl ToxicityModel {
             &mut dots_vec
         };
         if norm > 0.0 {
-            for &(f, v) in &x {
+            for &(f, v) in x.iter() {
                 let v = v / norm;
                 let w = &self.weights[f as usize * k..f as usize * k + k];
                 for (d, &wf) in dots.iter_mut().zip(w) {
@@ -287,8 +299,11 @@ impl ToxicityModel {
         s.features.clear();
         s.tokens.clear();
         let simple = self.ngram == (1, 1);
+        // Stop words are dropped before counting; with unigrams that only
+        // matters for one that is in the vocabulary (none, as exported).
+        let check_stop = !simple || self.stop_in_vocab;
         let emit = |tok: &str, s_tokens: &mut Vec<String>, features: &mut Vec<u32>| {
-            if tok.chars().nth(1).is_none() || self.stop_words.contains(tok) {
+            if tok.chars().nth(1).is_none() || (check_stop && self.stop_words.contains(tok)) {
                 return;
             }
             if simple {
@@ -300,8 +315,29 @@ impl ToxicityModel {
             }
         };
         s.token.clear();
-        for c in text.chars() {
-            if c.is_alphanumeric() || c == '_' {
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let b = bytes[i];
+            if b.is_ascii() {
+                i += 1;
+                if b.is_ascii_alphanumeric() || b == b'_' {
+                    s.token.push(if self.lowercase {
+                        b.to_ascii_lowercase() as char
+                    } else {
+                        b as char
+                    });
+                } else if !s.token.is_empty() {
+                    emit(&s.token, &mut s.tokens, &mut s.features);
+                    s.token.clear();
+                }
+                continue;
+            }
+            let Some(c) = text[i..].chars().next() else {
+                break;
+            };
+            i += c.len_utf8();
+            if c.is_alphanumeric() {
                 if self.lowercase {
                     if c.is_ascii() {
                         s.token.push(c.to_ascii_lowercase());

@@ -41,19 +41,22 @@ fn benches(c: &mut Criterion) {
         )
         .unwrap();
     let long = long_text();
-    let context = ReviewContext {
+    // Each item cites a source of its own size (the item itself), so every
+    // authenticity lookup has work to do.
+    let context = |source: &str| ReviewContext {
         kind: Some(ItemKind::Article),
         user_id: "reader".into(),
         origin: Some(Origin::AiCreated),
         sources: vec![Source {
             id: "s1".into(),
-            text: long.clone(),
+            text: source.to_string(),
         }],
         instruction: "a short digest of this week's markets".into(),
         ..ReviewContext::default()
     };
     let mut group = c.benchmark_group("review, default bundle, one core");
     for (name, text) in [("short 200 B", SHORT.to_string()), ("long 20 KB", long)] {
+        let context = context(&text);
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_function(format!("{name} (bytes)"), |b| {
             b.iter(|| bundle.review(black_box(&text), &context, &registry))
@@ -63,6 +66,16 @@ fn benches(c: &mut Criterion) {
             b.iter(|| bundle.review(black_box(&text), &context, &registry))
         });
     }
+    // The same long item citing nothing: the cost of everything but the
+    // sentence-by-sentence source comparison.
+    let long = long_text();
+    let mut no_sources = context("");
+    no_sources.sources.clear();
+    no_sources.origin = Some(Origin::Human);
+    group.throughput(Throughput::Bytes(long.len() as u64));
+    group.bench_function("long 20 KB, no sources (bytes)", |b| {
+        b.iter(|| bundle.review(black_box(&long), &no_sources, &registry))
+    });
     group.finish();
 }
 

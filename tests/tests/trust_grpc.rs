@@ -515,11 +515,47 @@ async fn certified_items_verify_are_detected_and_are_provable_in_the_log() {
     assert_eq!(entry["manifest_id"], cert.manifest_id.as_str());
     assert!(!String::from_utf8_lossy(&proof.entry).contains("ann@example.com"));
 
+    // Human uploads are logged as authorship too, without a manifest.
+    let upload = c
+        .record_upload(pb::RecordUploadRequest {
+            item_id: "bbc-tech-001".into(),
+            content_sha256: "ab".repeat(32),
+            creator: "bbc-news".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let human = c
+        .query_log(pb::QueryLogRequest {
+            item_id: "bbc-tech-001".into(),
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(human.records.len(), 1);
+    assert_eq!(human.records[0].index, upload.log_index);
+    let entry: serde_json::Value = serde_json::from_str(&human.records[0].entry).unwrap();
+    assert_eq!(
+        (entry["type"].as_str(), entry["origin"].as_str()),
+        (Some("authorship"), Some("human"))
+    );
+    let err = c
+        .record_upload(pb::RecordUploadRequest {
+            item_id: "x".into(),
+            content_sha256: "nothex".into(),
+            creator: "c".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(err.message().contains("content_sha256"));
+
     // Consistency between an earlier and the latest checkpoint.
     let consistency = c
         .get_consistency_proof(pb::GetConsistencyProofRequest {
             old_size: 2,
-            new_size: 0,
+            new_size: cp.tree_size,
         })
         .await
         .unwrap()

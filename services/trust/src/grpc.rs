@@ -428,6 +428,19 @@ impl TrustService for TrustGrpc {
         }))
     }
 
+    async fn record_upload(
+        &self,
+        request: Request<pb::RecordUploadRequest>,
+    ) -> Result<Response<pb::RecordUploadResponse>, Status> {
+        let req = request.into_inner();
+        let log_index = self
+            .with_provenance(move |p| {
+                p.record_upload(&req.item_id, &req.content_sha256, &req.creator)
+            })
+            .await?;
+        Ok(Response::new(pb::RecordUploadResponse { log_index }))
+    }
+
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,

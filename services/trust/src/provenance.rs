@@ -45,6 +45,10 @@ pub enum LogEntry {
     /// A generator made (or edited) an item, under this manifest.
     Authorship {
         item_id: String,
+        /// `human` for an upload, `generated` for a certified item.
+        #[serde(default)]
+        origin: String,
+        /// Empty for a human upload (it has no manifest).
         manifest_id: String,
         content_sha256: String,
         creator: String,
@@ -357,6 +361,7 @@ impl Provenance {
             .insert(id, serde_json::to_vec(&m).map_err(internal)?)?;
         let entry = LogEntry::Authorship {
             item_id: m.item_id.clone(),
+            origin: "generated".into(),
             manifest_id: m.manifest_id.clone(),
             content_sha256: hash,
             creator: req.creator.clone(),
@@ -374,6 +379,39 @@ impl Provenance {
             manifest: m,
             log_index,
         })
+    }
+
+    /// Logs the authorship of a human upload: who uploaded which content
+    /// (by hash). Returns the log index.
+    pub fn record_upload(
+        &self,
+        item_id: &str,
+        content_sha256: &str,
+        creator: &str,
+    ) -> Result<u64, TrustError> {
+        if item_id.is_empty() || item_id.len() > 256 {
+            return Err(TrustError::invalid("item_id", "must be 1 to 256 bytes"));
+        }
+        if content_sha256.len() != 64 || !content_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(TrustError::invalid(
+                "content_sha256",
+                "must be 64 hex digits",
+            ));
+        }
+        if creator.is_empty() || creator.len() > 256 {
+            return Err(TrustError::invalid("creator", "must be 1 to 256 bytes"));
+        }
+        let entry = LogEntry::Authorship {
+            item_id: item_id.to_string(),
+            origin: "human".into(),
+            manifest_id: String::new(),
+            content_sha256: content_sha256.to_ascii_lowercase(),
+            creator: creator.to_string(),
+            parents: Vec::new(),
+            key_id: String::new(),
+            when_unix_ms: now_ms(),
+        };
+        Ok(self.append(vec![entry])?[0])
     }
 
     /// The stored manifest with this id.

@@ -2,8 +2,9 @@
 //! SIGKILL of `generec serve corpus`, and the restarted service finds them
 //! in the store and in the index.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Child;
 
 use generec_proto::common::v1::{ItemKind, Origin};
 use generec_proto::corpus::v1 as pb;
@@ -11,26 +12,13 @@ use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
 
 /// Starts the binary on a free port and returns it with its address.
 fn start(data_dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_generec"))
-        .args(["serve", "corpus", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start generec");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("generec exited before listening")
-            .expect("read stdout");
-        if let Some(addr) = line.strip_prefix("corpus listening on ") {
-            break addr.to_string();
-        }
-    };
-    (child, format!("http://{addr}"))
+    let mut args: Vec<std::ffi::OsString> =
+        ["serve", "corpus", "--listen", "127.0.0.1:0", "--data-dir"]
+            .iter()
+            .map(Into::into)
+            .collect();
+    args.push(data_dir.into());
+    common::start("corpus", args)
 }
 
 #[tokio::test]

@@ -3,8 +3,9 @@
 //! is killed with SIGKILL; after a restart every acknowledged decision is in
 //! the log and the tree head matches the entries.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Child;
 use std::time::Duration;
 
 use generec_proto::trust::v1 as pb;
@@ -12,28 +13,13 @@ use generec_proto::trust::v1::trust_service_client::TrustServiceClient;
 use generec_trust::merkle;
 
 fn start(dir: &std::path::Path, bundle: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_generec"))
-        .args(["serve", "trust", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir)
-        .arg("--bundle")
-        .arg(bundle)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start generec");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("generec exited before listening")
-            .expect("read stdout");
-        if let Some(addr) = line.strip_prefix("trust listening on ") {
-            break addr.to_string();
-        }
-    };
-    (child, format!("http://{addr}"))
+    let mut args: Vec<std::ffi::OsString> =
+        ["serve", "trust", "--listen", "127.0.0.1:0", "--data-dir"]
+            .iter()
+            .map(Into::into)
+            .collect();
+    args.extend([dir.into(), "--bundle".into(), bundle.into()]);
+    common::start("trust", args)
 }
 
 #[tokio::test]

@@ -42,10 +42,7 @@ impl CorpusGrpc {
         F: FnOnce(&Corpus) -> Result<T, CorpusError> + Send + 'static,
     {
         let corpus = self.corpus.clone();
-        tokio::task::spawn_blocking(move || f(&corpus))
-            .await
-            .map_err(|e| Status::from(CorpusError::Internal(format!("task failed: {e}"))))?
-            .map_err(Status::from)
+        generec_common::error::run_blocking(move || f(&corpus)).await
     }
 }
 

@@ -51,10 +51,7 @@ impl TrustGrpc {
         F: FnOnce(&Provenance) -> Result<T, TrustError> + Send + 'static,
     {
         let provenance = self.provenance.clone();
-        tokio::task::spawn_blocking(move || f(&provenance))
-            .await
-            .map_err(|e| Status::from(TrustError::Internal(format!("task failed: {e}"))))?
-            .map_err(Status::from)
+        generec_common::error::run_blocking(move || f(&provenance)).await
     }
 
     /// The tonic server for this service, with message size limits.
@@ -70,10 +67,7 @@ impl TrustGrpc {
         F: FnOnce(&Reviewer) -> Result<T, TrustError> + Send + 'static,
     {
         let reviewer = self.reviewer.clone();
-        tokio::task::spawn_blocking(move || f(&reviewer))
-            .await
-            .map_err(|e| Status::from(TrustError::Internal(format!("task failed: {e}"))))?
-            .map_err(Status::from)
+        generec_common::error::run_blocking(move || f(&reviewer)).await
     }
 }
 

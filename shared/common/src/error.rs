@@ -64,6 +64,24 @@ pub fn into_status<E: ServiceError>(err: E) -> Status {
     }
 }
 
+/// Runs blocking service work on tokio's blocking pool and converts its
+/// error (or a panic in the task) into a status, so handlers keep the
+/// runtime free and map errors in one place.
+pub async fn run_blocking<T, E, F>(f: F) -> Result<T, Status>
+where
+    T: Send + 'static,
+    E: ServiceError + Send + 'static,
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(into_status),
+        Err(e) => {
+            tracing::error!(error = %e, "blocking task failed");
+            Err(Status::internal("internal error; see the server log"))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,23 +110,5 @@ mod tests {
         let status = into_status(Boom(ErrorCode::Internal));
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
-    }
-}
-
-/// Runs blocking service work on tokio's blocking pool and converts its
-/// error (or a panic in the task) into a status, so handlers keep the
-/// runtime free and map errors in one place.
-pub async fn run_blocking<T, E, F>(f: F) -> Result<T, Status>
-where
-    T: Send + 'static,
-    E: ServiceError + Send + 'static,
-    F: FnOnce() -> Result<T, E> + Send + 'static,
-{
-    match tokio::task::spawn_blocking(f).await {
-        Ok(result) => result.map_err(into_status),
-        Err(e) => {
-            tracing::error!(error = %e, "blocking task failed");
-            Err(Status::internal("internal error; see the server log"))
-        }
     }
 }

@@ -29,6 +29,9 @@ pub struct UpArgs {
     /// Start with whatever the corpus holds; load nothing.
     #[arg(long)]
     no_load: bool,
+    /// Where the trust service listens (default: the corpus port + 1).
+    #[arg(long)]
+    trust_listen: Option<std::net::SocketAddr>,
 }
 
 async fn open_corpus(cfg: &AppConfig) -> Result<Arc<Corpus>> {
@@ -139,21 +142,97 @@ pub async fn up(args: UpArgs) -> Result<()> {
         );
     }
     let stats = corpus.stats()?;
+
+    // The trust service beside it, with the same datasets folder for its
+    // classifier and word lists.
+    let mut trust_cfg = cfg.trust.clone();
+    trust_cfg.assets_dir = args.datasets.clone();
+    let trust = tokio::task::spawn_blocking(move || trust_cfg.open())
+        .await?
+        .context("opening the trust service (its data comes from scripts/fetch-data)")?;
+    let corpus_listener = generec_common::server::bind(cfg.server.listen).await?;
+    let corpus_addr = corpus_listener.local_addr()?;
+    let trust_addr = args.trust_listen.unwrap_or_else(|| {
+        let mut a = corpus_addr;
+        a.set_port(if corpus_addr.port() == 0 {
+            0
+        } else {
+            corpus_addr.port().saturating_add(1)
+        });
+        a
+    });
+    let trust_listener = generec_common::server::bind(trust_addr).await?;
+    let trust_addr = trust_listener.local_addr()?;
+    let bundle = trust.reviewer.bundle();
+
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let stopped = |tx: &tokio::sync::broadcast::Sender<()>| {
+        let mut rx = tx.subscribe();
+        async move {
+            let _ = rx.recv().await;
+        }
+    };
+    let trust_task = tokio::spawn({
+        let server = cfg.server.clone();
+        let auth = cfg.auth.clone();
+        let bundle_path = cfg.trust.bundle.clone();
+        let stop = stopped(&stop_tx);
+        async move {
+            generec_trust::grpc::serve(trust, bundle_path, trust_listener, &server, &auth, stop)
+                .await
+        }
+    });
+    let corpus_task = tokio::spawn({
+        let server = cfg.server.clone();
+        let auth = cfg.auth.clone();
+        let stop = stopped(&stop_tx);
+        async move { generec_corpus::grpc::serve(corpus, corpus_listener, &server, &auth, stop).await }
+    });
+
     let data_dir = cfg.corpus.data_dir.display().to_string();
+    let trust_dir = cfg.trust.data_dir.display().to_string();
     let exe = std::env::args().next().unwrap_or_else(|| "generec".into());
-    run(corpus, &cfg, move |addr| {
-        println!("generec is up.");
-        println!("  corpus   grpc://{addr}   ({} items, {} interactions)", stats.items, stats.interactions);
-        println!("  data     {data_dir}");
-        println!();
-        println!("Try, from another terminal:");
-        println!("  {exe} search --addr http://{addr} 'economy AND growth'");
-        println!("  {exe} recommend --addr http://{addr} --user alice --text 'football'");
-        println!("  {exe} load --addr http://{addr} movielens .data/ml-100k");
-        println!("  {exe} stats --addr http://{addr}");
-        println!("  grpcurl -plaintext -d '{{\"query\":\"election\",\"limit\":3}}' {addr} generec.corpus.v1.CorpusService/Search");
-        println!();
-        println!("Ctrl-C stops it; the data stays in {data_dir}.");
-    })
-    .await
+    let addr = corpus_addr;
+    println!("generec is up.");
+    println!(
+        "  corpus   grpc://{addr}   ({} items, {} interactions)",
+        stats.items, stats.interactions
+    );
+    println!(
+        "  trust    grpc://{trust_addr}   (bundle {} {})",
+        bundle.version,
+        &bundle.hash[..12]
+    );
+    println!("  data     {data_dir}, {trust_dir}");
+    println!();
+    println!("Try, from another terminal:");
+    println!("  {exe} search --addr http://{addr} 'economy AND growth'");
+    println!("  {exe} recommend --addr http://{addr} --user alice --text 'football'");
+    println!("  {exe} load --addr http://{addr} movielens .data/ml-100k");
+    println!("  {exe} stats --addr http://{addr}");
+    println!("  echo 'Call me on 020 7946 0018' | {exe} review -");
+    println!(
+        "  grpcurl -plaintext -d '{{\"query\":\"election\",\"limit\":3}}' {addr} generec.corpus.v1.CorpusService/Search"
+    );
+    println!("  grpcurl -plaintext {trust_addr} generec.trust.v1.TrustService/GetCheckpoint");
+    println!();
+    println!("Ctrl-C stops it; the data stays in {data_dir} and {trust_dir}.");
+
+    let servers = async { tokio::join!(trust_task, corpus_task) };
+    tokio::pin!(servers);
+    tokio::select! {
+        _ = generec_common::server::shutdown_signal() => {
+            let _ = stop_tx.send(());
+            let (t, c) = servers.await;
+            t??;
+            c??;
+        }
+        (t, c) = &mut servers => {
+            t??;
+            c??;
+            bail!("the servers stopped unexpectedly");
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -268,10 +268,12 @@ impl TextIndex {
         let top = TopDocs::with_limit(request.limit.max(1))
             .and_offset(request.offset)
             .order_by_score();
-        let (docs, total) = searcher.search(&query, &(top, Count))?;
+        let (docs, total) = searcher
+            .search(&query, &(top, Count))
+            .map_err(|e| query_error(&request.query, e))?;
         let snippets = if request.snippets {
-            let mut generator =
-                SnippetGenerator::create(&searcher, &*text_query, self.fields.body)?;
+            let mut generator = SnippetGenerator::create(&searcher, &*text_query, self.fields.body)
+                .map_err(|e| query_error(&request.query, e))?;
             generator.set_max_num_chars(200);
             Some(generator)
         } else {
@@ -315,6 +317,18 @@ impl Drop for TextIndex {
         if let Some(thread) = self.writer_thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// A query the parser accepted can still name a field that does not exist
+/// (escapes in a field name, say): that is the caller's error, not ours.
+fn query_error(query: &str, e: tantivy::TantivyError) -> CorpusError {
+    match e {
+        tantivy::TantivyError::FieldNotFound(field) => CorpusError::invalid(
+            "query",
+            format!("{query:?} names a field that does not exist: {field}"),
+        ),
+        other => CorpusError::Index(other),
     }
 }
 

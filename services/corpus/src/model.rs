@@ -471,13 +471,7 @@ impl FeedbackEvent {
 /// The limit on a user's summed weight for one item, either way.
 pub const MAX_ABS_WEIGHT: f32 = 3.0;
 
-/// Milliseconds since the Unix epoch, now.
-pub fn now_unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+pub use generec_common::now_unix_ms;
 
 #[cfg(test)]
 mod tests {

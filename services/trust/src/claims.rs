@@ -4,10 +4,11 @@
 //! (block > label > track) among its claims that are not rejected, and a
 //! work whose claims are all rejected is no longer matched.
 
+use generec_common::now_unix_ms;
 use serde::{Deserialize, Serialize};
 
 use crate::checks::copyright::{self, ClaimPolicy, Work};
-use crate::error::TrustError;
+use crate::error::{TrustError, internal};
 use crate::provenance::{LogEntry, Provenance};
 use crate::registry::Registry;
 
@@ -69,17 +70,6 @@ fn strictness(p: ClaimPolicy) -> u8 {
         ClaimPolicy::Label => 1,
         ClaimPolicy::Block => 2,
     }
-}
-
-fn internal(e: impl std::fmt::Display) -> TrustError {
-    TrustError::Internal(e.to_string())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// The claims store: see the module docs.
@@ -199,7 +189,7 @@ impl Claims {
                 serde_json::to_vec(&work).map_err(internal)?,
             )?;
         }
-        let now = now_ms();
+        let now = now_unix_ms();
         let claim = Claim {
             claim_id: claim_id.to_string(),
             work_id: work_id.to_string(),
@@ -239,7 +229,7 @@ impl Claims {
             ));
         }
         claim.status = ClaimStatus::Disputed;
-        claim.updated_unix_ms = now_ms();
+        claim.updated_unix_ms = now_unix_ms();
         claim.disputes.push(Dispute {
             by: by.to_string(),
             reason: reason.to_string(),
@@ -273,7 +263,7 @@ impl Claims {
             ClaimStatus::Rejected
         };
         claim.resolution = note.to_string();
-        claim.updated_unix_ms = now_ms();
+        claim.updated_unix_ms = now_unix_ms();
         self.put(&claim)?;
         self.apply(registry, &claim.work_id)?;
         let index = provenance.log_claim(&claim, claim.status.as_str(), "resolver")?;

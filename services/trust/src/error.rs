@@ -50,6 +50,11 @@ impl TrustError {
     }
 }
 
+/// An internal error from anything displayable (storage, encoding, locks).
+pub(crate) fn internal(e: impl std::fmt::Display) -> TrustError {
+    TrustError::Internal(e.to_string())
+}
+
 impl ServiceError for TrustError {
     fn code(&self) -> ErrorCode {
         match self {

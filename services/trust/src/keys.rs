@@ -6,6 +6,7 @@
 //! Files: `active.key` (the 32-byte secret seed, hex), `public.json` (every
 //! public key with its id and when it was created and retired).
 
+use generec_common::now_unix_ms;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -62,13 +63,6 @@ pub struct KeyRing {
     dir: PathBuf,
     active: SigningKey,
     public: Vec<PublicKey>,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
@@ -137,7 +131,7 @@ impl KeyRing {
         };
         let id = key_id(&active.verifying_key());
         if !public.iter().any(|k| k.key_id == id) {
-            let now = now_ms();
+            let now = now_unix_ms();
             for k in public.iter_mut().filter(|k| k.retired_unix_ms == 0) {
                 k.retired_unix_ms = now;
             }
@@ -183,7 +177,7 @@ impl KeyRing {
     /// Returns the new key's id.
     pub fn rotate(&mut self) -> Result<String, KeyError> {
         let key = fresh_key()?;
-        let now = now_ms();
+        let now = now_unix_ms();
         let mut public = self.public.clone();
         for k in public.iter_mut().filter(|k| k.retired_unix_ms == 0) {
             k.retired_unix_ms = now;

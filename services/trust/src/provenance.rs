@@ -12,11 +12,12 @@
 //!   lightly edited;
 //! - checkpoints of the log are signed notes by the active key.
 
+use generec_common::now_unix_ms;
 use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::TrustError;
+use crate::error::{TrustError, internal};
 use crate::finding::Action;
 use crate::keys::{KeyRing, PublicKey};
 use crate::manifest::{self, ActionRecord, Generator, Ingredient, Manifest, ReviewSummary, Status};
@@ -139,10 +140,6 @@ pub struct Provenance {
     origin: String,
 }
 
-fn internal(e: impl std::fmt::Display) -> TrustError {
-    TrustError::Internal(e.to_string())
-}
-
 impl From<LogError> for TrustError {
     fn from(e: LogError) -> Self {
         match e {
@@ -153,13 +150,6 @@ impl From<LogError> for TrustError {
             LogError::Storage(m) => TrustError::Internal(m),
         }
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Provenance {
@@ -196,7 +186,7 @@ impl Provenance {
                 key_id: id.clone(),
                 public_key: public,
                 previous_key_id: previous,
-                when_unix_ms: now_ms(),
+                when_unix_ms: now_unix_ms(),
             }])?;
             p.db.open_tree("announced")?.insert(&id, &[])?;
             p.db.flush()?;
@@ -246,7 +236,7 @@ impl Provenance {
         self.append(vec![LogEntry::ComplianceQuery {
             caller: caller.to_string(),
             query: query.clone(),
-            when_unix_ms: now_ms(),
+            when_unix_ms: now_unix_ms(),
         }])?;
         self.index.query(&self.log, query, after, limit)
     }
@@ -279,7 +269,7 @@ impl Provenance {
             rule_ids,
             bundle_hash: outcome.bundle_hash.clone(),
             user_id: user_id.to_string(),
-            when_unix_ms: now_ms(),
+            when_unix_ms: now_unix_ms(),
         };
         // The log append flushes the database, the review record with it.
         Ok(self.append(vec![entry])?[0])
@@ -328,7 +318,7 @@ impl Provenance {
         };
         let mut id = [0u8; 16];
         getrandom::fill(&mut id).map_err(internal)?;
-        let now = now_ms();
+        let now = now_unix_ms();
         let keys = self.keys.read().map_err(|_| internal("lock poisoned"))?;
         let mut m = Manifest {
             manifest_id: hex::encode(id),
@@ -409,7 +399,7 @@ impl Provenance {
             creator: creator.to_string(),
             parents: Vec::new(),
             key_id: String::new(),
-            when_unix_ms: now_ms(),
+            when_unix_ms: now_unix_ms(),
         };
         Ok(self.append(vec![entry])?[0])
     }
@@ -499,7 +489,7 @@ impl Provenance {
             key_id: id.clone(),
             public_key: public,
             previous_key_id: previous,
-            when_unix_ms: now_ms(),
+            when_unix_ms: now_unix_ms(),
         }])?;
         self.db.open_tree("announced")?.insert(&id, &[])?;
         self.db.flush()?;

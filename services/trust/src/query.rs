@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::TrustError;
+use crate::error::{TrustError, internal};
 use crate::tlog::Log;
 
 /// What a compliance query asks for. Empty fields match everything.
@@ -115,10 +115,6 @@ fn matches(q: &Query, entry: &serde_json::Value) -> bool {
                 .is_some_and(|rs| rs.iter().any(|r| r.as_str() == Some(q.rule_id.as_str()))))
         && (q.from_unix_ms == 0 || when >= q.from_unix_ms)
         && (q.until_unix_ms == 0 || when < q.until_unix_ms)
-}
-
-fn internal(e: impl std::fmt::Display) -> TrustError {
-    TrustError::Internal(e.to_string())
 }
 
 impl QueryIndex {

@@ -17,7 +17,7 @@ use std::sync::{Arc, RwLock};
 use sha2::{Digest, Sha256};
 
 use crate::checks::copyright::Work;
-use crate::error::TrustError;
+use crate::error::{TrustError, internal};
 
 /// A fingerprint of one normalised private attribute.
 pub type Fingerprint = [u8; 32];
@@ -55,10 +55,6 @@ pub struct Registry {
     /// expands word windows that can start one.
     first_words: RwLock<HashSet<Fingerprint>>,
     works: RwLock<Arc<Vec<Work>>>,
-}
-
-fn internal(e: impl std::fmt::Display) -> TrustError {
-    TrustError::Internal(e.to_string())
 }
 
 impl Registry {

@@ -17,3 +17,11 @@ pub mod telemetry;
 pub mod types;
 
 pub use error::{ErrorCode, ServiceError, into_status};
+
+/// Milliseconds since the Unix epoch, now (0 if the clock is before 1970).
+pub fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

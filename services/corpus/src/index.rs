@@ -320,14 +320,18 @@ impl Drop for TextIndex {
     }
 }
 
-/// A query the parser accepted can still name a field that does not exist
-/// (escapes in a field name, say): that is the caller's error, not ours.
+/// A query the parser accepted can still ask for what the schema cannot do
+/// (a field that does not exist, `title:*` on a field that is not fast):
+/// that is the caller's error, not ours.
 fn query_error(query: &str, e: tantivy::TantivyError) -> CorpusError {
     match e {
         tantivy::TantivyError::FieldNotFound(field) => CorpusError::invalid(
             "query",
             format!("{query:?} names a field that does not exist: {field}"),
         ),
+        tantivy::TantivyError::SchemaError(m) | tantivy::TantivyError::InvalidArgument(m) => {
+            CorpusError::invalid("query", format!("{query:?} cannot run on this index: {m}"))
+        }
         other => CorpusError::Index(other),
     }
 }

@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root.join("generec/common/v1/common.proto"),
         root.join("generec/corpus/v1/corpus.proto"),
         root.join("generec/trust/v1/trust.proto"),
+        root.join("generec/generation/v1/generation.proto"),
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={}", proto.display());

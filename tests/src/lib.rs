@@ -219,3 +219,89 @@ impl Drop for TrustServer {
         }
     }
 }
+
+/// Loads every BBC article of `.data/bbc` into `corpus` and trains the
+/// ranking models; returns how many were stored. `None` when the dataset is
+/// missing (run scripts/fetch-data).
+pub async fn load_bbc(corpus: Arc<Corpus>) -> Option<usize> {
+    let dir = dataset("bbc")?;
+    tokio::task::spawn_blocking(move || {
+        let items = generec_corpus::load::read_bbc(&dir).expect("read bbc");
+        let n = items.len();
+        for chunk in items.chunks(500) {
+            let entries = chunk
+                .iter()
+                .map(|i| (i.id.to_string(), Ok(i.clone())))
+                .collect();
+            corpus.put_items(entries).expect("put bbc");
+        }
+        corpus.train_now().expect("train");
+        Some(n)
+    })
+    .await
+    .expect("load task")
+}
+
+/// A generation service running in this process.
+pub struct GenerationServer {
+    pub addr: SocketAddr,
+    pub core: Arc<generec_generation::service::Generation>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl GenerationServer {
+    /// Serves a generation core built from `config` (whose `corpus_url`
+    /// names the corpus to read) on a free loopback port, with models
+    /// already loaded in `models`.
+    pub async fn start(
+        config: generec_generation::config::GenerationConfig,
+        models: generec_generation::config::Models,
+    ) -> GenerationServer {
+        let core = Arc::new(config.open_with(models).expect("open generation"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = core.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            generec_generation::grpc::serve(
+                serving,
+                listener,
+                &ServerConfig::default(),
+                &AuthConfig::default(),
+                shutdown,
+            )
+            .await
+            .expect("serve");
+        });
+        GenerationServer {
+            addr,
+            core,
+            stop: Some(stop),
+        }
+    }
+
+    /// A client connected to this server.
+    pub async fn client(
+        &self,
+    ) -> generec_proto::generation::v1::generation_client::GenerationClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        generec_proto::generation::v1::generation_client::GenerationClient::new(channel)
+    }
+}
+
+impl Drop for GenerationServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use generec_common::auth::AuthConfig;
 use generec_common::config::{ServerConfig, load_toml};
 use generec_corpus::CorpusConfig;
+use generec_generation::config::GenerationConfig;
 use generec_trust::TrustConfig;
 use serde::Deserialize;
 
@@ -19,6 +20,7 @@ pub struct AppConfig {
     pub server: ServerConfig,
     pub corpus: CorpusConfig,
     pub trust: TrustConfig,
+    pub generation: GenerationConfig,
     /// Bearer tokens and roles; none means access control is off.
     pub auth: AuthConfig,
 }

@@ -6,6 +6,7 @@ mod bench;
 mod bench_trust;
 mod client;
 mod config;
+mod interpret;
 mod review;
 mod serve;
 
@@ -43,6 +44,9 @@ enum Command {
     /// Run the trust checks on content without a server and print the
     /// verdict, findings, redacted text and bundle hash as JSON.
     Review(review::ReviewArgs),
+    /// Runs the instructor on an instruction (no server needed) and prints
+    /// the guidance and the decision as JSON.
+    Interpret(interpret::InterpretArgs),
     /// Auditor tools against a running trust service.
     Audit {
         #[command(subcommand)]
@@ -101,6 +105,7 @@ async fn main() -> Result<()> {
         Command::Verify { bundle } => {
             tokio::task::spawn_blocking(move || audit::verify(bundle)).await?
         }
+        Command::Interpret(args) => interpret::run(args),
         Command::Review(args) => tokio::task::spawn_blocking(move || review::run(args)).await?,
         Command::Eval { what } => match what {
             Eval::Ranking { data } => {

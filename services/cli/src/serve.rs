@@ -16,6 +16,9 @@ pub enum Service {
     Corpus(ServeFlags),
     /// The trust service: policy checks on content.
     Trust(ServeFlags),
+    /// The generation service: the instructor, the editor and the creator
+    /// (reads the corpus named by `[generation] corpus_url`).
+    Generation(ServeFlags),
 }
 
 /// Flags of `generec up`.
@@ -32,6 +35,32 @@ pub struct UpArgs {
     /// Where the trust service listens (default: the corpus port + 1).
     #[arg(long)]
     trust_listen: Option<std::net::SocketAddr>,
+    /// Where the generation service listens (default: the corpus port + 2).
+    #[arg(long)]
+    generation_listen: Option<std::net::SocketAddr>,
+}
+
+/// Opens the generation core (loading the models that are present) off the
+/// async runtime.
+async fn open_generation(
+    cfg: &generec_generation::config::GenerationConfig,
+) -> Result<Arc<generec_generation::service::Generation>> {
+    let cfg = cfg.clone();
+    let core = tokio::task::spawn_blocking(move || cfg.open())
+        .await?
+        .context("opening the generation service")?;
+    Ok(Arc::new(core))
+}
+
+/// `addr` with its port moved by `by` (0 stays 0: any free port).
+fn next_port(addr: std::net::SocketAddr, by: u16) -> std::net::SocketAddr {
+    let mut a = addr;
+    a.set_port(if addr.port() == 0 {
+        0
+    } else {
+        addr.port().saturating_add(by)
+    });
+    a
 }
 
 async fn open_corpus(cfg: &AppConfig) -> Result<Arc<Corpus>> {
@@ -96,6 +125,27 @@ pub async fn serve(service: Service) -> Result<()> {
             .await?;
             Ok(())
         }
+        Service::Generation(flags) => {
+            let cfg = flags.resolve()?;
+            let core = open_generation(&cfg.generation).await?;
+            let listener = generec_common::server::bind(cfg.server.listen).await?;
+            let addr = listener.local_addr()?;
+            println!(
+                "generation listening on {addr} (generators {}; relevance {}; corpus {})",
+                core.generators().join(", "),
+                core.relevance(),
+                cfg.generation.corpus_url
+            );
+            generec_generation::grpc::serve(
+                core,
+                listener,
+                &cfg.server,
+                &cfg.auth,
+                generec_common::server::shutdown_signal(),
+            )
+            .await?;
+            Ok(())
+        }
     }
 }
 
@@ -152,17 +202,24 @@ pub async fn up(args: UpArgs) -> Result<()> {
         .context("opening the trust service (its data comes from scripts/fetch-data)")?;
     let corpus_listener = generec_common::server::bind(cfg.server.listen).await?;
     let corpus_addr = corpus_listener.local_addr()?;
-    let trust_addr = args.trust_listen.unwrap_or_else(|| {
-        let mut a = corpus_addr;
-        a.set_port(if corpus_addr.port() == 0 {
-            0
-        } else {
-            corpus_addr.port().saturating_add(1)
-        });
-        a
-    });
+    let trust_addr = args
+        .trust_listen
+        .unwrap_or_else(|| next_port(corpus_addr, 1));
     let trust_listener = generec_common::server::bind(trust_addr).await?;
     let trust_addr = trust_listener.local_addr()?;
+    let generation_addr = args
+        .generation_listen
+        .unwrap_or_else(|| next_port(corpus_addr, 2));
+    let generation_listener = generec_common::server::bind(generation_addr).await?;
+    let generation_addr = generation_listener.local_addr()?;
+    let mut generation_cfg = cfg.generation.clone();
+    generation_cfg.corpus_url = format!("http://{corpus_addr}");
+    if generation_cfg.models_dir.is_empty() {
+        generation_cfg.models_dir = args.datasets.join("models").display().to_string();
+    }
+    let generation = open_generation(&generation_cfg).await?;
+    let generators = generation.generators().join(", ");
+    let relevance = generation.relevance();
     let bundle = trust.reviewer.bundle();
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -179,6 +236,15 @@ pub async fn up(args: UpArgs) -> Result<()> {
         let stop = stopped(&stop_tx);
         async move {
             generec_trust::grpc::serve(trust, bundle_path, trust_listener, &server, &auth, stop)
+                .await
+        }
+    });
+    let generation_task = tokio::spawn({
+        let server = cfg.server.clone();
+        let auth = cfg.auth.clone();
+        let stop = stopped(&stop_tx);
+        async move {
+            generec_generation::grpc::serve(generation, generation_listener, &server, &auth, stop)
                 .await
         }
     });
@@ -203,6 +269,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
         bundle.version,
         &bundle.hash[..12]
     );
+    println!("  generation grpc://{generation_addr}   ({generators}; relevance {relevance})");
     println!("  data     {data_dir}, {trust_dir}");
     println!();
     println!("Try, from another terminal:");
@@ -215,21 +282,27 @@ pub async fn up(args: UpArgs) -> Result<()> {
         "  grpcurl -plaintext -d '{{\"query\":\"election\",\"limit\":3}}' {addr} generec.corpus.v1.CorpusService/Search"
     );
     println!("  grpcurl -plaintext {trust_addr} generec.trust.v1.TrustService/GetCheckpoint");
+    println!("  {exe} interpret 'a two-minute digest of this week's markets, nothing about football'");
+    println!(
+        "  grpcurl -plaintext -d '{{\"guidance\":{{\"fact_query\":\"stock markets\",\"format\":\"FORMAT_DIGEST\"}}}}' {generation_addr} generec.generation.v1.Generation/Create"
+    );
     println!();
     println!("Ctrl-C stops it; the data stays in {data_dir} and {trust_dir}.");
 
-    let servers = async { tokio::join!(trust_task, corpus_task) };
+    let servers = async { tokio::join!(trust_task, corpus_task, generation_task) };
     tokio::pin!(servers);
     tokio::select! {
         _ = generec_common::server::shutdown_signal() => {
             let _ = stop_tx.send(());
-            let (t, c) = servers.await;
+            let (t, c, g) = servers.await;
             t??;
             c??;
+            g??;
         }
-        (t, c) = &mut servers => {
+        (t, c, g) = &mut servers => {
             t??;
             c??;
+            g??;
             bail!("the servers stopped unexpectedly");
         }
     }

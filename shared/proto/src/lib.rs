@@ -31,3 +31,10 @@ pub mod trust {
         tonic::include_proto!("generec.trust.v1");
     }
 }
+
+/// The generation service (`generec.generation.v1`).
+pub mod generation {
+    pub mod v1 {
+        tonic::include_proto!("generec.generation.v1");
+    }
+}

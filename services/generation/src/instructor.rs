@@ -1,0 +1,4461 @@
+//! The instructor: reads what a user said and how they reacted in this
+//! session, and returns [`Guidance`] (what they asked for) plus a
+//! [`Decision`] (retrieve only, edit an item, or create one).
+//!
+//! It is pure rule-based Rust: no I/O, no model, and no panics on any input.
+//! An instruction longer than [`InstructorConfig::max_instruction_bytes`] is
+//! cut at a character boundary (refusing it is the caller's job).
+//!
+//! # Reading an instruction
+//!
+//! The instruction is split into lower-case tokens (hyphens split words,
+//! "tl;dr" is one token, a possessive "'s" is dropped and remembered).
+//! `, : ( ) "` and spaced dashes end a *segment*; `. ! ? ;` and new lines end
+//! a *sentence*. A token of five letters or more that is not a known word is
+//! corrected to a keyword at Damerau-Levenshtein distance 1 ("politcs",
+//! "footbal", "shoter", "sumarise", "calmr", "technolgy"); capitalised words
+//! inside a sentence (names) and plain inflections ("officials") are not.
+//! Then the longest known phrase at each position wins, so "no more" is a
+//! negation and not "more", "a bit shorter" a length and not a hedge, and
+//! "less than 50 words" a length and not a negation.
+//!
+//! ## Topics
+//!
+//! Synonyms map to canonical topics; the BBC corpus tags are used where they
+//! fit:
+//!
+//! | canonical | said as |
+//! |---|---|
+//! | `tech` | tech, technology, gadgets, computers, software, internet, AI, smartphones, apps, gaming, robots, ... |
+//! | `business` | business, markets, stocks, shares, economy, finance, money, trade, banks, inflation, interest rates, investing, companies, crypto, ... |
+//! | `entertainment` | entertainment, films, movies, cinema, music, celebrity, celebs, showbiz, TV, Hollywood, the Oscars, theatre, the arts, gossip, ... |
+//! | `politics` | politics, political, politicians, elections, government, parliament, Westminster, prime minister, MPs, voting, Congress, ... |
+//! | `sport` | sport, sports, sporting, athletes |
+//!
+//! A sport the user names stays specific: `football` (also soccer, footy,
+//! Premier League, Champions League, World Cup), `rugby`, `tennis`
+//! (Wimbledon), `cricket`, `golf`, `boxing`, `athletics`, `cycling`,
+//! `formula one` (F1), `basketball`, `baseball`, `hockey`, `olympics`,
+//! `horse racing`, `snooker`, `darts`; each belongs to `sport`, which
+//! [`Instructor::relevance`] uses (a `sport` tag is a weak match). Other
+//! canonical topics: `brexit` (belongs to `politics`), `science` (space,
+//! physics, NASA, ...), `health`, `climate` (environment, climate change,
+//! ...), `weather`, `travel`, `food`, `crime`, `royals`, `education`,
+//! `world` (world or international news), `fashion`.
+//!
+//! A word that is not a topic and not a command or filler word ("quantum",
+//! "budget", "goal") is a content word: it goes to
+//! [`Guidance::fact_query`] when wanted, or forms an excluded topic of its own
+//! when refused ("nothing about the royal wedding" excludes `royal wedding`).
+//!
+//! ## Wanting and refusing
+//!
+//! Markers set the polarity of what follows them, until the next marker, a
+//! "but", or the end of the sentence; a comma keeps it ("no sport, politics
+//! or celebrity stuff" refuses all three):
+//!
+//! - refuse, weight 1: no, not, none, nothing (about), never, without, no
+//!   more, no longer, stop (showing me), don't show/want/like, can't stand,
+//!   hate, skip, avoid, hide, mute, except, anything but, instead of, rather
+//!   than, enough (of), sick/tired/fed up of, not interested in, not in the
+//!   mood for, much/a lot/way less, ...
+//! - refuse, weight 0.5 (turn down rather than ban): less, fewer, too much,
+//!   not so much, a bit less.
+//! - want, weight 1: more, much/a lot/way more, lots/loads/plenty of, I want,
+//!   give me, show me, only, just, mostly, I like/love, I'd like, prefer,
+//!   interested in, in the mood for, how about, ...
+//! - want, weight 0.5 (hedges): a bit of, a little (more), some, a touch of,
+//!   a few, slightly more, occasionally, maybe some, don't mind.
+//! - after the fact: "X please", "X instead", "X is fine" turn an X that
+//!   inherited a refusal across a comma into a want; "X? no thanks" refuses X.
+//!
+//! With no marker a topic is wanted ("tech news"). A refusal marker right
+//! before a tone or length word negates that word instead ("less stressful",
+//! "not so serious", "nothing depressing", "not too long").
+//!
+//! ## Tone
+//!
+//! - calm: calm(er), relaxing, chill(ed), soothing, gentle(r), peaceful,
+//!   quiet(er), mellow, light(er), low key, tone (it) down; and a refused or
+//!   "too" stressful / intense / scary / alarming / dramatic / heavy.
+//! - upbeat: upbeat, happy/happier, cheerful, positive, good news, uplifting,
+//!   optimistic, hopeful, feel-good, heartwarming, wholesome; and a refused
+//!   or "too" depressing / gloomy / negative / dark / grim / sad / bleak /
+//!   bad news.
+//! - serious: serious, sober, hard news, no jokes; and a refused funny/silly.
+//! - formal: formal, professional, businesslike; and a refused casual.
+//! - casual: casual, informal, conversational, chatty, laid-back, plain
+//!   English, simple(r), simplify, friendly, explain like I'm five, no jargon;
+//!   and a refused serious/formal/technical/stuffy ("not so serious").
+//! - playful: playful, funny, funnier, humorous, witty, light-hearted, make
+//!   me laugh, tongue in cheek, silly, cheeky, fun, amusing, entertaining.
+//! - neutral: neutral, balanced, unbiased, impartial, objective, both sides,
+//!   just the facts, no spin; and a refused biased/partisan/one-sided.
+//!
+//! The first tone named wins.
+//!
+//! ## Length
+//!
+//! - absolute: a count and a unit. Counts are digits, number words (one to
+//!   twenty, the tens, hundred, thousand, combined: "twenty five", "two
+//!   hundred"), "a couple of" (2), "a few" (3), "a dozen" (12), "a"/"an"/
+//!   "single" (1, only for sentences, lines, paragraphs and bullet points),
+//!   "half a/an" (minutes, hours). Units: sentence(s), line(s), bullet
+//!   point(s), point(s) (sentences), paragraph(s) (4 sentences each),
+//!   word(s), and minute(s)/min, second(s)/sec, hour(s) (all [`LengthUnit::Seconds`]).
+//!   "under/less than/no more than/at most/about/in" before and "or less",
+//!   "long", "max" after are read with it; "a one-liner" is 1 sentence and
+//!   "a tweet" 50 words.
+//! - relative (unit [`LengthUnit::Words`], value 0): shorter, short, shorten,
+//!   condense, trim, too long, concise: 0.5; a bit/slightly shorter: 0.75;
+//!   much/a lot/way shorter: 0.3; tl;dr, brief(ly), quick, in short, in a
+//!   nutshell: 0.3 (a factor, also when a new item is made: the creator
+//!   applies it to its default length); longer, more detail, in depth,
+//!   expand, elaborate, too short: 1.5; a bit longer: 1.25; much longer,
+//!   twice as long: 2.
+//! - an absolute length wins over a relative one; otherwise the first wins.
+//!
+//! ## Format
+//!
+//! digest (digest, roundup, round-up, briefing, catch me up, what did I
+//! miss, rundown, wrap-up, newsletter, bulletin, brief me; "recap" unless it
+//! is "recap this"), summary (summary, summarise/summarize, sum up, tl;dr,
+//! gist, in a nutshell, synopsis, overview, key points, "recap this"), clip
+//! (clip, highlight(s), the part/bit about, the part/bit where, excerpt,
+//! snippet, best bits), thumbnail (thumbnail, cover image/picture/photo/art,
+//! preview image, still image, key frame, pick an image/frame), article
+//! (article, explainer, essay, blog post; story/piece/post/report after a
+//! creation verb; "explain"). When several are named: clip, thumbnail,
+//! digest, article (as a noun), summary, explain.
+//!
+//! ## Recency
+//!
+//! today's / tonight's / this morning / last night / breaking: 1 day;
+//! yesterday: 2; this weekend: 3; this week('s) / past or last week /
+//! weekly: 7; this month / monthly: 30; this year: 365; "the last N
+//! days/weeks/months/hours". A plain "today" or "tonight" counts only when it qualifies
+//! news: with a news word (news, headlines, stories, happened, updates,
+//! results), a digest or summary, or a topic or content word ("what's
+//! happening in parliament today"); "something calmer today" is a mood, not
+//! a date. A recency inside a refusal ("not in the mood for politics
+//! today") is ignored. The shortest recency named wins.
+//!
+//! ## Imitation
+//!
+//! "in the style of X", "in the voice/manner/spirit of X", "as if written by
+//! X", "as if X wrote it", "as told by X", "pretend you're X", "imitate X",
+//! "in X's style", "like a/an/the X" and "write/talk/sound like X" set
+//! [`Guidance::imitate`] to X as written (case kept: "Shakespeare", "a
+//! pirate"). "like this/that/it" is a reference to the current item, never
+//! an imitation ("like this but funnier" is a playful edit), and so are
+//! "stuff like football" (a topic) and "something like a digest".
+//!
+//! # Deciding
+//!
+//! In this order:
+//!
+//! 1. **Explicit request** (trigger [`Trigger::ExplicitRequest`]).
+//!    - An *edit*: the instruction refers to the current item ("this", "it",
+//!      "that" after a verb, "this article", "the part about", "like this")
+//!      and asks for a change (a tone, length, format or imitation, and no
+//!      "something"/"stuff"/"articles" that would make it a request for other
+//!      items) or uses an edit verb (rewrite, rephrase, make it, turn this
+//!      into, cut, condense, shorten, expand, simplify, ...); or, without a
+//!      reference, it uses an edit verb, asks for a summary, a clip, a
+//!      thumbnail or an imitation, or asks for a comparative length with no
+//!      "something/articles" ("shorter please"). The target is the context
+//!      item when the instruction refers to it or names no topic (else the
+//!      top candidate; for a clip the first timed candidate); when it names
+//!      topics without a reference, the most relevant candidate if its
+//!      relevance reaches `min_relevance`. A summary with a recency and no
+//!      reference ("summarise this week's markets") spans several items and
+//!      is a creation, and so is one of news, stories or headlines
+//!      ("summarise the top stories"). With no target a summary, digest, article or restyle
+//!      becomes [`Action::Create`]; a clip or thumbnail becomes
+//!      [`Action::Retrieve`] with an explanation, still with this trigger.
+//!    - A *creation*: a creation verb (write, compose, draft, create,
+//!      generate, make me, make a, put together, whip up, ...), a digest, or
+//!      "explain" without a reference ⇒ [`Action::Create`]; but a clip or a
+//!      thumbnail is always an edit ("make a highlight reel of the match").
+//! 2. **Rejection streak** (trigger [`Trigger::RejectionStreak`]): counting
+//!    back from the newest feedback, at least `rejection_streak` rejections
+//!    (skip, dislike) before any engagement (click, like, complete, share);
+//!    impressions neither count nor break the streak. ⇒ [`Action::Create`].
+//!    The rejected items' topics are not known from their ids, so the
+//!    guidance is not changed.
+//! 3. **No relevant candidate** (trigger [`Trigger::NoRelevantCandidate`]):
+//!    the instruction wants topics or content (a non-empty include list or
+//!    fact query) and no candidate reaches `min_relevance` (or there are no
+//!    candidates) ⇒ [`Action::Create`].
+//! 4. Otherwise [`Action::Retrieve`] with [`Trigger::None`]; an empty
+//!    instruction with no streak is always this.
+//!
+//! [`Guidance::target_item`] is set only for an edit. The explanation is one
+//! line ("You asked for a shorter version of item bbc-tech-012, so it will be
+//! condensed to about 3 sentences.").
+//!
+//! # Relevance
+//!
+//! Lexical, in [0, 1]: each wanted topic (by its weight) and each fact query
+//! term not already covered by a topic's synonyms (weight 1) scores 1 when
+//! found in the candidate: a topic by tag equality or any of its synonyms
+//! among the stemmed terms of title, tags and text; a specific sport (or
+//! Brexit) scores 0.15 for a `sport` (`politics`) tag, below the default
+//! `min_relevance`: an item about football is not one about Formula One. The score is the weighted share found (1
+//! when nothing is wanted); each refused topic found then multiplies it by
+//! `1 - 0.5 * weight`.
+//!
+//! # Knowingly not handled
+//!
+//! Sarcasm, questions about the platform, conditionals ("if there is no
+//! football, then tennis"), a contrast after a comma without a marker ("not
+//! politics, tech" refuses both; "not politics, tech please" does not),
+//! decimal counts ("1.5 minutes"), relative dates other than those above,
+//! and pronouns that refer to topics ("more of that" is not a topic).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::guidance::{
+    Action, Candidate, Decision, FeedbackKind, FeedbackSignal, Format, Guidance, InterpretInput,
+    Interpretation, Length, LengthUnit, Tone, TopicWeight, Trigger,
+};
+use crate::text;
+
+/// Settings of the instructor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InstructorConfig {
+    /// How many rejections in a row (with no engagement since) make a new
+    /// item. 0 turns the rule off.
+    pub rejection_streak: u32,
+    /// The relevance in [0, 1] the best candidate must reach for retrieval
+    /// to serve a request for topics or content.
+    pub min_relevance: f32,
+    /// The longest instruction read, in bytes; the rest is ignored.
+    pub max_instruction_bytes: usize,
+}
+
+impl Default for InstructorConfig {
+    fn default() -> Self {
+        InstructorConfig {
+            rejection_streak: 3,
+            min_relevance: 0.2,
+            max_instruction_bytes: 4096,
+        }
+    }
+}
+
+impl InstructorConfig {
+    /// Checks the settings: a streak of 1 to 1000, a finite relevance in
+    /// [0, 1], and an instruction limit of 1 byte to 1 MiB.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.rejection_streak == 0 || self.rejection_streak > 1000 {
+            return Err(format!(
+                "rejection_streak must be between 1 and 1000, not {}",
+                self.rejection_streak
+            ));
+        }
+        if !self.min_relevance.is_finite() || !(0.0..=1.0).contains(&self.min_relevance) {
+            return Err(format!(
+                "min_relevance must be a number in [0, 1], not {}",
+                self.min_relevance
+            ));
+        }
+        if self.max_instruction_bytes == 0 || self.max_instruction_bytes > 1 << 20 {
+            return Err(format!(
+                "max_instruction_bytes must be between 1 and {}, not {}",
+                1 << 20,
+                self.max_instruction_bytes
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads instructions and feedback into guidance and a decision.
+#[derive(Clone)]
+pub struct Instructor {
+    config: InstructorConfig,
+    lex: &'static Lexicon,
+}
+
+impl std::fmt::Debug for Instructor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Instructor")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Instructor {
+    fn default() -> Self {
+        Instructor::new(InstructorConfig::default())
+    }
+}
+
+impl Instructor {
+    /// An instructor with these settings (not validated here: see
+    /// [`InstructorConfig::validate`]; odd values never panic).
+    pub fn new(config: InstructorConfig) -> Self {
+        static LEX: OnceLock<Lexicon> = OnceLock::new();
+        Instructor {
+            config,
+            lex: LEX.get_or_init(Lexicon::build),
+        }
+    }
+
+    pub fn config(&self) -> &InstructorConfig {
+        &self.config
+    }
+
+    /// Reads one request: guidance from the instruction, and a decision from
+    /// the guidance, the feedback and the candidates (see the module docs
+    /// for the rules).
+    pub fn interpret(&self, input: &InterpretInput) -> Interpretation {
+        let instruction = truncate(&input.instruction, self.config.max_instruction_bytes);
+        let parsed = self.parse(instruction);
+        let mut guidance = parsed.guidance.clone();
+        let decision = self.decide(&parsed, &mut guidance, input);
+        Interpretation { guidance, decision }
+    }
+
+    /// How well `candidate` matches what `guidance` asks for, in [0, 1]
+    /// (see the module docs).
+    pub fn relevance(&self, guidance: &Guidance, candidate: &Candidate) -> f32 {
+        let cand = CandTerms::new(candidate);
+        let mut num = 0.0f32;
+        let mut den = 0.0f32;
+        let mut covered: HashSet<String> = HashSet::new();
+        for tw in &guidance.include {
+            let w = clean_weight(tw.weight);
+            den += w;
+            num += w * self.topic_match(&tw.topic, &cand);
+            for phrase in self.topic_phrases(&tw.topic) {
+                covered.extend(phrase);
+            }
+        }
+        let mut seen = HashSet::new();
+        for t in text::terms(&guidance.fact_query) {
+            if covered.contains(&t) || !seen.insert(t.clone()) {
+                continue;
+            }
+            den += 1.0;
+            if cand.terms.contains(&t) {
+                num += 1.0;
+            }
+        }
+        let mut r = if den > 0.0 { num / den } else { 1.0 };
+        for tw in &guidance.exclude {
+            let m = self.topic_match(&tw.topic, &cand);
+            r *= 1.0 - 0.5 * clean_weight(tw.weight) * m;
+        }
+        if r.is_finite() {
+            r.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    fn topic_phrases(&self, topic: &str) -> Vec<Vec<String>> {
+        let key = topic.trim().to_lowercase();
+        let mut out = self
+            .lex
+            .synonyms
+            .get(key.as_str())
+            .cloned()
+            .unwrap_or_default();
+        let own = text::terms(&key);
+        if !own.is_empty() {
+            out.push(own);
+        }
+        out
+    }
+
+    fn topic_match(&self, topic: &str, cand: &CandTerms) -> f32 {
+        let key = topic.trim().to_lowercase();
+        if key.is_empty() {
+            return 0.0;
+        }
+        if cand.tags.contains(&key) {
+            return 1.0;
+        }
+        if self
+            .topic_phrases(&key)
+            .iter()
+            .any(|p| !p.is_empty() && p.iter().all(|t| cand.terms.contains(t)))
+        {
+            return 1.0;
+        }
+        match parent_topic(&key) {
+            Some(parent) if cand.tags.contains(parent) => PARENT_CREDIT,
+            _ => 0.0,
+        }
+    }
+
+    // ---------------------------------------------------------------
+    // Deciding
+    // ---------------------------------------------------------------
+
+    fn decide(&self, p: &Parsed, g: &mut Guidance, input: &InterpretInput) -> Decision {
+        let topical = !g.include.is_empty() || !g.fact_query.is_empty();
+        let transform =
+            g.tone.is_some() || g.length.is_some() || g.format.is_some() || g.imitate.is_some();
+        let strong_edit = p.edit_verb
+            || g.imitate.is_some()
+            || matches!(
+                g.format,
+                Some(Format::Summary | Format::Clip | Format::Thumbnail)
+            )
+            || (p.comparative && !p.collection);
+        // A clip or a thumbnail is cut from an item, never made from facts.
+        let cut = matches!(g.format, Some(Format::Clip | Format::Thumbnail));
+        let create =
+            !cut && (p.create_verb || g.format == Some(Format::Digest) || (p.explain && !p.refers));
+
+        // 1. Explicit request.
+        let request = if p.refers && (p.edit_verb || (transform && !p.collection)) {
+            Some(Action::Edit)
+        } else if create {
+            Some(Action::Create)
+        } else if strong_edit {
+            if g.format == Some(Format::Summary) && (g.recency_days > 0 || p.news) {
+                Some(Action::Create)
+            } else {
+                Some(Action::Edit)
+            }
+        } else {
+            None
+        };
+        match request {
+            Some(Action::Edit) => {
+                if let Some(target) = self.pick_target(p, g, input, topical) {
+                    g.target_item = Some(target.clone());
+                    let explanation = edit_explanation(g, &target);
+                    return decision(
+                        Action::Edit,
+                        Some(target),
+                        Trigger::ExplicitRequest,
+                        explanation,
+                    );
+                }
+                let what = request_noun(g, true);
+                if matches!(g.format, Some(Format::Clip | Format::Thumbnail)) {
+                    let how = if g.format == Some(Format::Clip) {
+                        "to cut it from"
+                    } else {
+                        "to pick it from"
+                    };
+                    let explanation = format!(
+                        "You asked for {what} but there is no item {how}, so existing items are shown instead."
+                    );
+                    return decision(
+                        Action::Retrieve,
+                        None,
+                        Trigger::ExplicitRequest,
+                        explanation,
+                    );
+                }
+                let explanation = format!(
+                    "You asked for {what} but there is no item to edit, so a new item will be made{}.",
+                    about(g)
+                );
+                return decision(Action::Create, None, Trigger::ExplicitRequest, explanation);
+            }
+            Some(_) => {
+                let what = request_noun(g, false);
+                let explanation = format!(
+                    "You asked for {what}{}{}, so a new item will be made{}.",
+                    about(g),
+                    recency_phrase(g.recency_days),
+                    length_note(g)
+                );
+                return decision(Action::Create, None, Trigger::ExplicitRequest, explanation);
+            }
+            None => {}
+        }
+
+        // 2. Rejection streak.
+        if let Some((count, verb)) = self.streak(&input.feedback) {
+            let explanation = format!(
+                "You {verb} the last {count} items, so a new item will be made{}{}.",
+                about(g),
+                g.tone
+                    .map(|t| format!(" in a {} tone", t.as_str()))
+                    .unwrap_or_default()
+            );
+            return decision(Action::Create, None, Trigger::RejectionStreak, explanation);
+        }
+
+        // 3. No relevant candidate.
+        let best = self.best_candidate(g, &input.candidates);
+        if topical {
+            let asked = if g.fact_query.is_empty() {
+                topic_list(&g.include)
+            } else {
+                g.fact_query.clone()
+            };
+            match best {
+                None => {
+                    let explanation = format!(
+                        "Nothing was retrieved for \"{asked}\", so a new item will be made."
+                    );
+                    return decision(
+                        Action::Create,
+                        None,
+                        Trigger::NoRelevantCandidate,
+                        explanation,
+                    );
+                }
+                Some((_, r)) if r < self.config.min_relevance => {
+                    let explanation = format!(
+                        "Nothing retrieved matches \"{asked}\" (best relevance {r:.2} < {:.2}), so a new item will be made.",
+                        self.config.min_relevance
+                    );
+                    return decision(
+                        Action::Create,
+                        None,
+                        Trigger::NoRelevantCandidate,
+                        explanation,
+                    );
+                }
+                _ => {}
+            }
+        }
+
+        // 4. Retrieve.
+        let explanation = if input.instruction.trim().is_empty() {
+            "No instruction and no rejection streak, so the feed is ranked as usual.".to_string()
+        } else if *g == Guidance::default() {
+            "Nothing in the instruction changes the ranking, so the feed is ranked as usual."
+                .to_string()
+        } else {
+            let mut s = format!("Existing items serve this request ({})", describe(g));
+            if let (true, Some((c, r))) = (topical, best) {
+                s.push_str(&format!(
+                    "; the best match is {} (relevance {r:.2})",
+                    clean_id(&c.item_id)
+                ));
+            }
+            s.push('.');
+            s
+        };
+        decision(Action::Retrieve, None, Trigger::None, explanation)
+    }
+
+    fn best_candidate<'a>(
+        &self,
+        g: &Guidance,
+        cands: &'a [Candidate],
+    ) -> Option<(&'a Candidate, f32)> {
+        let mut best: Option<(&Candidate, f32)> = None;
+        for c in cands {
+            let r = self.relevance(g, c);
+            if best.is_none_or(|(_, b)| r > b) {
+                best = Some((c, r));
+            }
+        }
+        best
+    }
+
+    fn pick_target(
+        &self,
+        p: &Parsed,
+        g: &Guidance,
+        input: &InterpretInput,
+        topical: bool,
+    ) -> Option<String> {
+        let valid = |id: &String| !id.trim().is_empty();
+        let context = input.context_item.clone().filter(valid);
+        let usable: Vec<&Candidate> = input
+            .candidates
+            .iter()
+            .filter(|c| valid(&c.item_id))
+            .collect();
+        if p.refers || !topical {
+            let top = if g.format == Some(Format::Clip) {
+                usable.iter().find(|c| c.timed).or(usable.first())
+            } else {
+                usable.first()
+            };
+            return context.or_else(|| top.map(|c| c.item_id.clone()));
+        }
+        // Topics named without a reference: the most relevant candidate
+        // (timed ones first for a clip), if relevant enough.
+        let pool: Vec<&Candidate> =
+            if g.format == Some(Format::Clip) && usable.iter().any(|c| c.timed) {
+                usable.iter().copied().filter(|c| c.timed).collect()
+            } else {
+                usable
+            };
+        let mut best: Option<(&Candidate, f32)> = None;
+        for c in pool {
+            let r = self.relevance(g, c);
+            if best.is_none_or(|(_, b)| r > b) {
+                best = Some((c, r));
+            }
+        }
+        best.filter(|(_, r)| *r >= self.config.min_relevance)
+            .map(|(c, _)| c.item_id.clone())
+    }
+
+    /// The rejection streak: its length and how to say it, if it fires.
+    fn streak(&self, feedback: &[FeedbackSignal]) -> Option<(usize, &'static str)> {
+        let need = self.config.rejection_streak as usize;
+        if need == 0 {
+            return None;
+        }
+        let mut count = 0usize;
+        let (mut skips, mut dislikes) = (false, false);
+        for s in feedback.iter().rev() {
+            if s.kind.is_engagement() {
+                break;
+            }
+            if s.kind.is_rejection() {
+                count += 1;
+                if s.kind == FeedbackKind::Skip {
+                    skips = true;
+                } else {
+                    dislikes = true;
+                }
+            }
+        }
+        if count < need {
+            return None;
+        }
+        let verb = match (skips, dislikes) {
+            (true, true) => "skipped or disliked",
+            (false, true) => "disliked",
+            _ => "skipped",
+        };
+        Some((count, verb))
+    }
+
+    // ---------------------------------------------------------------
+    // Reading the instruction
+    // ---------------------------------------------------------------
+
+    fn parse(&self, instruction: &str) -> Parsed {
+        let mut toks = tokenize(instruction);
+        for (i, t) in toks.iter_mut().enumerate() {
+            let sentence_start = i == 0 || t.brk == Break::Stop;
+            if let Some(c) = self.lex.correct(t, sentence_start) {
+                t.w = c.to_string();
+            }
+        }
+        let mut units = self.lex.lex(&toks);
+        let imitate = find_imitation(&mut units);
+        read_units(&units, imitate)
+    }
+}
+
+fn decision(
+    action: Action,
+    target_item: Option<String>,
+    trigger: Trigger,
+    explanation: String,
+) -> Decision {
+    Decision {
+        action,
+        target_item,
+        trigger,
+        explanation,
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a char
+/// boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while end > 0 && !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+fn clean_weight(w: f32) -> f32 {
+    if w.is_finite() {
+        w.clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// An item id fit for a one-line explanation.
+fn clean_id(id: &str) -> String {
+    id.chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// What a `sport` tag is worth to a request for a specific sport: enough to
+/// rank sport above the rest, too little to count as relevant by default.
+const PARENT_CREDIT: f32 = 0.15;
+
+fn parent_topic(topic: &str) -> Option<&'static str> {
+    match topic {
+        "football" | "rugby" | "tennis" | "cricket" | "golf" | "boxing" | "athletics"
+        | "cycling" | "formula one" | "basketball" | "baseball" | "hockey" | "olympics"
+        | "horse racing" | "snooker" | "darts" => Some("sport"),
+        "brexit" => Some("politics"),
+        _ => None,
+    }
+}
+
+/// The stemmed terms and lower-case tags of a candidate.
+struct CandTerms {
+    terms: HashSet<String>,
+    tags: HashSet<String>,
+}
+
+impl CandTerms {
+    fn new(c: &Candidate) -> CandTerms {
+        let mut terms: HashSet<String> = text::terms(&c.title).into_iter().collect();
+        terms.extend(text::terms(&c.text));
+        let mut tags = HashSet::new();
+        for t in &c.tags {
+            terms.extend(text::terms(t));
+            tags.insert(t.trim().to_lowercase());
+        }
+        CandTerms { terms, tags }
+    }
+}
+
+// -------------------------------------------------------------------
+// Explanations
+// -------------------------------------------------------------------
+
+fn topic_list(list: &[TopicWeight]) -> String {
+    let names: Vec<&str> = list.iter().map(|t| t.topic.as_str()).collect();
+    join_and(&names)
+}
+
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn about(g: &Guidance) -> String {
+    if !g.include.is_empty() {
+        format!(" about {}", topic_list(&g.include))
+    } else if !g.fact_query.is_empty() {
+        format!(" about \"{}\"", g.fact_query)
+    } else {
+        String::new()
+    }
+}
+
+fn recency_phrase(days: u32) -> String {
+    match days {
+        0 => String::new(),
+        1 => " from today".to_string(),
+        d => format!(" from the last {d} days"),
+    }
+}
+
+fn length_target(l: &Length) -> String {
+    if l.value > 0 {
+        format!("about {} {}", l.value, l.unit.as_str())
+    } else {
+        format!("about {:.0}% of its length", l.relative * 100.0)
+    }
+}
+
+fn length_note(g: &Guidance) -> String {
+    match &g.length {
+        Some(l) if l.value > 0 => format!(" (about {} {})", l.value, l.unit.as_str()),
+        Some(l) if l.relative < 1.0 => " (short)".to_string(),
+        Some(_) => " (in depth)".to_string(),
+        None => String::new(),
+    }
+}
+
+fn tone_comparative(t: Tone) -> &'static str {
+    match t {
+        Tone::Calm => "calmer",
+        Tone::Upbeat => "more upbeat",
+        Tone::Serious => "more serious",
+        Tone::Formal => "more formal",
+        Tone::Casual => "more casual",
+        Tone::Playful => "funnier",
+        Tone::Neutral => "more neutral",
+    }
+}
+
+/// "a digest", "a summary", ... for what the user asked.
+fn request_noun(g: &Guidance, edit: bool) -> String {
+    match g.format {
+        Some(Format::Digest) => "a digest".into(),
+        Some(Format::Summary) => "a summary".into(),
+        Some(Format::Clip) => "a clip".into(),
+        Some(Format::Thumbnail) => "a thumbnail".into(),
+        Some(Format::Article) => "an article".into(),
+        None => {
+            if let Some(t) = g.tone {
+                return if edit {
+                    format!("a {} version", tone_comparative(t))
+                } else {
+                    format!("something {}", tone_comparative(t))
+                };
+            }
+            if let Some(who) = &g.imitate {
+                return if edit {
+                    format!("a version in the style of {who}")
+                } else {
+                    format!("something in the style of {who}")
+                };
+            }
+            if let Some(l) = &g.length {
+                let shorter = l.value > 0 || l.relative < 1.0;
+                return match (edit, shorter) {
+                    (true, true) => "a shorter version".into(),
+                    (true, false) => "a longer version".into(),
+                    (false, true) => "something short".into(),
+                    (false, false) => "something in depth".into(),
+                };
+            }
+            if edit {
+                "an edit".into()
+            } else {
+                "a new item".into()
+            }
+        }
+    }
+}
+
+fn edit_explanation(g: &Guidance, target: &str) -> String {
+    let id = clean_id(target);
+    let len = g.length.as_ref().map(length_target);
+    let mut tone_said = false;
+    let mut imitate_said = false;
+    let mut len_said = false;
+    let (what, how) = match g.format {
+        Some(Format::Summary) => {
+            len_said = true;
+            (
+                format!("a summary of item {id}"),
+                format!(
+                    "it will be condensed to {}",
+                    len.clone().unwrap_or_else(|| "its key points".into())
+                ),
+            )
+        }
+        Some(Format::Digest) => (
+            format!("item {id} as a digest"),
+            "it will be condensed into a digest".to_string(),
+        ),
+        Some(Format::Clip) => (
+            format!("a clip from item {id}"),
+            if g.fact_query.is_empty() {
+                "its highlights will be cut into a clip".to_string()
+            } else {
+                format!(
+                    "the part about \"{}\" will be cut into a clip",
+                    g.fact_query
+                )
+            },
+        ),
+        Some(Format::Thumbnail) => (
+            format!("a thumbnail for item {id}"),
+            "a frame will be picked as its thumbnail".to_string(),
+        ),
+        Some(Format::Article) => (
+            format!("item {id} as an article"),
+            "it will be rewritten as an article".to_string(),
+        ),
+        None => match (&g.length, g.tone, &g.imitate) {
+            (Some(l), _, _) => {
+                len_said = true;
+                if l.value > 0 {
+                    (
+                        format!("a version of item {id} of {}", length_target(l)),
+                        format!("it will be fitted to {}", length_target(l)),
+                    )
+                } else if l.relative < 1.0 {
+                    (
+                        format!("a shorter version of item {id}"),
+                        format!("it will be condensed to {}", length_target(l)),
+                    )
+                } else {
+                    (
+                        format!("a longer version of item {id}"),
+                        format!("it will be expanded to {}", length_target(l)),
+                    )
+                }
+            }
+            (None, Some(t), _) => {
+                tone_said = true;
+                (
+                    format!("a {} version of item {id}", tone_comparative(t)),
+                    format!("it will be rewritten in a {} tone", t.as_str()),
+                )
+            }
+            (None, None, Some(who)) => {
+                imitate_said = true;
+                (
+                    format!("item {id} in the style of {who}"),
+                    "it will be rewritten in that style".to_string(),
+                )
+            }
+            _ => (
+                format!("an edit of item {id}"),
+                "it will be rewritten".to_string(),
+            ),
+        },
+    };
+    let mut extras = Vec::new();
+    if let (Some(l), false) = (&len, len_said) {
+        extras.push(format!("at {l}"));
+    }
+    if let (Some(t), false) = (g.tone, tone_said) {
+        extras.push(format!("in a {} tone", t.as_str()));
+    }
+    if let (Some(who), false) = (&g.imitate, imitate_said) {
+        extras.push(format!("in the style of {who}"));
+    }
+    if !g.include.is_empty() && g.format != Some(Format::Clip) {
+        extras.push(format!("focusing on {}", topic_list(&g.include)));
+    }
+    if !g.exclude.is_empty() {
+        extras.push(format!("leaving out {}", topic_list(&g.exclude)));
+    }
+    let extras = if extras.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", extras.join(", "))
+    };
+    format!("You asked for {what}, so {how}{extras}.")
+}
+
+/// A short description of guidance for a retrieval explanation.
+fn describe(g: &Guidance) -> String {
+    let mut parts = Vec::new();
+    if !g.include.is_empty() {
+        parts.push(format!("favouring {}", topic_list(&g.include)));
+    }
+    if !g.exclude.is_empty() {
+        parts.push(format!("avoiding {}", topic_list(&g.exclude)));
+    }
+    if !g.fact_query.is_empty() && g.include.is_empty() {
+        parts.push(format!("about \"{}\"", g.fact_query));
+    }
+    if let Some(t) = g.tone {
+        parts.push(format!("{} tone", t.as_str()));
+    }
+    if let Some(l) = &g.length {
+        parts.push(format!("length {}", length_target(l)));
+    }
+    if let Some(f) = g.format {
+        parts.push(format!("as a {}", f.as_str()));
+    }
+    if g.recency_days > 0 {
+        parts.push(recency_phrase(g.recency_days).trim().to_string());
+    }
+    if let Some(who) = &g.imitate {
+        parts.push(format!("in the style of {who}"));
+    }
+    if parts.is_empty() {
+        parts.push("no preferences".to_string());
+    }
+    parts.join(", ")
+}
+
+// -------------------------------------------------------------------
+// Tokens
+// -------------------------------------------------------------------
+
+/// What separates a token from the one before it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Break {
+    None,
+    /// `, : ( ) "` or a spaced dash: a new segment.
+    Comma,
+    /// `. ! ? ;` or a new line: a new sentence.
+    Stop,
+}
+
+#[derive(Clone, Debug)]
+struct Tok {
+    /// Lower case, corrected.
+    w: String,
+    /// As written.
+    orig: String,
+    brk: Break,
+    /// Had a possessive "'s".
+    poss: bool,
+}
+
+fn tokenize(s: &str) -> Vec<Tok> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out: Vec<Tok> = Vec::new();
+    let mut cur = String::new();
+    let mut pending = Break::None;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = match chars[i] {
+            '\u{2019}' | '\u{2018}' | '`' => '\'',
+            c => c,
+        };
+        if c.is_alphanumeric() {
+            if c.is_alphabetic() && !cur.is_empty() && cur.chars().all(|d| d.is_ascii_digit()) {
+                push_token(&mut out, &mut cur, &mut pending);
+            }
+            cur.push(c);
+        } else if c == '\''
+            && !cur.is_empty()
+            && chars.get(i + 1).is_some_and(|n| n.is_alphabetic())
+        {
+            cur.push('\'');
+        } else {
+            push_token(&mut out, &mut cur, &mut pending);
+            match c {
+                '.' | '!' | '?' | ';' | '\n' | '\r' => pending = Break::Stop,
+                ',' | ':' | '(' | ')' | '[' | ']' | '"' | '\u{201c}' | '\u{201d}' | '\u{2013}'
+                | '\u{2014}' => pending = pending.max(Break::Comma),
+                '-' => {
+                    let spaced = i == 0
+                        || chars[i - 1].is_whitespace()
+                        || chars.get(i + 1).is_none_or(|n| n.is_whitespace());
+                    if spaced {
+                        pending = pending.max(Break::Comma);
+                    }
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    push_token(&mut out, &mut cur, &mut pending);
+    // "tl;dr" and "tl dr" are one token.
+    let mut merged: Vec<Tok> = Vec::with_capacity(out.len());
+    for t in out {
+        if t.w == "dr" {
+            if let Some(prev) = merged.last_mut() {
+                if prev.w == "tl" {
+                    prev.w = "tldr".into();
+                    prev.orig.push_str(";dr");
+                    continue;
+                }
+            }
+        }
+        merged.push(t);
+    }
+    merged
+}
+
+fn push_token(out: &mut Vec<Tok>, cur: &mut String, pending: &mut Break) {
+    if cur.is_empty() {
+        return;
+    }
+    let mut orig = std::mem::take(cur);
+    let mut w = orig.to_lowercase();
+    let mut poss = false;
+    if w.chars().count() > 2 && w.ends_with("'s") && orig.len() >= 2 {
+        w.truncate(w.len() - 2);
+        orig.truncate(orig.len() - 2);
+        poss = true;
+    }
+    let w = match w.as_str() {
+        "dont" => "don't".to_string(),
+        "cant" => "can't".to_string(),
+        "im" => "i'm".to_string(),
+        "ive" => "i've".to_string(),
+        "doesnt" => "doesn't".to_string(),
+        "didnt" => "didn't".to_string(),
+        "isnt" => "isn't".to_string(),
+        "id" if orig == "id" => "i'd".to_string(),
+        _ => w,
+    };
+    out.push(Tok {
+        w,
+        orig,
+        brk: *pending,
+        poss,
+    });
+    *pending = Break::None;
+}
+
+#[allow(clippy::needless_range_loop)]
+/// Optimal string alignment distance (Damerau-Levenshtein with adjacent
+/// transpositions) between two words, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+// -------------------------------------------------------------------
+// The lexicon
+// -------------------------------------------------------------------
+
+/// What a phrase means.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum E {
+    /// A canonical topic.
+    Top(&'static str),
+    Tn(Tone),
+    /// A word whose refusal ("less stressful") or excess ("too stressful")
+    /// asks for this tone.
+    Anti(Tone),
+    Too,
+    /// A relative length; `true` for a comparative that asks to edit the
+    /// current item ("shorter").
+    Rel(f32, bool),
+    Abs(LengthUnit, u32),
+    Fmt(Format, u8),
+    Rec(u32),
+    Today,
+    Inc(f32),
+    Exc(f32),
+    /// "please", "instead": what inherited a refusal is wanted.
+    Post,
+    /// "no thanks": what came just before is refused.
+    PostExc,
+    /// "but": wanting again.
+    Reset,
+    EditV,
+    CreateV,
+    Explain,
+    Ref,
+    /// "that": a reference only after a verb.
+    RefThat,
+    Like,
+    Imit,
+    AsIf,
+    /// Something other than the current item ("something", "articles").
+    Coll,
+    News,
+    Recap,
+    ArtNoun,
+    Fill,
+}
+
+use E::*;
+
+/// Topic phrases and their canonical topic.
+static TOPICS: &[(&str, &str)] = &[
+    ("tech", "tech"),
+    ("technology", "tech"),
+    ("technologies", "tech"),
+    ("technological", "tech"),
+    ("gadgets", "tech"),
+    ("gadget", "tech"),
+    ("computers", "tech"),
+    ("computer", "tech"),
+    ("software", "tech"),
+    ("hardware", "tech"),
+    ("internet", "tech"),
+    ("ai", "tech"),
+    ("artificial intelligence", "tech"),
+    ("machine learning", "tech"),
+    ("smartphones", "tech"),
+    ("smartphone", "tech"),
+    ("apps", "tech"),
+    ("gaming", "tech"),
+    ("video games", "tech"),
+    ("videogames", "tech"),
+    ("robots", "tech"),
+    ("robotics", "tech"),
+    ("silicon valley", "tech"),
+    ("cybersecurity", "tech"),
+    ("cyber security", "tech"),
+    ("broadband", "tech"),
+    ("iphone", "tech"),
+    ("android", "tech"),
+    ("microsoft", "tech"),
+    ("google", "tech"),
+    ("big tech", "tech"),
+    ("business", "business"),
+    ("businesses", "business"),
+    ("markets", "business"),
+    ("market", "business"),
+    ("stock market", "business"),
+    ("stock markets", "business"),
+    ("stocks", "business"),
+    ("stock", "business"),
+    ("shares", "business"),
+    ("share prices", "business"),
+    ("economy", "business"),
+    ("economic", "business"),
+    ("economics", "business"),
+    ("finance", "business"),
+    ("financial", "business"),
+    ("finances", "business"),
+    ("money", "business"),
+    ("trade", "business"),
+    ("banking", "business"),
+    ("banks", "business"),
+    ("inflation", "business"),
+    ("interest rates", "business"),
+    ("investing", "business"),
+    ("investment", "business"),
+    ("investments", "business"),
+    ("investors", "business"),
+    ("wall street", "business"),
+    ("ftse", "business"),
+    ("earnings", "business"),
+    ("companies", "business"),
+    ("firms", "business"),
+    ("corporate", "business"),
+    ("crypto", "business"),
+    ("cryptocurrency", "business"),
+    ("bitcoin", "business"),
+    ("personal finance", "business"),
+    ("retail", "business"),
+    ("startups", "business"),
+    ("wealth", "business"),
+    ("entertainment", "entertainment"),
+    ("films", "entertainment"),
+    ("film", "entertainment"),
+    ("movies", "entertainment"),
+    ("movie", "entertainment"),
+    ("cinema", "entertainment"),
+    ("music", "entertainment"),
+    ("celebrity", "entertainment"),
+    ("celebrities", "entertainment"),
+    ("celebs", "entertainment"),
+    ("celeb", "entertainment"),
+    ("showbiz", "entertainment"),
+    ("show business", "entertainment"),
+    ("tv", "entertainment"),
+    ("television", "entertainment"),
+    ("hollywood", "entertainment"),
+    ("oscars", "entertainment"),
+    ("baftas", "entertainment"),
+    ("grammys", "entertainment"),
+    ("theatre", "entertainment"),
+    ("theater", "entertainment"),
+    ("arts", "entertainment"),
+    ("gossip", "entertainment"),
+    ("albums", "entertainment"),
+    ("album", "entertainment"),
+    ("bands", "entertainment"),
+    ("pop music", "entertainment"),
+    ("box office", "entertainment"),
+    ("actors", "entertainment"),
+    ("reality tv", "entertainment"),
+    ("netflix", "entertainment"),
+    ("comedy", "entertainment"),
+    ("concerts", "entertainment"),
+    ("gigs", "entertainment"),
+    ("politics", "politics"),
+    ("political", "politics"),
+    ("politicians", "politics"),
+    ("politician", "politics"),
+    ("elections", "politics"),
+    ("election", "politics"),
+    ("general election", "politics"),
+    ("government", "politics"),
+    ("governments", "politics"),
+    ("parliament", "politics"),
+    ("westminster", "politics"),
+    ("prime minister", "politics"),
+    ("ministers", "politics"),
+    ("minister", "politics"),
+    ("mps", "politics"),
+    ("voting", "politics"),
+    ("referendum", "politics"),
+    ("white house", "politics"),
+    ("congress", "politics"),
+    ("senate", "politics"),
+    ("labour", "politics"),
+    ("tories", "politics"),
+    ("tory", "politics"),
+    ("conservatives", "politics"),
+    ("democrats", "politics"),
+    ("republicans", "politics"),
+    ("policy", "politics"),
+    ("geopolitics", "politics"),
+    ("sport", "sport"),
+    ("sports", "sport"),
+    ("sporting", "sport"),
+    ("athletes", "sport"),
+    ("football", "football"),
+    ("soccer", "football"),
+    ("footy", "football"),
+    ("premier league", "football"),
+    ("champions league", "football"),
+    ("world cup", "football"),
+    ("fa cup", "football"),
+    ("rugby", "rugby"),
+    ("six nations", "rugby"),
+    ("tennis", "tennis"),
+    ("wimbledon", "tennis"),
+    ("cricket", "cricket"),
+    ("the ashes", "cricket"),
+    ("golf", "golf"),
+    ("boxing", "boxing"),
+    ("athletics", "athletics"),
+    ("cycling", "cycling"),
+    ("tour de france", "cycling"),
+    ("formula one", "formula one"),
+    ("formula 1", "formula one"),
+    ("f1", "formula one"),
+    ("motor racing", "formula one"),
+    ("motorsport", "formula one"),
+    ("basketball", "basketball"),
+    ("nba", "basketball"),
+    ("baseball", "baseball"),
+    ("hockey", "hockey"),
+    ("ice hockey", "hockey"),
+    ("olympics", "olympics"),
+    ("olympic", "olympics"),
+    ("olympic games", "olympics"),
+    ("horse racing", "horse racing"),
+    ("snooker", "snooker"),
+    ("darts", "darts"),
+    ("brexit", "brexit"),
+    ("science", "science"),
+    ("scientific", "science"),
+    ("scientists", "science"),
+    ("physics", "science"),
+    ("chemistry", "science"),
+    ("biology", "science"),
+    ("space", "science"),
+    ("astronomy", "science"),
+    ("nasa", "science"),
+    ("health", "health"),
+    ("healthcare", "health"),
+    ("medicine", "health"),
+    ("medical", "health"),
+    ("nhs", "health"),
+    ("covid", "health"),
+    ("mental health", "health"),
+    ("wellbeing", "health"),
+    ("fitness", "health"),
+    ("nutrition", "health"),
+    ("climate", "climate"),
+    ("climate change", "climate"),
+    ("environment", "climate"),
+    ("environmental", "climate"),
+    ("global warming", "climate"),
+    ("emissions", "climate"),
+    ("net zero", "climate"),
+    ("weather", "weather"),
+    ("travel", "travel"),
+    ("tourism", "travel"),
+    ("food", "food"),
+    ("cooking", "food"),
+    ("baking", "food"),
+    ("recipes", "food"),
+    ("restaurants", "food"),
+    ("crime", "crime"),
+    ("police", "crime"),
+    ("courts", "crime"),
+    ("true crime", "crime"),
+    ("royals", "royals"),
+    ("royal family", "royals"),
+    ("monarchy", "royals"),
+    ("education", "education"),
+    ("schools", "education"),
+    ("universities", "education"),
+    ("world news", "world"),
+    ("international news", "world"),
+    ("world affairs", "world"),
+    ("foreign news", "world"),
+    ("global news", "world"),
+    ("international", "world"),
+    ("fashion", "fashion"),
+];
+
+static TONES: &[(&str, Tone)] = &[
+    ("calm", Tone::Calm),
+    ("calmer", Tone::Calm),
+    ("calming", Tone::Calm),
+    ("relaxing", Tone::Calm),
+    ("relaxed", Tone::Calm),
+    ("relax", Tone::Calm),
+    ("chill", Tone::Calm),
+    ("chilled", Tone::Calm),
+    ("chilled out", Tone::Calm),
+    ("chill out", Tone::Calm),
+    ("soothing", Tone::Calm),
+    ("gentle", Tone::Calm),
+    ("gentler", Tone::Calm),
+    ("peaceful", Tone::Calm),
+    ("quiet", Tone::Calm),
+    ("quieter", Tone::Calm),
+    ("mellow", Tone::Calm),
+    ("light", Tone::Calm),
+    ("lighter", Tone::Calm),
+    ("stress free", Tone::Calm),
+    ("low key", Tone::Calm),
+    ("cosy", Tone::Calm),
+    ("cozy", Tone::Calm),
+    ("zen", Tone::Calm),
+    ("unwind", Tone::Calm),
+    ("wind down", Tone::Calm),
+    ("restful", Tone::Calm),
+    ("tranquil", Tone::Calm),
+    ("serene", Tone::Calm),
+    ("softer", Tone::Calm),
+    ("upbeat", Tone::Upbeat),
+    ("happier", Tone::Upbeat),
+    ("happy", Tone::Upbeat),
+    ("cheerful", Tone::Upbeat),
+    ("cheerier", Tone::Upbeat),
+    ("cheery", Tone::Upbeat),
+    ("positive", Tone::Upbeat),
+    ("good news", Tone::Upbeat),
+    ("uplifting", Tone::Upbeat),
+    ("optimistic", Tone::Upbeat),
+    ("hopeful", Tone::Upbeat),
+    ("feel good", Tone::Upbeat),
+    ("feelgood", Tone::Upbeat),
+    ("brighter", Tone::Upbeat),
+    ("heartwarming", Tone::Upbeat),
+    ("heart warming", Tone::Upbeat),
+    ("inspiring", Tone::Upbeat),
+    ("wholesome", Tone::Upbeat),
+    ("joyful", Tone::Upbeat),
+    ("energetic", Tone::Upbeat),
+    ("serious", Tone::Serious),
+    ("sober", Tone::Serious),
+    ("grave", Tone::Serious),
+    ("hard news", Tone::Serious),
+    ("no jokes", Tone::Serious),
+    ("no joking", Tone::Serious),
+    ("stop joking", Tone::Serious),
+    ("straight news", Tone::Serious),
+    ("weighty", Tone::Serious),
+    ("formal", Tone::Formal),
+    ("professional", Tone::Formal),
+    ("businesslike", Tone::Formal),
+    ("business like", Tone::Formal),
+    ("polished", Tone::Formal),
+    ("casual", Tone::Casual),
+    ("informal", Tone::Casual),
+    ("conversational", Tone::Casual),
+    ("chatty", Tone::Casual),
+    ("laid back", Tone::Casual),
+    ("plain english", Tone::Casual),
+    ("plain language", Tone::Casual),
+    ("simple", Tone::Casual),
+    ("simpler", Tone::Casual),
+    ("simply", Tone::Casual),
+    ("friendly", Tone::Casual),
+    ("easy going", Tone::Casual),
+    ("easygoing", Tone::Casual),
+    ("like a friend", Tone::Casual),
+    ("down to earth", Tone::Casual),
+    ("like i'm five", Tone::Casual),
+    ("like i am five", Tone::Casual),
+    ("year old", Tone::Casual),
+    ("for kids", Tone::Casual),
+    ("for a kid", Tone::Casual),
+    ("for children", Tone::Casual),
+    ("for a child", Tone::Casual),
+    ("playful", Tone::Playful),
+    ("funny", Tone::Playful),
+    ("funnier", Tone::Playful),
+    ("humorous", Tone::Playful),
+    ("humour", Tone::Playful),
+    ("humor", Tone::Playful),
+    ("jokes", Tone::Playful),
+    ("joke", Tone::Playful),
+    ("witty", Tone::Playful),
+    ("wittier", Tone::Playful),
+    ("light hearted", Tone::Playful),
+    ("lighthearted", Tone::Playful),
+    ("make me laugh", Tone::Playful),
+    ("makes me laugh", Tone::Playful),
+    ("tongue in cheek", Tone::Playful),
+    ("silly", Tone::Playful),
+    ("sillier", Tone::Playful),
+    ("cheeky", Tone::Playful),
+    ("fun", Tone::Playful),
+    ("amusing", Tone::Playful),
+    ("comedic", Tone::Playful),
+    ("entertaining", Tone::Playful),
+    ("quirky", Tone::Playful),
+    ("whimsical", Tone::Playful),
+    ("goofy", Tone::Playful),
+    ("neutral", Tone::Neutral),
+    ("balanced", Tone::Neutral),
+    ("unbiased", Tone::Neutral),
+    ("impartial", Tone::Neutral),
+    ("objective", Tone::Neutral),
+    ("both sides", Tone::Neutral),
+    ("factual", Tone::Neutral),
+    ("just the facts", Tone::Neutral),
+    ("facts only", Tone::Neutral),
+    ("no spin", Tone::Neutral),
+    ("even handed", Tone::Neutral),
+];
+
+/// Words whose refusal or excess asks for a tone.
+static ANTI_TONES: &[(&str, Tone)] = &[
+    ("stressful", Tone::Calm),
+    ("stress", Tone::Calm),
+    ("intense", Tone::Calm),
+    ("anxious", Tone::Calm),
+    ("anxiety", Tone::Calm),
+    ("scary", Tone::Calm),
+    ("alarming", Tone::Calm),
+    ("alarmist", Tone::Calm),
+    ("dramatic", Tone::Calm),
+    ("loud", Tone::Calm),
+    ("heavy", Tone::Calm),
+    ("frantic", Tone::Calm),
+    ("hectic", Tone::Calm),
+    ("overwhelming", Tone::Calm),
+    ("sensational", Tone::Calm),
+    ("sensationalist", Tone::Calm),
+    ("aggressive", Tone::Calm),
+    ("angry", Tone::Calm),
+    ("shouty", Tone::Calm),
+    ("depressing", Tone::Upbeat),
+    ("gloomy", Tone::Upbeat),
+    ("gloom", Tone::Upbeat),
+    ("negative", Tone::Upbeat),
+    ("negativity", Tone::Upbeat),
+    ("dark", Tone::Upbeat),
+    ("grim", Tone::Upbeat),
+    ("sad", Tone::Upbeat),
+    ("bleak", Tone::Upbeat),
+    ("miserable", Tone::Upbeat),
+    ("bad news", Tone::Upbeat),
+    ("doom and gloom", Tone::Upbeat),
+    ("doom", Tone::Upbeat),
+    ("downbeat", Tone::Upbeat),
+    ("pessimistic", Tone::Upbeat),
+    ("tragic", Tone::Upbeat),
+    ("biased", Tone::Neutral),
+    ("bias", Tone::Neutral),
+    ("opinionated", Tone::Neutral),
+    ("opinions", Tone::Neutral),
+    ("partisan", Tone::Neutral),
+    ("one sided", Tone::Neutral),
+    ("spin", Tone::Neutral),
+    ("propaganda", Tone::Neutral),
+    ("clickbait", Tone::Neutral),
+    ("jargon", Tone::Casual),
+    ("stuffy", Tone::Casual),
+    ("technical", Tone::Casual),
+    ("boring", Tone::Playful),
+    ("dry", Tone::Playful),
+];
+
+static MISC: &[(&str, &[E])] = &[
+    // Relative lengths.
+    ("much shorter", &[Rel(0.3, true)]),
+    ("a lot shorter", &[Rel(0.3, true)]),
+    ("lot shorter", &[Rel(0.3, true)]),
+    ("way shorter", &[Rel(0.3, true)]),
+    ("far shorter", &[Rel(0.3, true)]),
+    ("much briefer", &[Rel(0.3, true)]),
+    ("really short", &[Rel(0.3, false)]),
+    ("very short", &[Rel(0.3, false)]),
+    ("super short", &[Rel(0.3, false)]),
+    ("extremely short", &[Rel(0.3, false)]),
+    ("brief", &[Rel(0.3, false)]),
+    ("briefly", &[Rel(0.3, false)]),
+    ("in brief", &[Rel(0.3, false)]),
+    ("quick", &[Rel(0.3, false)]),
+    ("in short", &[Rel(0.3, false)]),
+    ("short and sweet", &[Rel(0.3, false)]),
+    ("bare bones", &[Rel(0.3, false)]),
+    ("short on time", &[Rel(0.3, false)]),
+    ("in a hurry", &[Rel(0.3, false)]),
+    ("in a rush", &[Rel(0.3, false)]),
+    ("at a glance", &[Rel(0.3, false)]),
+    ("shorter", &[Rel(0.5, true)]),
+    ("short", &[Rel(0.5, false)]),
+    ("shorten", &[Rel(0.5, true), EditV]),
+    ("shortened", &[Rel(0.5, true), EditV]),
+    ("condense", &[Rel(0.5, true), EditV]),
+    ("condensed", &[Rel(0.5, true)]),
+    ("trim", &[Rel(0.5, true), EditV]),
+    ("trim it", &[Rel(0.5, true), EditV, Ref]),
+    ("trim it down", &[Rel(0.5, true), EditV, Ref]),
+    ("cut it down", &[Rel(0.5, true), EditV, Ref]),
+    ("cut this down", &[Rel(0.5, true), EditV, Ref]),
+    ("cut down", &[Rel(0.5, true), EditV]),
+    ("tighten", &[Rel(0.5, true), EditV]),
+    ("tighten it up", &[Rel(0.5, true), EditV, Ref]),
+    ("half the length", &[Rel(0.5, true)]),
+    ("half as long", &[Rel(0.5, true)]),
+    ("halve", &[Rel(0.5, true), EditV]),
+    ("too long", &[Rel(0.5, true)]),
+    ("more concise", &[Rel(0.5, true)]),
+    ("concise", &[Rel(0.5, false)]),
+    ("less wordy", &[Rel(0.5, true)]),
+    ("too wordy", &[Rel(0.5, true)]),
+    ("less long", &[Rel(0.5, true)]),
+    ("briefer", &[Rel(0.5, true)]),
+    ("not so long", &[Rel(0.5, true)]),
+    ("not as long", &[Rel(0.5, true)]),
+    ("snappier", &[Rel(0.5, true)]),
+    ("snappy", &[Rel(0.5, false)]),
+    ("short version", &[Rel(0.5, true)]),
+    ("shorter version", &[Rel(0.5, true)]),
+    ("a bit shorter", &[Rel(0.75, true)]),
+    ("bit shorter", &[Rel(0.75, true)]),
+    ("a little shorter", &[Rel(0.75, true)]),
+    ("a little bit shorter", &[Rel(0.75, true)]),
+    ("slightly shorter", &[Rel(0.75, true)]),
+    ("a tad shorter", &[Rel(0.75, true)]),
+    ("a touch shorter", &[Rel(0.75, true)]),
+    ("somewhat shorter", &[Rel(0.75, true)]),
+    ("a bit longer", &[Rel(1.25, true)]),
+    ("bit longer", &[Rel(1.25, true)]),
+    ("a little longer", &[Rel(1.25, true)]),
+    ("slightly longer", &[Rel(1.25, true)]),
+    ("a tad longer", &[Rel(1.25, true)]),
+    ("a bit more detail", &[Rel(1.25, true)]),
+    ("a little more detail", &[Rel(1.25, true)]),
+    ("longer", &[Rel(1.5, true)]),
+    ("more detail", &[Rel(1.5, true)]),
+    ("more details", &[Rel(1.5, true)]),
+    ("more detailed", &[Rel(1.5, true)]),
+    ("in more detail", &[Rel(1.5, true)]),
+    ("in detail", &[Rel(1.5, false)]),
+    ("detailed", &[Rel(1.5, false)]),
+    ("in depth", &[Rel(1.5, false)]),
+    ("more depth", &[Rel(1.5, true)]),
+    ("in more depth", &[Rel(1.5, true)]),
+    ("expand", &[Rel(1.5, true), EditV]),
+    ("expand on", &[Rel(1.5, true), EditV]),
+    ("elaborate", &[Rel(1.5, true), EditV]),
+    ("elaborate on", &[Rel(1.5, true), EditV]),
+    ("flesh out", &[Rel(1.5, true), EditV]),
+    ("flesh it out", &[Rel(1.5, true), EditV, Ref]),
+    ("go deeper", &[Rel(1.5, true)]),
+    ("deep dive", &[Rel(1.5, false)]),
+    ("deeper dive", &[Rel(1.5, true)]),
+    ("too short", &[Rel(1.5, true)]),
+    ("fuller", &[Rel(1.5, true)]),
+    ("more thorough", &[Rel(1.5, true)]),
+    ("thorough", &[Rel(1.5, false)]),
+    ("longer version", &[Rel(1.5, true)]),
+    ("long read", &[Rel(1.5, false)]),
+    ("long form", &[Rel(1.5, false)]),
+    ("longform", &[Rel(1.5, false)]),
+    ("much longer", &[Rel(2.0, true)]),
+    ("a lot longer", &[Rel(2.0, true)]),
+    ("way longer", &[Rel(2.0, true)]),
+    ("far longer", &[Rel(2.0, true)]),
+    ("twice as long", &[Rel(2.0, true)]),
+    ("double the length", &[Rel(2.0, true)]),
+    ("one liner", &[Abs(LengthUnit::Sentences, 1)]),
+    ("a one liner", &[Abs(LengthUnit::Sentences, 1)]),
+    ("oneliner", &[Abs(LengthUnit::Sentences, 1)]),
+    ("a tweet", &[Abs(LengthUnit::Words, 50)]),
+    // Formats.
+    ("digest", &[Fmt(Format::Digest, 3)]),
+    ("digests", &[Fmt(Format::Digest, 3)]),
+    ("roundup", &[Fmt(Format::Digest, 3)]),
+    ("roundups", &[Fmt(Format::Digest, 3)]),
+    ("round up", &[Fmt(Format::Digest, 3)]),
+    ("briefing", &[Fmt(Format::Digest, 3)]),
+    ("catch me up", &[Fmt(Format::Digest, 3)]),
+    ("catch up", &[Fmt(Format::Digest, 3)]),
+    ("catchup", &[Fmt(Format::Digest, 3)]),
+    ("what did i miss", &[Fmt(Format::Digest, 3)]),
+    ("what have i missed", &[Fmt(Format::Digest, 3)]),
+    ("what i missed", &[Fmt(Format::Digest, 3)]),
+    ("rundown", &[Fmt(Format::Digest, 3)]),
+    ("run down", &[Fmt(Format::Digest, 3)]),
+    ("wrap up", &[Fmt(Format::Digest, 3)]),
+    ("wrapup", &[Fmt(Format::Digest, 3)]),
+    ("newsletter", &[Fmt(Format::Digest, 3)]),
+    ("bulletin", &[Fmt(Format::Digest, 3)]),
+    ("brief me", &[Fmt(Format::Digest, 3)]),
+    ("week in review", &[Fmt(Format::Digest, 3), Rec(7)]),
+    ("review of the week", &[Fmt(Format::Digest, 3), Rec(7)]),
+    ("recap", &[Recap]),
+    ("recaps", &[Recap]),
+    ("summary", &[Fmt(Format::Summary, 1)]),
+    ("summaries", &[Fmt(Format::Summary, 1)]),
+    ("summarise", &[Fmt(Format::Summary, 1)]),
+    ("summarize", &[Fmt(Format::Summary, 1)]),
+    ("summarised", &[Fmt(Format::Summary, 1)]),
+    ("summarized", &[Fmt(Format::Summary, 1)]),
+    ("summarising", &[Fmt(Format::Summary, 1)]),
+    ("summarizing", &[Fmt(Format::Summary, 1)]),
+    ("sum up", &[Fmt(Format::Summary, 1)]),
+    ("sum it up", &[Fmt(Format::Summary, 1), Ref]),
+    ("sum this up", &[Fmt(Format::Summary, 1), Ref]),
+    ("sum that up", &[Fmt(Format::Summary, 1), Ref]),
+    ("tldr", &[Fmt(Format::Summary, 1), Rel(0.3, false)]),
+    ("gist", &[Fmt(Format::Summary, 1)]),
+    ("in a nutshell", &[Fmt(Format::Summary, 1), Rel(0.3, false)]),
+    ("synopsis", &[Fmt(Format::Summary, 1)]),
+    ("overview", &[Fmt(Format::Summary, 1)]),
+    ("key points", &[Fmt(Format::Summary, 1)]),
+    ("main points", &[Fmt(Format::Summary, 1)]),
+    (
+        "the short version",
+        &[Fmt(Format::Summary, 1), Rel(0.5, false)],
+    ),
+    ("boil it down", &[Fmt(Format::Summary, 1), Ref]),
+    ("boil down", &[Fmt(Format::Summary, 1)]),
+    ("precis", &[Fmt(Format::Summary, 1)]),
+    ("cliff notes", &[Fmt(Format::Summary, 1)]),
+    ("cliffs notes", &[Fmt(Format::Summary, 1)]),
+    ("clip", &[Fmt(Format::Clip, 5)]),
+    ("clips", &[Fmt(Format::Clip, 5)]),
+    ("video clip", &[Fmt(Format::Clip, 5)]),
+    ("highlight", &[Fmt(Format::Clip, 5)]),
+    ("highlights", &[Fmt(Format::Clip, 5)]),
+    ("highlight reel", &[Fmt(Format::Clip, 5)]),
+    ("the part about", &[Fmt(Format::Clip, 5), Ref]),
+    ("the bit about", &[Fmt(Format::Clip, 5), Ref]),
+    ("the part where", &[Fmt(Format::Clip, 5), Ref]),
+    ("the bit where", &[Fmt(Format::Clip, 5), Ref]),
+    ("the moment when", &[Fmt(Format::Clip, 5), Ref]),
+    ("the moment where", &[Fmt(Format::Clip, 5), Ref]),
+    ("excerpt", &[Fmt(Format::Clip, 5)]),
+    ("snippet", &[Fmt(Format::Clip, 5)]),
+    ("the best bit", &[Fmt(Format::Clip, 5), Ref]),
+    ("best bits", &[Fmt(Format::Clip, 5)]),
+    ("thumbnail", &[Fmt(Format::Thumbnail, 4)]),
+    ("thumbnails", &[Fmt(Format::Thumbnail, 4)]),
+    ("cover image", &[Fmt(Format::Thumbnail, 4)]),
+    ("cover picture", &[Fmt(Format::Thumbnail, 4)]),
+    ("cover photo", &[Fmt(Format::Thumbnail, 4)]),
+    ("cover art", &[Fmt(Format::Thumbnail, 4)]),
+    ("preview image", &[Fmt(Format::Thumbnail, 4)]),
+    ("preview picture", &[Fmt(Format::Thumbnail, 4)]),
+    ("poster image", &[Fmt(Format::Thumbnail, 4)]),
+    ("still image", &[Fmt(Format::Thumbnail, 4)]),
+    ("key frame", &[Fmt(Format::Thumbnail, 4)]),
+    ("keyframe", &[Fmt(Format::Thumbnail, 4)]),
+    ("pick an image", &[Fmt(Format::Thumbnail, 4)]),
+    ("choose an image", &[Fmt(Format::Thumbnail, 4)]),
+    ("pick a frame", &[Fmt(Format::Thumbnail, 4)]),
+    ("choose a frame", &[Fmt(Format::Thumbnail, 4)]),
+    ("article", &[Fmt(Format::Article, 2)]),
+    ("an explainer", &[Fmt(Format::Article, 2)]),
+    ("explainer", &[Fmt(Format::Article, 2)]),
+    ("writeup", &[Fmt(Format::Article, 2)]),
+    ("essay", &[Fmt(Format::Article, 2)]),
+    ("blog post", &[Fmt(Format::Article, 2)]),
+    ("story", &[ArtNoun]),
+    ("piece", &[ArtNoun]),
+    ("post", &[ArtNoun]),
+    ("report", &[ArtNoun]),
+    ("explain", &[Explain, Fmt(Format::Article, 0)]),
+    ("explain to me", &[Explain, Fmt(Format::Article, 0)]),
+    (
+        "explain like i'm five",
+        &[Explain, Fmt(Format::Article, 0), Tn(Tone::Casual)],
+    ),
+    (
+        "eli5",
+        &[Explain, Fmt(Format::Article, 0), Tn(Tone::Casual)],
+    ),
+    ("break it down", &[Explain, Fmt(Format::Article, 0), Ref]),
+    ("simplify", &[EditV, Tn(Tone::Casual)]),
+    ("no jargon", &[Tn(Tone::Casual)]),
+    ("tone down", &[EditV, Tn(Tone::Calm)]),
+    ("tone it down", &[EditV, Tn(Tone::Calm), Ref]),
+    // Edits and creations.
+    ("rewrite", &[EditV]),
+    ("re write", &[EditV]),
+    ("rephrase", &[EditV]),
+    ("reword", &[EditV]),
+    ("restyle", &[EditV]),
+    ("redo", &[EditV]),
+    ("redo it", &[EditV, Ref]),
+    ("edit", &[EditV]),
+    ("revise", &[EditV]),
+    ("rework", &[EditV]),
+    ("cut", &[EditV]),
+    ("turn it into", &[EditV, Ref]),
+    ("turn this into", &[EditV, Ref]),
+    ("turn that into", &[EditV, Ref]),
+    ("make it", &[EditV, Ref]),
+    ("make this", &[EditV, Ref]),
+    ("make that", &[EditV, Ref]),
+    ("make it so", &[Fill]),
+    ("convert", &[EditV]),
+    ("turn", &[EditV]),
+    ("adapt", &[EditV]),
+    ("tweak", &[EditV]),
+    ("change the tone", &[EditV]),
+    ("write", &[CreateV]),
+    ("write me", &[CreateV]),
+    ("write up", &[CreateV]),
+    ("compose", &[CreateV]),
+    ("draft", &[CreateV]),
+    ("create", &[CreateV]),
+    ("generate", &[CreateV]),
+    ("produce", &[CreateV]),
+    ("make me", &[CreateV]),
+    ("make a", &[CreateV]),
+    ("make an", &[CreateV]),
+    ("put together", &[CreateV]),
+    ("build me", &[CreateV]),
+    ("whip up", &[CreateV]),
+    ("cook up", &[CreateV]),
+    ("come up with", &[CreateV]),
+    ("prepare", &[CreateV]),
+    // References to the current item.
+    ("this", &[Ref]),
+    ("it", &[Ref]),
+    ("that", &[RefThat]),
+    ("this one", &[Ref]),
+    ("that one", &[Ref]),
+    ("the article", &[Ref]),
+    ("this article", &[Ref]),
+    ("that article", &[Ref]),
+    ("the video", &[Ref]),
+    ("this video", &[Ref]),
+    ("the story", &[Ref]),
+    ("this story", &[Ref]),
+    ("that story", &[Ref]),
+    ("this piece", &[Ref]),
+    ("the piece", &[Ref]),
+    ("the item", &[Ref]),
+    ("this item", &[Ref]),
+    ("this clip", &[Ref, Fmt(Format::Clip, 5)]),
+    ("what i'm reading", &[Ref]),
+    ("what i'm watching", &[Ref]),
+    ("the one i'm reading", &[Ref]),
+    ("the current one", &[Ref]),
+    ("like this", &[Ref]),
+    ("like that", &[Ref]),
+    ("like", &[Like]),
+    // Recency.
+    ("today", &[Today]),
+    ("this week", &[Rec(7)]),
+    ("past week", &[Rec(7)]),
+    ("the past week", &[Rec(7)]),
+    ("last week", &[Rec(7)]),
+    ("the last week", &[Rec(7)]),
+    ("weekly", &[Rec(7)]),
+    ("the week", &[Rec(7)]),
+    ("this weekend", &[Rec(3)]),
+    ("the weekend", &[Rec(3)]),
+    ("this month", &[Rec(30)]),
+    ("past month", &[Rec(30)]),
+    ("the past month", &[Rec(30)]),
+    ("last month", &[Rec(30)]),
+    ("monthly", &[Rec(30)]),
+    ("this year", &[Rec(365)]),
+    ("past year", &[Rec(365)]),
+    ("this morning", &[Rec(1)]),
+    ("this afternoon", &[Rec(1)]),
+    ("this evening", &[Rec(1)]),
+    ("tonight", &[Today]),
+    ("last night", &[Rec(1)]),
+    ("overnight", &[Rec(1)]),
+    ("so far today", &[Rec(1)]),
+    ("yesterday", &[Rec(2)]),
+    ("since yesterday", &[Rec(2)]),
+    ("breaking", &[Rec(1), News]),
+    ("breaking news", &[Rec(1), News]),
+    // News and collections.
+    ("news", &[News, Coll]),
+    ("headlines", &[News, Coll]),
+    ("headline", &[News]),
+    ("happened", &[News]),
+    ("happening", &[News]),
+    ("going on", &[News]),
+    ("events", &[News]),
+    ("updates", &[News, Coll]),
+    ("update", &[News]),
+    ("results", &[News]),
+    ("scores", &[News]),
+    ("stories", &[News, Coll]),
+    ("articles", &[Coll]),
+    ("items", &[Coll]),
+    ("ones", &[Coll]),
+    ("pieces", &[Coll]),
+    ("videos", &[Coll]),
+    ("reads", &[Coll]),
+    ("posts", &[Coll]),
+    ("stuff", &[Coll]),
+    ("things", &[Coll]),
+    ("something", &[Coll]),
+    ("anything", &[Coll]),
+    ("content", &[Coll]),
+    ("feed", &[Coll]),
+    ("recommendations", &[Coll]),
+    ("suggestions", &[Coll]),
+    // Refusals.
+    ("no", &[Exc(1.0)]),
+    ("not", &[Exc(1.0)]),
+    ("none", &[Exc(1.0)]),
+    ("nothing", &[Exc(1.0), Coll]),
+    ("nothing about", &[Exc(1.0), Coll]),
+    ("nothing on", &[Exc(1.0), Coll]),
+    ("never", &[Exc(1.0)]),
+    ("without", &[Exc(1.0)]),
+    ("no more", &[Exc(1.0)]),
+    ("no longer", &[Exc(1.0)]),
+    ("not any more", &[Exc(1.0)]),
+    ("stop", &[Exc(1.0)]),
+    ("stop showing", &[Exc(1.0)]),
+    ("stop showing me", &[Exc(1.0)]),
+    ("stop sending", &[Exc(1.0)]),
+    ("stop sending me", &[Exc(1.0)]),
+    ("stop giving me", &[Exc(1.0)]),
+    ("stop recommending", &[Exc(1.0)]),
+    ("stop with", &[Exc(1.0)]),
+    ("don't show", &[Exc(1.0)]),
+    ("don't show me", &[Exc(1.0)]),
+    ("do not show me", &[Exc(1.0)]),
+    ("don't want", &[Exc(1.0)]),
+    ("do not want", &[Exc(1.0)]),
+    ("don't need", &[Exc(1.0)]),
+    ("don't like", &[Exc(1.0)]),
+    ("do not like", &[Exc(1.0)]),
+    ("don't care about", &[Exc(1.0)]),
+    ("do not care about", &[Exc(1.0)]),
+    ("can't stand", &[Exc(1.0)]),
+    ("hate", &[Exc(1.0)]),
+    ("dislike", &[Exc(1.0)]),
+    ("skip", &[Exc(1.0)]),
+    ("avoid", &[Exc(1.0)]),
+    ("hide", &[Exc(1.0)]),
+    ("mute", &[Exc(1.0)]),
+    ("block", &[Exc(1.0)]),
+    ("ban", &[Exc(1.0)]),
+    ("exclude", &[Exc(1.0)]),
+    ("excluding", &[Exc(1.0)]),
+    ("except", &[Exc(1.0)]),
+    ("except for", &[Exc(1.0)]),
+    ("anything but", &[Exc(1.0), Coll]),
+    ("minus", &[Exc(1.0)]),
+    ("drop", &[Exc(1.0)]),
+    ("remove", &[Exc(1.0)]),
+    ("filter out", &[Exc(1.0)]),
+    ("get rid of", &[Exc(1.0)]),
+    ("cut out", &[Exc(1.0)]),
+    ("leave out", &[Exc(1.0)]),
+    ("enough", &[Exc(1.0)]),
+    ("enough of", &[Exc(1.0)]),
+    ("enough with", &[Exc(1.0)]),
+    ("enough about", &[Exc(1.0)]),
+    ("fed up with", &[Exc(1.0)]),
+    ("fed up of", &[Exc(1.0)]),
+    ("sick of", &[Exc(1.0)]),
+    ("tired of", &[Exc(1.0)]),
+    ("bored of", &[Exc(1.0)]),
+    ("bored with", &[Exc(1.0)]),
+    ("done with", &[Exc(1.0)]),
+    ("not interested in", &[Exc(1.0)]),
+    ("no interest in", &[Exc(1.0)]),
+    ("not into", &[Exc(1.0)]),
+    ("not really into", &[Exc(1.0)]),
+    ("not a fan of", &[Exc(1.0)]),
+    ("not keen on", &[Exc(1.0)]),
+    ("not in the mood for", &[Exc(1.0)]),
+    ("instead of", &[Exc(1.0)]),
+    ("rather than", &[Exc(1.0)]),
+    ("other than", &[Exc(1.0)]),
+    ("away from", &[Exc(1.0)]),
+    ("spare me", &[Exc(1.0)]),
+    ("a break from", &[Exc(1.0)]),
+    ("break from", &[Exc(1.0)]),
+    ("lay off", &[Exc(1.0)]),
+    ("much less", &[Exc(1.0)]),
+    ("a lot less", &[Exc(1.0)]),
+    ("lot less", &[Exc(1.0)]),
+    ("way less", &[Exc(1.0)]),
+    ("far less", &[Exc(1.0)]),
+    ("way fewer", &[Exc(1.0)]),
+    ("far fewer", &[Exc(1.0)]),
+    ("much fewer", &[Exc(1.0)]),
+    ("less", &[Exc(0.5)]),
+    ("fewer", &[Exc(0.5)]),
+    ("less of", &[Exc(0.5)]),
+    ("less about", &[Exc(0.5)]),
+    ("too much", &[Exc(0.5)]),
+    ("not so much", &[Exc(0.5)]),
+    ("not as much", &[Exc(0.5)]),
+    ("a bit less", &[Exc(0.5)]),
+    ("a little less", &[Exc(0.5)]),
+    ("slightly less", &[Exc(0.5)]),
+    ("not so", &[Exc(0.5)]),
+    ("not as", &[Exc(0.5)]),
+    ("not too", &[Exc(0.5)]),
+    ("cut back on", &[Exc(0.5)]),
+    ("too", &[Too]),
+    // Wants.
+    ("more", &[Inc(1.0)]),
+    ("more of", &[Inc(1.0)]),
+    ("more about", &[Inc(1.0)]),
+    ("more on", &[Inc(1.0)]),
+    ("much more", &[Inc(1.0)]),
+    ("a lot more", &[Inc(1.0)]),
+    ("lot more", &[Inc(1.0)]),
+    ("lots more", &[Inc(1.0)]),
+    ("way more", &[Inc(1.0)]),
+    ("far more", &[Inc(1.0)]),
+    ("lots of", &[Inc(1.0)]),
+    ("a lot of", &[Inc(1.0)]),
+    ("loads of", &[Inc(1.0)]),
+    ("plenty of", &[Inc(1.0)]),
+    ("tons of", &[Inc(1.0)]),
+    ("heaps of", &[Inc(1.0)]),
+    ("want", &[Inc(1.0)]),
+    ("i want", &[Inc(1.0)]),
+    ("wanna", &[Inc(1.0)]),
+    ("need", &[Inc(1.0)]),
+    ("i need", &[Inc(1.0)]),
+    ("give me", &[Inc(1.0)]),
+    ("gimme", &[Inc(1.0)]),
+    ("show me", &[Inc(1.0)]),
+    ("get me", &[Inc(1.0)]),
+    ("find me", &[Inc(1.0)]),
+    ("send me", &[Inc(1.0)]),
+    ("bring me", &[Inc(1.0)]),
+    ("bring on", &[Inc(1.0)]),
+    ("bring back", &[Inc(1.0)]),
+    ("only", &[Inc(1.0)]),
+    ("just", &[Inc(1.0)]),
+    ("mostly", &[Inc(1.0)]),
+    ("mainly", &[Inc(1.0)]),
+    ("focus on", &[Inc(1.0)]),
+    ("stick to", &[Inc(1.0)]),
+    ("prefer", &[Inc(1.0)]),
+    ("i prefer", &[Inc(1.0)]),
+    ("i'd prefer", &[Inc(1.0)]),
+    ("i like", &[Inc(1.0)]),
+    ("i really like", &[Inc(1.0)]),
+    ("i love", &[Inc(1.0)]),
+    ("love", &[Inc(1.0)]),
+    ("i'd love", &[Inc(1.0)]),
+    ("i'd like", &[Inc(1.0)]),
+    ("i would like", &[Inc(1.0)]),
+    ("would like", &[Inc(1.0)]),
+    ("we like", &[Inc(1.0)]),
+    ("interested in", &[Inc(1.0)]),
+    ("i'm into", &[Inc(1.0)]),
+    ("really into", &[Inc(1.0)]),
+    ("keen on", &[Inc(1.0)]),
+    ("fan of", &[Inc(1.0)]),
+    ("feel like", &[Inc(1.0)]),
+    ("in the mood for", &[Inc(1.0)]),
+    ("what about", &[Inc(1.0)]),
+    ("how about", &[Inc(1.0)]),
+    ("can i get", &[Inc(1.0)]),
+    ("can i have", &[Inc(1.0)]),
+    ("could i have", &[Inc(1.0)]),
+    ("let me see", &[Inc(1.0)]),
+    ("go for", &[Inc(1.0)]),
+    ("fancy", &[Inc(1.0)]),
+    ("something about", &[Inc(1.0), Coll]),
+    ("something on", &[Inc(1.0), Coll]),
+    ("anything on", &[Coll]),
+    ("anything about", &[Coll]),
+    ("stuff about", &[Inc(1.0), Coll]),
+    ("stuff on", &[Inc(1.0), Coll]),
+    ("news about", &[Inc(1.0), News, Coll]),
+    ("news on", &[Inc(1.0), News, Coll]),
+    ("tell me about", &[Inc(1.0)]),
+    ("update me on", &[Inc(1.0), News]),
+    ("a bit of", &[Inc(0.5)]),
+    ("bit of", &[Inc(0.5)]),
+    ("a bit", &[Inc(0.5)]),
+    ("a bit more", &[Inc(0.5)]),
+    ("a little", &[Inc(0.5)]),
+    ("a little more", &[Inc(0.5)]),
+    ("a little bit of", &[Inc(0.5)]),
+    ("a little bit more", &[Inc(0.5)]),
+    ("some", &[Inc(0.5)]),
+    ("maybe some", &[Inc(0.5)]),
+    ("a touch of", &[Inc(0.5)]),
+    ("a dash of", &[Inc(0.5)]),
+    ("a few", &[Inc(0.5)]),
+    ("slightly more", &[Inc(0.5)]),
+    ("occasionally", &[Inc(0.5)]),
+    ("sometimes", &[Inc(0.5)]),
+    ("now and then", &[Inc(0.5)]),
+    ("a sprinkle of", &[Inc(0.5)]),
+    ("don't mind", &[Inc(0.5)]),
+    ("do not mind", &[Inc(0.5)]),
+    ("but", &[Reset]),
+    ("however", &[Reset]),
+    ("please", &[Post]),
+    ("pls", &[Post]),
+    ("plz", &[Post]),
+    ("instead", &[Post]),
+    ("is fine", &[Post]),
+    ("are fine", &[Post]),
+    ("is ok", &[Post]),
+    ("are ok", &[Post]),
+    ("is okay", &[Post]),
+    ("is good", &[Post]),
+    ("would be nice", &[Post]),
+    ("would be good", &[Post]),
+    ("would be great", &[Post]),
+    ("thanks", &[Post]),
+    ("thank you", &[Post]),
+    ("no thanks", &[PostExc]),
+    ("no thank you", &[PostExc]),
+    ("not for me", &[PostExc]),
+    ("not interested", &[PostExc]),
+    // Imitation.
+    ("in the style of", &[Imit]),
+    ("in the voice of", &[Imit]),
+    ("in the manner of", &[Imit]),
+    ("in the spirit of", &[Imit]),
+    ("as if written by", &[Imit]),
+    ("as if it was written by", &[Imit]),
+    ("as if it were written by", &[Imit]),
+    ("as written by", &[Imit]),
+    ("as told by", &[Imit]),
+    ("narrated by", &[Imit]),
+    ("pretend you're", &[Imit]),
+    ("pretend you are", &[Imit]),
+    ("pretend to be", &[Imit]),
+    ("imitate", &[Imit]),
+    ("impersonate", &[Imit]),
+    ("channel", &[Imit]),
+    ("channelling", &[Imit]),
+    ("channeling", &[Imit]),
+    ("as if", &[AsIf]),
+    ("as though", &[AsIf]),
+];
+
+/// Words that carry no content ("please" and the like are in `MISC`).
+static FILLERS: &[&str] = &[
+    "hey",
+    "hi",
+    "hello",
+    "ok",
+    "okay",
+    "yeah",
+    "yes",
+    "yo",
+    "um",
+    "uh",
+    "erm",
+    "hmm",
+    "oh",
+    "ah",
+    "ugh",
+    "meh",
+    "argh",
+    "urgh",
+    "eh",
+    "wow",
+    "nah",
+    "video",
+    "audio",
+    "podcast",
+    "well",
+    "so",
+    "lol",
+    "haha",
+    "tbh",
+    "imo",
+    "cheers",
+    "can",
+    "could",
+    "would",
+    "will",
+    "shall",
+    "might",
+    "must",
+    "may",
+    "let",
+    "let's",
+    "see",
+    "read",
+    "reading",
+    "watch",
+    "watching",
+    "listen",
+    "listening",
+    "hear",
+    "tell",
+    "know",
+    "think",
+    "feel",
+    "feeling",
+    "look",
+    "looking",
+    "keep",
+    "get",
+    "give",
+    "show",
+    "find",
+    "send",
+    "bring",
+    "put",
+    "grab",
+    "pick",
+    "choose",
+    "select",
+    "go",
+    "going",
+    "goes",
+    "got",
+    "gotten",
+    "do",
+    "doing",
+    "done",
+    "did",
+    "does",
+    "be",
+    "been",
+    "being",
+    "is",
+    "are",
+    "was",
+    "were",
+    "am",
+    "has",
+    "have",
+    "had",
+    "having",
+    "i'm",
+    "i'd",
+    "i've",
+    "i'll",
+    "you're",
+    "you'd",
+    "we're",
+    "that's",
+    "there's",
+    "isn't",
+    "aren't",
+    "don't",
+    "doesn't",
+    "didn't",
+    "won't",
+    "wouldn't",
+    "can't",
+    "couldn't",
+    "shouldn't",
+    "u",
+    "ur",
+    "ya",
+    "kind",
+    "kinds",
+    "sort",
+    "sorts",
+    "type",
+    "types",
+    "bit",
+    "bits",
+    "lot",
+    "lots",
+    "much",
+    "many",
+    "little",
+    "other",
+    "another",
+    "different",
+    "else",
+    "new",
+    "fresh",
+    "good",
+    "great",
+    "nice",
+    "better",
+    "best",
+    "interesting",
+    "cool",
+    "amazing",
+    "awesome",
+    "mood",
+    "tired",
+    "bored",
+    "day",
+    "days",
+    "time",
+    "times",
+    "version",
+    "versions",
+    "tone",
+    "style",
+    "way",
+    "ways",
+    "one",
+    "right",
+    "now",
+    "currently",
+    "again",
+    "also",
+    "really",
+    "actually",
+    "actual",
+    "maybe",
+    "perhaps",
+    "probably",
+    "pretty",
+    "quite",
+    "rather",
+    "very",
+    "totally",
+    "definitely",
+    "basically",
+    "literally",
+    "honestly",
+    "seriously",
+    "anymore",
+    "lately",
+    "recently",
+    "recent",
+    "latest",
+    "today's",
+    "every",
+    "everything",
+    "anyone",
+    "everyone",
+    "someone",
+    "somebody",
+    "me",
+    "my",
+    "mine",
+    "myself",
+    "we",
+    "us",
+    "our",
+    "you",
+    "your",
+    "them",
+    "they",
+    "their",
+    "there",
+    "here",
+    "these",
+    "those",
+    "what",
+    "which",
+    "who",
+    "whom",
+    "whose",
+    "how",
+    "why",
+    "when",
+    "where",
+    "whether",
+    "though",
+    "although",
+    "because",
+    "since",
+    "into",
+    "onto",
+    "upon",
+    "towards",
+    "regarding",
+    "re",
+    "via",
+    "per",
+    "around",
+    "across",
+    "along",
+    "among",
+    "within",
+    "without",
+    "thing",
+    "item",
+    "topic",
+    "topics",
+    "subject",
+    "subjects",
+    "area",
+    "areas",
+    "section",
+    "sections",
+    "coverage",
+    "related",
+    "selection",
+    "mix",
+    "variety",
+    "usual",
+    "same",
+    "old",
+    "stale",
+    "repetitive",
+    "page",
+    "screen",
+    "app",
+    "site",
+    "platform",
+    "timeline",
+    "recs",
+    "tab",
+    "list",
+    "lists",
+    "bunch",
+    "couple",
+    "few",
+    "several",
+    "most",
+    "least",
+    "whole",
+    "entire",
+    "full",
+    "part",
+    "parts",
+    "bit",
+    "piece",
+    "minute",
+    "word",
+    "line",
+    "lines",
+    "sentence",
+    "sentences",
+    "words",
+    "minutes",
+    "seconds",
+    "second",
+    "paragraph",
+    "paragraphs",
+    "points",
+    "point",
+    "format",
+    "length",
+    "normal",
+    "sure",
+    "fine",
+    "alright",
+    "enough",
+    "instead",
+    "either",
+    "neither",
+    "any",
+    "all",
+    "each",
+    "both",
+    "half",
+    "whatever",
+    "anyway",
+    "otherwise",
+    "else",
+    "stay",
+    "start",
+    "started",
+    "begin",
+    "happen",
+    "happens",
+    "want",
+    "wants",
+    "wanted",
+    "like",
+    "likes",
+    "liked",
+    "need",
+    "needs",
+    "needed",
+    "make",
+    "makes",
+    "made",
+    "making",
+    "take",
+    "takes",
+    "taking",
+    "try",
+    "trying",
+    "please",
+    "help",
+    "surprise",
+    "trending",
+    "popular",
+    "top",
+    "big",
+    "biggest",
+    "important",
+    "main",
+    "major",
+    "key",
+    "quick",
+    "based",
+    "booking",
+    "marked",
+    "marker",
+    "missions",
+    "mission",
+    "passion",
+    "fellow",
+    "yellow",
+    "sample",
+    "sunny",
+    "honey",
+    "cherry",
+    "shooter",
+    "shooters",
+    "shooting",
+    "moves",
+    "worlds",
+    "works",
+    "shocks",
+    "socks",
+    "shapes",
+    "later",
+    "latter",
+    "letter",
+    "fighter",
+    "tighter",
+    "keeper",
+    "series",
+    "counts",
+    "living",
+    "smoothing",
+    "feather",
+    "leather",
+    "sorter",
+    "matter",
+    "matters",
+    "world",
+    "local",
+    "live",
+    "watched",
+    "viewed",
+    "seen",
+    "clicked",
+    "skipped",
+    "scroll",
+    "scrolling",
+    "feeds",
+    "reader",
+    "viewer",
+    "morning",
+    "evening",
+    "afternoon",
+    "night",
+    "week",
+    "weekend",
+    "month",
+    "year",
+    "hour",
+    "hours",
+    "mins",
+    "min",
+    "secs",
+    "sec",
+    "long",
+    "lengthy",
+    "whilst",
+    "while",
+    "during",
+    "after",
+    "before",
+    "until",
+    "ever",
+    "yet",
+    "still",
+    "already",
+    "soon",
+    "often",
+    "usually",
+    "always",
+    "sometimes",
+    "thanks",
+    "thank",
+    "favour",
+    "favor",
+    "wish",
+    "hope",
+    "guess",
+    "mean",
+    "means",
+    "said",
+    "says",
+    "say",
+    "saying",
+    "talk",
+    "talking",
+    "speak",
+    "sound",
+    "sounds",
+    "write",
+    "written",
+    "writing",
+    "writes",
+    "wrote",
+    "told",
+    "narrate",
+];
+
+/// Words never corrected although they are one edit from a keyword.
+static PROTECTED: &[&str] = &[
+    "official",
+    "officials",
+    "normal",
+    "format",
+    "policies",
+    "notes",
+    "votes",
+    "voted",
+    "voters",
+    "sorts",
+    "shirt",
+    "shorts",
+    "shirts",
+    "spots",
+    "sports",
+    "grief",
+    "firm",
+    "firms",
+    "bread",
+    "brand",
+    "brands",
+    "hands",
+    "lands",
+    "market",
+    "marked",
+    "games",
+    "gamer",
+    "james",
+    "music",
+    "musical",
+    "magic",
+    "price",
+    "prices",
+    "sales",
+    "stack",
+    "stuck",
+    "trader",
+    "grade",
+    "based",
+    "actual",
+    "amazing",
+    "selection",
+    "looking",
+    "booking",
+    "cooking",
+    "wealth",
+    "passion",
+    "mission",
+    "missions",
+    "fellow",
+    "yellow",
+    "sample",
+    "sunny",
+    "honey",
+    "cherry",
+    "lovely",
+    "keeper",
+    "series",
+    "retail",
+    "detail",
+    "details",
+    "caller",
+    "called",
+    "calmed",
+    "thought",
+    "through",
+    "though",
+    "tough",
+    "cough",
+    "latest",
+    "largest",
+    "longest",
+    "gentile",
+    "general",
+    "genital",
+    "forma",
+    "forms",
+    "formed",
+    "former",
+    "formula",
+];
+
+/// Keywords of five letters that typos are corrected to (the rest need six).
+static FIVE_LETTER_TARGETS: &[&str] = &["sport", "rugby", "recap", "movie", "drama"];
+
+/// Keywords never used as correction targets (too close to common words).
+static RISKY_TARGETS: &[&str] = &[
+    "formal",
+    "policy",
+    "stocks",
+    "shares",
+    "movies",
+    "lively",
+    "gentle",
+    "gentler",
+    "lighter",
+    "deeper",
+    "simple",
+    "amusing",
+    "market",
+    "markets",
+    "banking",
+    "cooking",
+    "fashion",
+    "health",
+    "emissions",
+    "police",
+    "courts",
+    "mellow",
+    "cheery",
+    "labour",
+    "senate",
+    "tories",
+    "fuller",
+    "thorough",
+    "humour",
+    "humor",
+    "posts",
+    "reads",
+    "feeds",
+    "shorts",
+    "softer",
+    "dryer",
+    "angry",
+    "stress",
+    "things",
+    "stuff",
+    "ones",
+    "liked",
+    "likes",
+    "started",
+    "makes",
+    "taking",
+    "making",
+    "talking",
+    "saying",
+    "writes",
+    "wrote",
+    "narrate",
+    "living",
+    "feather",
+    "leather",
+    "sorter",
+    "matter",
+    "matters",
+    "seconds",
+    "second",
+    "minutes",
+    "minute",
+    "sentence",
+    "sentences",
+    "written",
+    "writing",
+    "reader",
+    "viewer",
+    "mission",
+    "missions",
+    "passion",
+    "fellow",
+    "yellow",
+    "sample",
+    "sunny",
+    "honey",
+    "cherry",
+    "booking",
+    "marked",
+    "marker",
+    "based",
+    "shooter",
+    "shooters",
+    "shooting",
+    "worlds",
+    "shocks",
+    "shapes",
+    "latter",
+    "letter",
+    "fighter",
+    "tighter",
+    "keeper",
+    "series",
+    "counts",
+    "smoothing",
+    "selection",
+    "looking",
+    "actual",
+    "amazing",
+    "normal",
+    "format",
+    "watched",
+    "viewed",
+    "clicked",
+    "skipped",
+    "scroll",
+    "scrolling",
+    "lengthy",
+    "whilst",
+    "usually",
+    "always",
+];
+
+static NUMBER_WORDS: &[(&str, u32)] = &[
+    ("zero", 0),
+    ("one", 1),
+    ("two", 2),
+    ("three", 3),
+    ("four", 4),
+    ("five", 5),
+    ("six", 6),
+    ("seven", 7),
+    ("eight", 8),
+    ("nine", 9),
+    ("ten", 10),
+    ("eleven", 11),
+    ("twelve", 12),
+    ("thirteen", 13),
+    ("fourteen", 14),
+    ("fifteen", 15),
+    ("sixteen", 16),
+    ("seventeen", 17),
+    ("eighteen", 18),
+    ("nineteen", 19),
+    ("twenty", 20),
+    ("thirty", 30),
+    ("forty", 40),
+    ("fifty", 50),
+    ("sixty", 60),
+    ("seventy", 70),
+    ("eighty", 80),
+    ("ninety", 90),
+];
+
+/// Length units: words, unit, factor, whether "a"/"an" may count as one.
+static UNITS: &[(&str, LengthUnit, u32, bool)] = &[
+    ("sentence", LengthUnit::Sentences, 1, true),
+    ("sentences", LengthUnit::Sentences, 1, false),
+    ("line", LengthUnit::Sentences, 1, true),
+    ("lines", LengthUnit::Sentences, 1, false),
+    ("bullet point", LengthUnit::Sentences, 1, true),
+    ("bullet points", LengthUnit::Sentences, 1, false),
+    ("bullets", LengthUnit::Sentences, 1, false),
+    ("points", LengthUnit::Sentences, 1, false),
+    ("paragraph", LengthUnit::Sentences, 4, true),
+    ("paragraphs", LengthUnit::Sentences, 4, false),
+    ("word", LengthUnit::Words, 1, false),
+    ("words", LengthUnit::Words, 1, false),
+    ("minute", LengthUnit::Seconds, 60, false),
+    ("minutes", LengthUnit::Seconds, 60, false),
+    ("min", LengthUnit::Seconds, 60, false),
+    ("mins", LengthUnit::Seconds, 60, false),
+    ("second", LengthUnit::Seconds, 1, false),
+    ("seconds", LengthUnit::Seconds, 1, false),
+    ("sec", LengthUnit::Seconds, 1, false),
+    ("secs", LengthUnit::Seconds, 1, false),
+    ("hour", LengthUnit::Seconds, 3600, false),
+    ("hours", LengthUnit::Seconds, 3600, false),
+];
+
+/// Words before a count that belong to the length ("under 100 words").
+static QUALIFIERS: &[&str] = &[
+    "no more than",
+    "not more than",
+    "no longer than",
+    "not longer than",
+    "in less than",
+    "in under",
+    "in about",
+    "in around",
+    "less than",
+    "fewer than",
+    "at most",
+    "up to",
+    "at least",
+    "in",
+    "under",
+    "within",
+    "about",
+    "around",
+    "roughly",
+    "approximately",
+    "approx",
+    "max",
+    "maximum",
+    "exactly",
+    "just",
+    "only",
+];
+
+/// Adjectives allowed between a count and its unit.
+static COUNT_ADJECTIVES: &[&str] = &[
+    "short", "quick", "simple", "brief", "concise", "little", "single", "plain", "key", "main",
+];
+
+/// Filler words a bare noun phrase may hold ("the Mars landing").
+static BARE_OK: &[&str] = &[
+    "a", "an", "the", "of", "on", "in", "about", "for", "and", "or", "with", "from", "to", "at",
+    "new", "latest", "recent", "please",
+];
+
+/// Words after "this" that make it a date.
+static TIME_WORDS: &[&str] = &[
+    "week",
+    "weekend",
+    "month",
+    "year",
+    "morning",
+    "afternoon",
+    "evening",
+    "time",
+    "season",
+];
+
+/// Words that end an imitated name.
+static IMITATE_STOPS: &[&str] = &[
+    "and", "but", "or", "please", "would", "could", "does", "did", "wrote", "writes", "with",
+    "about", "for", "to", "that", "who", "so", "because", "on", "in", "if", "when", "while",
+    "instead", "this", "it", "then", "is", "was", "were", "are", "me", "my",
+];
+
+/// Words after which "like X" imitates X.
+static SAY_VERBS: &[&str] = &[
+    "write",
+    "written",
+    "writes",
+    "talk",
+    "talks",
+    "talking",
+    "speak",
+    "speaks",
+    "speaking",
+    "sound",
+    "sounds",
+    "read",
+    "reads",
+    "narrate",
+    "narrated",
+    "tell",
+    "told",
+    "say",
+    "said",
+    "explain",
+    "explained",
+    "rewrite",
+    "rewritten",
+    "redo",
+    "put",
+    "it",
+    "this",
+    "that",
+    "text",
+];
+
+struct Entry {
+    words: Vec<String>,
+    effs: Vec<E>,
+}
+
+/// The phrase tables, indexed for longest-match lookup, plus what typo
+/// correction and relevance need.
+struct Lexicon {
+    entries: Vec<Entry>,
+    /// First word → entries, longest first.
+    index: HashMap<String, Vec<usize>>,
+    /// Stem of a single-word topic phrase → canonical topic.
+    topic_stems: HashMap<String, &'static str>,
+    /// Canonical topic → stemmed terms of each of its phrases.
+    synonyms: HashMap<&'static str, Vec<Vec<String>>>,
+    known: HashSet<String>,
+    fillers: HashSet<&'static str>,
+    targets: Vec<String>,
+}
+
+impl Lexicon {
+    fn build() -> Lexicon {
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut by_phrase: HashMap<String, usize> = HashMap::new();
+        let mut add = |phrase: &str, effs: &[E]| {
+            let words: Vec<String> = phrase.split_whitespace().map(str::to_string).collect();
+            if words.is_empty() {
+                return;
+            }
+            let key = words.join(" ");
+            if let Some(&i) = by_phrase.get(&key) {
+                let entry: &mut Entry = &mut entries[i];
+                for e in effs {
+                    if !entry.effs.contains(e) {
+                        entry.effs.push(*e);
+                    }
+                }
+            } else {
+                by_phrase.insert(key, entries.len());
+                entries.push(Entry {
+                    words,
+                    effs: effs.to_vec(),
+                });
+            }
+        };
+        for &(p, c) in TOPICS {
+            add(p, &[Top(c)]);
+        }
+        for &(p, t) in TONES {
+            add(p, &[Tn(t)]);
+        }
+        for &(p, t) in ANTI_TONES {
+            add(p, &[Anti(t)]);
+        }
+        for &(p, effs) in MISC {
+            add(p, effs);
+        }
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in entries.iter().enumerate() {
+            index.entry(e.words[0].clone()).or_default().push(i);
+        }
+        for list in index.values_mut() {
+            list.sort_by_key(|&i| std::cmp::Reverse(entries[i].words.len()));
+        }
+        let mut topic_stems = HashMap::new();
+        let mut synonyms: HashMap<&'static str, Vec<Vec<String>>> = HashMap::new();
+        for &(p, c) in TOPICS {
+            if !p.contains(' ') {
+                topic_stems.entry(text::stem(p)).or_insert(c);
+            }
+            let terms = text::terms(p);
+            if !terms.is_empty() {
+                synonyms.entry(c).or_default().push(terms);
+            }
+        }
+        let fillers: HashSet<&'static str> = FILLERS.iter().copied().collect();
+        let mut known: HashSet<String> = HashSet::new();
+        for e in &entries {
+            known.extend(e.words.iter().cloned());
+        }
+        known.extend(FILLERS.iter().map(|s| s.to_string()));
+        known.extend(PROTECTED.iter().map(|s| s.to_string()));
+        known.extend(NUMBER_WORDS.iter().map(|(s, _)| s.to_string()));
+        for (p, ..) in UNITS {
+            known.extend(p.split_whitespace().map(str::to_string));
+        }
+        for q in QUALIFIERS.iter().chain(COUNT_ADJECTIVES) {
+            known.extend(q.split_whitespace().map(str::to_string));
+        }
+        let mut targets: Vec<String> = Vec::new();
+        let mut seen = HashSet::new();
+        let candidates = entries
+            .iter()
+            .flat_map(|e| e.words.iter().map(String::as_str))
+            .chain(FILLERS.iter().copied())
+            .chain(NUMBER_WORDS.iter().map(|(s, _)| *s))
+            .chain(["sentences", "paragraph", "paragraphs", "minutes", "seconds"]);
+        for w in candidates {
+            let n = w.chars().count();
+            let eligible = w.chars().all(|c| c.is_ascii_alphabetic())
+                && (n >= 6 || FIVE_LETTER_TARGETS.contains(&w))
+                && !RISKY_TARGETS.contains(&w)
+                && !PROTECTED.contains(&w);
+            if eligible && seen.insert(w) {
+                targets.push(w.to_string());
+            }
+        }
+        Lexicon {
+            entries,
+            index,
+            topic_stems,
+            synonyms,
+            known,
+            fillers,
+            targets,
+        }
+    }
+
+    /// The keyword a mistyped token stands for, if any.
+    fn correct(&self, tok: &Tok, sentence_start: bool) -> Option<&str> {
+        let w = tok.w.as_str();
+        let n = w.chars().count();
+        if n < 5 || !w.chars().all(|c| c.is_ascii_alphabetic()) {
+            return None;
+        }
+        if self.known.contains(w) || text::is_stop_word(w) || self.known.contains(&text::stem(w)) {
+            return None;
+        }
+        // A capitalised word inside a sentence is a name.
+        let mut chars = tok.orig.chars();
+        let first_upper = chars.next().is_some_and(char::is_uppercase);
+        let rest_lower = chars.any(char::is_lowercase);
+        if first_upper && rest_lower && !sentence_start {
+            return None;
+        }
+        // Among keywords one edit away, a dropped letter is the likeliest
+        // typo, then a swapped or wrong one, then an extra one.
+        let mut best: Option<(usize, &str)> = None;
+        for t in &self.targets {
+            let tn = t.chars().count();
+            if tn.abs_diff(n) > 1 {
+                continue;
+            }
+            // An inflection of a keyword is not a typo of it.
+            if w.strip_suffix(['s', 'd']) == Some(t.as_str()) || t.strip_suffix('s') == Some(w) {
+                continue;
+            }
+            let rank = match tn.cmp(&n) {
+                std::cmp::Ordering::Greater => 0,
+                std::cmp::Ordering::Equal => 1,
+                std::cmp::Ordering::Less => 2,
+            };
+            if best.is_none_or(|(r, _)| rank < r) && edit_distance(w, t) <= 1 {
+                best = Some((rank, t.as_str()));
+            }
+        }
+        best.map(|(_, t)| t)
+    }
+
+    fn lex(&self, toks: &[Tok]) -> Vec<Unit> {
+        let mut units = Vec::new();
+        let mut i = 0;
+        while i < toks.len() {
+            let start = i;
+            let mk = |kind: Kind, effs: Vec<E>, end: usize| Unit {
+                kind,
+                effs,
+                brk: toks[start].brk,
+                poss: toks[end - 1].poss,
+                used: false,
+                w: toks[start..end]
+                    .iter()
+                    .map(|t| t.w.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                orig: toks[start..end]
+                    .iter()
+                    .map(|t| t.orig.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            };
+            if let Some((days, end)) = parse_recency_count(toks, i) {
+                units.push(mk(Kind::Rec(days), Vec::new(), end));
+                i = end;
+                continue;
+            }
+            if let Some((len, extra, end)) = parse_length(toks, i) {
+                units.push(mk(Kind::Len(len), extra, end));
+                i = end;
+                continue;
+            }
+            if let Some((effs, end)) = self.match_phrase(toks, i) {
+                units.push(mk(Kind::Lex, effs, end));
+                i = end;
+                continue;
+            }
+            let w = toks[i].w.as_str();
+            let kind = if self.fillers.contains(w)
+                || text::is_stop_word(w)
+                || number_word(w).is_some()
+                || w.chars().all(|c| c.is_ascii_digit())
+                || w.chars().count() < 2
+            {
+                Kind::Fill
+            } else {
+                Kind::Word
+            };
+            units.push(mk(kind, Vec::new(), i + 1));
+            i += 1;
+        }
+        units
+    }
+
+    fn match_phrase(&self, toks: &[Tok], i: usize) -> Option<(Vec<E>, usize)> {
+        if let Some(list) = self.index.get(&toks[i].w) {
+            for &ei in list {
+                let e = &self.entries[ei];
+                let n = e.words.len();
+                if i + n > toks.len() {
+                    continue;
+                }
+                let ok = e.words.iter().enumerate().all(|(k, w)| {
+                    let t = &toks[i + k];
+                    t.w == *w && (k == 0 || t.brk == Break::None)
+                });
+                // "like this weekend" is a date, not a reference.
+                let dated = matches!(e.words.last().map(String::as_str), Some("this" | "that"))
+                    && toks.get(i + n).is_some_and(|t| {
+                        t.brk == Break::None && TIME_WORDS.contains(&t.w.as_str())
+                    });
+                if ok && !dated {
+                    return Some((e.effs.clone(), i + n));
+                }
+            }
+        }
+        let w = &toks[i].w;
+        if w.chars().count() >= 4 && !self.fillers.contains(w.as_str()) {
+            if let Some(c) = self.topic_stems.get(&text::stem(w)) {
+                return Some((vec![Top(c)], i + 1));
+            }
+        }
+        None
+    }
+}
+
+// -------------------------------------------------------------------
+// Counts, lengths and recencies
+// -------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Count {
+    /// A number said as such.
+    Number(f32),
+    /// "a"/"an": one, for some units.
+    Article,
+    /// "half a"/"half an".
+    Half,
+}
+
+fn word_at(toks: &[Tok], j: usize) -> Option<&str> {
+    toks.get(j).map(|t| t.w.as_str())
+}
+
+/// Whether the words of `phrase` are at `j` with no break inside; returns
+/// the position after them.
+fn phrase_at(toks: &[Tok], j: usize, phrase: &str) -> Option<usize> {
+    let mut k = j;
+    for (n, w) in phrase.split_whitespace().enumerate() {
+        let t = toks.get(k)?;
+        if t.w != w || (n > 0 && t.brk != Break::None) {
+            return None;
+        }
+        k += 1;
+    }
+    Some(k)
+}
+
+fn joined(toks: &[Tok], j: usize) -> bool {
+    toks.get(j).is_some_and(|t| t.brk == Break::None)
+}
+
+fn number_word(w: &str) -> Option<u32> {
+    NUMBER_WORDS.iter().find(|(s, _)| *s == w).map(|(_, v)| *v)
+}
+
+/// A count at `j`: digits, number words, "a couple of", "a few", "a dozen",
+/// "a"/"an", "half a".
+fn parse_count(toks: &[Tok], j: usize) -> Option<(Count, usize)> {
+    let w = word_at(toks, j)?;
+    if !w.is_empty() && w.chars().all(|c| c.is_ascii_digit()) {
+        let v: u64 = w.parse().unwrap_or(u64::MAX);
+        return Some((Count::Number(v.min(1_000_000) as f32), j + 1));
+    }
+    for (phrase, v) in [
+        ("a couple of", 2.0),
+        ("couple of", 2.0),
+        ("a couple", 2.0),
+        ("a few", 3.0),
+        ("few", 3.0),
+        ("a dozen", 12.0),
+        ("dozen", 12.0),
+        ("a single", 1.0),
+        ("single", 1.0),
+    ] {
+        if let Some(k) = phrase_at(toks, j, phrase) {
+            return Some((Count::Number(v), k));
+        }
+    }
+    if let Some(k) = phrase_at(toks, j, "half a").or_else(|| phrase_at(toks, j, "half an")) {
+        return Some((Count::Half, k));
+    }
+    // Number words: "twenty five", "two hundred and fifty", "a hundred".
+    let mut k = j;
+    let mut total: u32 = 0;
+    let mut current: u32 = 0;
+    let mut any = false;
+    if matches!(w, "a" | "an")
+        && joined(toks, j + 1)
+        && matches!(word_at(toks, j + 1), Some("hundred" | "thousand"))
+    {
+        current = 1;
+        k = j + 1;
+        any = true;
+    }
+    while let Some(t) = toks.get(k) {
+        if k > j && t.brk != Break::None {
+            break;
+        }
+        if let Some(v) = number_word(&t.w) {
+            current = current.saturating_add(v);
+            any = true;
+        } else if t.w == "hundred" && any {
+            current = current.max(1).saturating_mul(100);
+        } else if t.w == "thousand" && any {
+            total = total.saturating_add(current.max(1).saturating_mul(1000));
+            current = 0;
+        } else if t.w == "and"
+            && any
+            && joined(toks, k + 1)
+            && word_at(toks, k + 1).is_some_and(|n| number_word(n).is_some())
+        {
+            // "two hundred and fifty"
+        } else {
+            break;
+        }
+        k += 1;
+    }
+    if any {
+        return Some((Count::Number(total.saturating_add(current) as f32), k));
+    }
+    if matches!(w, "a" | "an") {
+        return Some((Count::Article, j + 1));
+    }
+    None
+}
+
+/// An absolute length at `i`: "(in|under|...) COUNT (adjective) UNIT (or
+/// less|long|max)". Returns extra effects ("3 key points" is a summary).
+fn parse_length(toks: &[Tok], i: usize) -> Option<(Length, Vec<E>, usize)> {
+    let mut starts = vec![i];
+    for q in QUALIFIERS {
+        if let Some(k) = phrase_at(toks, i, q) {
+            if joined(toks, k) {
+                starts.push(k);
+            }
+        }
+    }
+    for &j in starts.iter().rev() {
+        if let Some(found) = parse_length_from(toks, j) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn parse_length_from(toks: &[Tok], j: usize) -> Option<(Length, Vec<E>, usize)> {
+    let (count, mut k) = parse_count(toks, j)?;
+    let mut extra = Vec::new();
+    if joined(toks, k) {
+        if let Some(adj) = word_at(toks, k).filter(|w| COUNT_ADJECTIVES.contains(w)) {
+            if matches!(adj, "key" | "main")
+                && joined(toks, k + 1)
+                && word_at(toks, k + 1) == Some("points")
+            {
+                extra.push(Fmt(Format::Summary, 1));
+            }
+            k += 1;
+        }
+    }
+    if !joined(toks, k) {
+        return None;
+    }
+    let mut best: Option<(LengthUnit, u32, bool, usize)> = None;
+    for (phrase, unit, factor, article_ok) in UNITS {
+        if let Some(end) = phrase_at(toks, k, phrase) {
+            if best.is_none_or(|b| end > b.3) {
+                best = Some((*unit, *factor, *article_ok, end));
+            }
+        }
+    }
+    let (unit, factor, article_ok, mut end) = best?;
+    let value = match count {
+        Count::Number(v) => v * factor as f32,
+        Count::Article if article_ok => factor as f32,
+        Count::Half if factor >= 60 => 0.5 * factor as f32,
+        _ => return None,
+    };
+    let value = value.round().clamp(0.0, 1_000_000.0) as u32;
+    if value == 0 {
+        return None;
+    }
+    for tail in [
+        "or less", "or fewer", "or so", "long", "max", "maximum", "tops",
+    ] {
+        if joined(toks, end) {
+            if let Some(e) = phrase_at(toks, end, tail) {
+                end = e;
+                break;
+            }
+        }
+    }
+    Some((
+        Length {
+            unit,
+            value,
+            relative: 0.0,
+        },
+        extra,
+        end,
+    ))
+}
+
+/// "(over|in|from|within) (the) last|past|previous COUNT days|weeks|...".
+fn parse_recency_count(toks: &[Tok], i: usize) -> Option<(u32, usize)> {
+    // Every word after the first must follow without a break.
+    let at = |j: usize| -> Option<&str> {
+        let t = toks.get(j)?;
+        (j == i || t.brk == Break::None).then_some(t.w.as_str())
+    };
+    let mut j = i;
+    if matches!(
+        at(j),
+        Some("over" | "in" | "from" | "within" | "during" | "for")
+    ) {
+        j += 1;
+    }
+    if at(j) == Some("the") {
+        j += 1;
+    }
+    if !matches!(at(j), Some("last" | "past" | "previous")) {
+        return None;
+    }
+    j += 1;
+    at(j)?;
+    let (Count::Number(n), k) = parse_count(toks, j)? else {
+        return None;
+    };
+    let per_unit = match at(k)? {
+        "day" | "days" => 1.0,
+        "week" | "weeks" => 7.0,
+        "month" | "months" => 30.0,
+        "year" | "years" => 365.0,
+        "hour" | "hours" => 1.0 / 24.0,
+        _ => return None,
+    };
+    let days = (n * per_unit).ceil().clamp(1.0, 36_500.0) as u32;
+    Some((days, k + 1))
+}
+
+// -------------------------------------------------------------------
+// Units and their reading
+// -------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Lex,
+    Word,
+    Fill,
+    Len(Length),
+    Rec(u32),
+}
+
+#[derive(Clone, Debug)]
+struct Unit {
+    kind: Kind,
+    effs: Vec<E>,
+    brk: Break,
+    poss: bool,
+    used: bool,
+    w: String,
+    orig: String,
+}
+
+impl Unit {
+    fn has(&self, f: impl Fn(&E) -> bool) -> bool {
+        self.effs.iter().any(f)
+    }
+
+    fn is_topic_only(&self) -> bool {
+        self.kind == Kind::Lex
+            && !self.effs.is_empty()
+            && self.effs.iter().all(|e| matches!(e, Top(_)))
+    }
+
+    /// Neither a content word nor anything that means something.
+    fn is_filler(&self) -> bool {
+        match self.kind {
+            Kind::Fill => true,
+            Kind::Lex => self.effs.iter().all(|e| matches!(e, Fill)),
+            _ => false,
+        }
+    }
+}
+
+/// Finds an imitated style or person, marks its units used, and returns it.
+#[allow(clippy::needless_range_loop)]
+fn find_imitation(units: &mut [Unit]) -> Option<String> {
+    let n = units.len();
+    for i in 0..n {
+        if units[i].used {
+            continue;
+        }
+        let u = &units[i];
+        let found = if u.has(|e| matches!(e, Imit)) {
+            gather_imitated(units, i + 1, false).map(|(s, end)| (s, i, end))
+        } else if u.has(|e| matches!(e, AsIf)) {
+            // "as if a pirate wrote it"
+            gather_imitated(units, i + 1, false).and_then(|(s, end)| {
+                let next = units.get(end + 1)?;
+                let ends = matches!(
+                    next.w.as_str(),
+                    "wrote" | "writes" | "had" | "was" | "were" | "would" | "is"
+                );
+                (ends && next.brk == Break::None).then_some((s, i, end + 1))
+            })
+        } else if u.has(|e| matches!(e, Like)) {
+            let article_next = units.get(i + 1).is_some_and(|v| {
+                matches!(v.w.as_str(), "a" | "an" | "the") && v.brk == Break::None
+            });
+            let verb_before = i > 0
+                && u.brk == Break::None
+                && (SAY_VERBS.contains(&units[i - 1].w.as_str())
+                    || units[i - 1].has(|e| matches!(e, Ref | EditV | CreateV)));
+            if article_next || verb_before {
+                gather_imitated(units, i + 1, true).map(|(s, end)| (s, i, end))
+            } else {
+                None
+            }
+        } else if u.w == "style" || u.w == "voice" {
+            // "in Hemingway's style", "in a pirate voice"
+            let mut k = i;
+            let mut found = None;
+            while k > 0 && i - k < 5 {
+                if units[k].brk != Break::None {
+                    break;
+                }
+                k -= 1;
+                if units[k].w == "in" {
+                    found = Some(k);
+                    break;
+                }
+            }
+            found.and_then(|k| {
+                let between = &units[k + 1..i];
+                let ok = !between.is_empty()
+                    && between.iter().all(|v| {
+                        !v.used
+                            && (v.kind == Kind::Word
+                                || v.is_topic_only()
+                                || matches!(v.w.as_str(), "a" | "an" | "the"))
+                    })
+                    && between.iter().any(|v| v.kind == Kind::Word);
+                if !ok {
+                    return None;
+                }
+                let words: Vec<&str> = between
+                    .iter()
+                    .filter(|v| !matches!(v.w.as_str(), "a" | "an" | "the"))
+                    .map(|v| v.orig.as_str())
+                    .collect();
+                Some((words.join(" "), k, i))
+            })
+        } else {
+            None
+        };
+        if let Some((s, from, to)) = found {
+            for v in &mut units[from..=to.min(n - 1)] {
+                v.used = true;
+            }
+            return Some(s);
+        }
+    }
+    None
+}
+
+/// The name after an imitation marker: up to six words, ending on a content
+/// word. Returns it and the index of its last unit.
+fn gather_imitated(units: &[Unit], from: usize, after_like: bool) -> Option<(String, usize)> {
+    let mut last_word: Option<usize> = None;
+    let mut j = from;
+    while j < units.len() && j < from + 6 {
+        let v = &units[j];
+        if v.brk != Break::None || v.used {
+            break;
+        }
+        let article = matches!(v.w.as_str(), "a" | "an" | "the");
+        let ok = match v.kind {
+            Kind::Word => true,
+            Kind::Fill => !IMITATE_STOPS.contains(&v.w.as_str()),
+            Kind::Lex => v
+                .effs
+                .iter()
+                .all(|e| matches!(e, Top(_) | News | Coll | ArtNoun)),
+            _ => false,
+        };
+        if !ok {
+            break;
+        }
+        // After "like", the first word must be an article or a content word
+        // ("like a pirate", "like Yoda"), not "something".
+        if after_like && j == from && !article && v.kind != Kind::Word {
+            return None;
+        }
+        if v.kind == Kind::Word {
+            last_word = Some(j);
+        }
+        j += 1;
+    }
+    let end = last_word?;
+    let s = units[from..=end]
+        .iter()
+        .map(|v| v.orig.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((s, end))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Pol {
+    Include,
+    Exclude,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Scope {
+    pol: Pol,
+    weight: f32,
+    explicit: bool,
+}
+
+impl Scope {
+    const DEFAULT: Scope = Scope {
+        pol: Pol::Include,
+        weight: 1.0,
+        explicit: false,
+    };
+}
+
+/// A wanted or refused topic or content word, in order of mention.
+#[derive(Clone, Debug)]
+struct Mention {
+    /// The canonical topic, or the content word or phrase.
+    text: String,
+    /// The words as said (for a topic).
+    surface: String,
+    topic: bool,
+    pol: Pol,
+    weight: f32,
+    /// The segment it was said in.
+    seg: usize,
+}
+
+/// What the instructor read from an instruction.
+#[derive(Clone, Debug, Default)]
+struct Parsed {
+    guidance: Guidance,
+    refers: bool,
+    edit_verb: bool,
+    create_verb: bool,
+    explain: bool,
+    collection: bool,
+    /// News words ("stories", "headlines"): several items.
+    news: bool,
+    comparative: bool,
+}
+
+/// The previous unit that means something, in the same segment.
+fn prev_significant(units: &[Unit], idx: usize) -> Option<&Unit> {
+    let mut k = idx;
+    while k > 0 {
+        if units[k].brk != Break::None {
+            return None;
+        }
+        k -= 1;
+        let u = &units[k];
+        if u.used {
+            return None;
+        }
+        if !u.is_filler() {
+            return Some(u);
+        }
+    }
+    None
+}
+
+/// The next unit that means something, in the same segment.
+fn next_significant(units: &[Unit], idx: usize) -> Option<&Unit> {
+    let mut k = idx + 1;
+    while k < units.len() {
+        let u = &units[k];
+        if u.brk != Break::None || u.used {
+            return None;
+        }
+        if !u.is_filler() {
+            return Some(u);
+        }
+        k += 1;
+    }
+    None
+}
+
+fn is_negator(u: &Unit) -> bool {
+    u.has(|e| matches!(e, Exc(_) | Too))
+}
+
+fn negated_tone(t: Tone) -> Option<Tone> {
+    match t {
+        Tone::Serious | Tone::Formal => Some(Tone::Casual),
+        Tone::Casual => Some(Tone::Formal),
+        Tone::Playful => Some(Tone::Serious),
+        Tone::Calm | Tone::Upbeat | Tone::Neutral => None,
+    }
+}
+
+/// Whether a refusal marker at `idx` negates the tone or length after it
+/// rather than starting a refusal.
+fn marker_negates_next(units: &[Unit], idx: usize) -> bool {
+    next_significant(units, idx).is_some_and(|n| {
+        matches!(n.kind, Kind::Len(_))
+            || n.has(|e| matches!(e, Tn(_) | Anti(_) | Rel(..) | Too | Abs(..)))
+    })
+}
+
+fn set_format(f: Format, prio: u8, format: &mut Option<(u8, Format)>) {
+    if format.is_none_or(|(p, _)| prio > p) {
+        *format = Some((prio, f));
+    }
+}
+
+fn record(m: Mention, mentions: &mut Vec<Mention>, at: (&mut Vec<usize>, &mut Vec<usize>, bool)) {
+    let (segment, pending, inherited) = at;
+    mentions.push(m);
+    let i = mentions.len() - 1;
+    segment.push(i);
+    if inherited {
+        pending.push(i);
+    }
+}
+
+fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
+    let mut p = Parsed::default();
+    let mut tone: Option<Tone> = None;
+    let mut abs_len: Option<Length> = None;
+    let mut rel_len: Option<f32> = None;
+    let mut format: Option<(u8, Format)> = None;
+    let mut recency: Vec<u32> = Vec::new();
+    let mut today_plain = false;
+    let mut news = false;
+    let mut recap = false;
+    let mut article_noun = false;
+
+    let mut scope = Scope::DEFAULT;
+    let mut inherited = false;
+    let mut pending: Vec<usize> = Vec::new();
+    let mut segment: Vec<usize> = Vec::new();
+    let mut last_segment: Vec<usize> = Vec::new();
+    let mut mentions: Vec<Mention> = Vec::new();
+    let mut phrase_open = false;
+    // Per segment: whether something in it asks for content (a marker, a
+    // topic, a format, a verb), and whether it is a bare noun phrase
+    // ("quantum knitting"). Content words elsewhere ("i've had a rough day")
+    // are chatter, not a fact query.
+    let mut seg = 0usize;
+    let mut licensed: Vec<bool> = vec![false];
+    let mut bare: Vec<bool> = vec![true];
+
+    for (idx, u) in units.iter().enumerate() {
+        if u.brk != Break::None && idx > 0 {
+            seg += 1;
+            licensed.push(false);
+            bare.push(true);
+        }
+        match u.kind {
+            Kind::Len(_) | Kind::Rec(_) => licensed[seg] = true,
+            Kind::Fill => {
+                if !BARE_OK.contains(&u.w.as_str()) {
+                    bare[seg] = false;
+                }
+            }
+            Kind::Word => {}
+            Kind::Lex => {
+                if u.has(|e| {
+                    matches!(
+                        e,
+                        Inc(_)
+                            | Exc(_)
+                            | Reset
+                            | Post
+                            | Top(_)
+                            | Fmt(..)
+                            | CreateV
+                            | EditV
+                            | Explain
+                            | News
+                            | Coll
+                            | Rec(_)
+                            | Today
+                            | Recap
+                            | ArtNoun
+                            | Imit
+                    )
+                }) {
+                    licensed[seg] = true;
+                } else {
+                    bare[seg] = false;
+                }
+            }
+        }
+        match u.brk {
+            Break::Stop => {
+                scope = Scope::DEFAULT;
+                inherited = false;
+                pending.clear();
+                if !segment.is_empty() {
+                    last_segment = std::mem::take(&mut segment);
+                }
+                phrase_open = false;
+            }
+            Break::Comma => {
+                if scope.explicit {
+                    inherited = true;
+                }
+                pending.clear();
+                if !segment.is_empty() {
+                    last_segment = std::mem::take(&mut segment);
+                }
+                phrase_open = false;
+            }
+            Break::None => {}
+        }
+        if u.used {
+            phrase_open = false;
+            continue;
+        }
+        match u.kind {
+            Kind::Len(l) => {
+                if abs_len.is_none() {
+                    abs_len = Some(l);
+                }
+                for e in &u.effs {
+                    if let Fmt(f, prio) = e {
+                        set_format(*f, *prio, &mut format);
+                    }
+                }
+                phrase_open = false;
+            }
+            Kind::Rec(d) => {
+                if scope.pol == Pol::Include {
+                    recency.push(d);
+                }
+                phrase_open = false;
+            }
+            Kind::Fill => {
+                phrase_open = false;
+            }
+            Kind::Word => {
+                if scope.pol == Pol::Exclude && phrase_open {
+                    if let Some(m) = mentions.last_mut() {
+                        m.text.push(' ');
+                        m.text.push_str(&u.w);
+                        m.surface = m.text.clone();
+                        continue;
+                    }
+                }
+                record(
+                    Mention {
+                        text: u.w.clone(),
+                        surface: u.w.clone(),
+                        topic: false,
+                        pol: scope.pol,
+                        weight: scope.weight,
+                        seg,
+                    },
+                    &mut mentions,
+                    (&mut segment, &mut pending, inherited),
+                );
+                phrase_open = scope.pol == Pol::Exclude;
+            }
+            Kind::Lex => {
+                phrase_open = false;
+                for e in &u.effs {
+                    match *e {
+                        Top(c) => record(
+                            Mention {
+                                text: c.to_string(),
+                                surface: u.w.clone(),
+                                topic: true,
+                                pol: scope.pol,
+                                weight: scope.weight,
+                                seg,
+                            },
+                            &mut mentions,
+                            (&mut segment, &mut pending, inherited),
+                        ),
+                        Tn(t) => {
+                            let t = if prev_significant(units, idx).is_some_and(is_negator) {
+                                negated_tone(t)
+                            } else {
+                                Some(t)
+                            };
+                            if tone.is_none() {
+                                tone = t;
+                            }
+                        }
+                        Anti(t) => {
+                            if tone.is_none()
+                                && prev_significant(units, idx).is_some_and(is_negator)
+                            {
+                                tone = Some(t);
+                            }
+                        }
+                        Too => {
+                            if !marker_negates_next(units, idx) {
+                                scope = Scope {
+                                    pol: Pol::Exclude,
+                                    weight: 0.5,
+                                    explicit: true,
+                                };
+                                inherited = false;
+                            }
+                        }
+                        Rel(r, cmp) => {
+                            if rel_len.is_none() {
+                                rel_len = Some(r);
+                            }
+                            p.comparative |= cmp;
+                        }
+                        Abs(unit, value) => {
+                            if abs_len.is_none() {
+                                abs_len = Some(Length {
+                                    unit,
+                                    value,
+                                    relative: 0.0,
+                                });
+                            }
+                        }
+                        Fmt(f, prio) => set_format(f, prio, &mut format),
+                        Rec(d) => {
+                            if scope.pol == Pol::Include {
+                                recency.push(d);
+                            }
+                        }
+                        Today => {
+                            if scope.pol == Pol::Include {
+                                if u.poss {
+                                    recency.push(1);
+                                } else {
+                                    today_plain = true;
+                                }
+                            }
+                        }
+                        Inc(w) => {
+                            scope = Scope {
+                                pol: Pol::Include,
+                                weight: w,
+                                explicit: true,
+                            };
+                            inherited = false;
+                        }
+                        Exc(w) => {
+                            if !marker_negates_next(units, idx) {
+                                scope = Scope {
+                                    pol: Pol::Exclude,
+                                    weight: w,
+                                    explicit: true,
+                                };
+                                inherited = false;
+                            }
+                        }
+                        Post => {
+                            for &i in &pending {
+                                if let Some(m) = mentions.get_mut(i) {
+                                    m.pol = Pol::Include;
+                                    m.weight = 1.0;
+                                }
+                            }
+                            pending.clear();
+                            if inherited {
+                                scope = Scope {
+                                    pol: Pol::Include,
+                                    weight: 1.0,
+                                    explicit: true,
+                                };
+                                inherited = false;
+                            }
+                        }
+                        PostExc => {
+                            let target = if segment.is_empty() {
+                                &last_segment
+                            } else {
+                                &segment
+                            };
+                            for &i in target {
+                                if let Some(m) = mentions.get_mut(i) {
+                                    m.pol = Pol::Exclude;
+                                    m.weight = 1.0;
+                                }
+                            }
+                        }
+                        Reset => {
+                            scope = Scope {
+                                pol: Pol::Include,
+                                weight: 1.0,
+                                explicit: true,
+                            };
+                            inherited = false;
+                        }
+                        EditV => p.edit_verb = true,
+                        CreateV => p.create_verb = true,
+                        Explain => p.explain = true,
+                        Ref => p.refers = true,
+                        RefThat => {
+                            let after_verb = prev_significant(units, idx).is_some_and(|v| {
+                                v.has(|e| {
+                                    matches!(
+                                        e,
+                                        EditV
+                                            | CreateV
+                                            | Explain
+                                            | Fmt(..)
+                                            | Recap
+                                            | Like
+                                            | Rel(..)
+                                    )
+                                })
+                            }) || idx
+                                .checked_sub(1)
+                                .and_then(|k| units.get(k))
+                                .is_some_and(|v| matches!(v.w.as_str(), "of" | "about" | "with"));
+                            if after_verb {
+                                p.refers = true;
+                            }
+                        }
+                        Coll => p.collection = true,
+                        News => news = true,
+                        Recap => recap = true,
+                        ArtNoun => article_noun = true,
+                        Like | Imit | AsIf | Fill => {}
+                    }
+                }
+            }
+        }
+    }
+
+    if recap {
+        if p.refers {
+            set_format(Format::Summary, 1, &mut format);
+        } else {
+            set_format(Format::Digest, 3, &mut format);
+        }
+    }
+    if article_noun && p.create_verb {
+        set_format(Format::Article, 2, &mut format);
+    }
+
+    // Topics: a later mention decides the polarity; the same polarity keeps
+    // the larger weight.
+    let mut topics: Vec<(String, Pol, f32)> = Vec::new();
+    let mut fact_words: Vec<String> = Vec::new();
+    for m in &mentions {
+        if m.topic || m.pol == Pol::Exclude {
+            let w = clean_weight(m.weight).max(0.1);
+            if let Some(t) = topics.iter_mut().find(|t| t.0 == m.text) {
+                if t.1 == m.pol {
+                    t.2 = t.2.max(w);
+                } else {
+                    t.1 = m.pol;
+                    t.2 = w;
+                }
+            } else {
+                topics.push((m.text.clone(), m.pol, w));
+            }
+        }
+        let said_as_request = m.topic || licensed[m.seg] || bare[m.seg];
+        if m.pol == Pol::Include && said_as_request {
+            fact_words.push(if m.topic {
+                m.surface.clone()
+            } else {
+                m.text.clone()
+            });
+        }
+    }
+    let mut include: Vec<TopicWeight> = Vec::new();
+    let mut exclude: Vec<TopicWeight> = Vec::new();
+    for (topic, pol, weight) in topics {
+        let tw = TopicWeight { topic, weight };
+        match pol {
+            Pol::Include => include.push(tw),
+            Pol::Exclude => exclude.push(tw),
+        }
+    }
+    include.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    exclude.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    for tw in &include {
+        fact_words.push(tw.topic.clone());
+    }
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut fact: Vec<String> = Vec::new();
+    for w in fact_words {
+        let key = text::words(&w)
+            .iter()
+            .map(|x| text::stem(x))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !key.is_empty() && seen.insert(key) {
+            fact.push(w);
+        }
+    }
+    let fact_query = fact.join(" ");
+
+    p.news = news;
+    let format = format.map(|(_, f)| f);
+    let topical = !include.is_empty() || !fact_query.is_empty();
+    if today_plain && (news || topical || matches!(format, Some(Format::Digest | Format::Summary)))
+    {
+        recency.push(1);
+    }
+    let length = abs_len.or_else(|| {
+        rel_len.map(|r| Length {
+            unit: LengthUnit::Words,
+            value: 0,
+            relative: r,
+        })
+    });
+    p.guidance = Guidance {
+        include,
+        exclude,
+        tone,
+        length,
+        format,
+        target_item: None,
+        fact_query,
+        imitate,
+        recency_days: recency.into_iter().min().unwrap_or(0),
+    };
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guidance(s: &str) -> Guidance {
+        Instructor::default().parse(s).guidance
+    }
+
+    fn topics(list: &[TopicWeight]) -> Vec<&str> {
+        let mut v: Vec<&str> = list.iter().map(|t| t.topic.as_str()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn edit_distance_counts_transpositions_as_one() {
+        assert_eq!(edit_distance("politcs", "politics"), 1);
+        assert_eq!(edit_distance("buisness", "business"), 1);
+        assert_eq!(edit_distance("footbal", "football"), 1);
+        assert_eq!(edit_distance("calmr", "calmer"), 1);
+        assert_eq!(edit_distance("sport", "short"), 1);
+        assert_eq!(edit_distance("tech", "tech"), 0);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn typos_in_keywords_are_corrected_and_real_words_are_not() {
+        let lex = Lexicon::build();
+        let tok = |w: &str| Tok {
+            w: w.to_string(),
+            orig: w.to_string(),
+            brk: Break::None,
+            poss: false,
+        };
+        for (typo, want) in [
+            ("politcs", "politics"),
+            ("footbal", "football"),
+            ("shoter", "shorter"),
+            ("sumarise", "summarise"),
+            ("summarize", "summarize"),
+            ("calmr", "calmer"),
+            ("technolgy", "technology"),
+            ("cheerfull", "cheerful"),
+            ("somthing", "something"),
+        ] {
+            let got = lex.correct(&tok(typo), true);
+            let got = got.unwrap_or(typo);
+            assert_eq!(got, want, "{typo}");
+        }
+        for word in [
+            "normal",
+            "format",
+            "officials",
+            "based",
+            "looking",
+            "sorts",
+            "amazing",
+            "shooter",
+            "quantum",
+            "knitting",
+            "selection",
+            "stock",
+        ] {
+            assert_eq!(lex.correct(&tok(word), true), None, "{word}");
+        }
+        // A capitalised word inside a sentence is a name.
+        let name = Tok {
+            w: "tenis".into(),
+            orig: "Tenis".into(),
+            brk: Break::None,
+            poss: false,
+        };
+        assert_eq!(lex.correct(&name, false), None);
+        assert_eq!(lex.correct(&name, true), Some("tennis"));
+    }
+
+    #[test]
+    fn negation_scope_runs_to_the_next_marker_or_sentence() {
+        let g = guidance("no more football, rugby or cricket. tennis");
+        assert_eq!(topics(&g.exclude), ["cricket", "football", "rugby"]);
+        assert_eq!(topics(&g.include), ["tennis"]);
+
+        let g = guidance("less politics, more tech and something upbeat");
+        assert_eq!(topics(&g.exclude), ["politics"]);
+        assert_eq!(topics(&g.include), ["tech"]);
+        assert_eq!(g.tone, Some(Tone::Upbeat));
+
+        let g = guidance("I like sport but not football");
+        assert_eq!(topics(&g.include), ["sport"]);
+        assert_eq!(topics(&g.exclude), ["football"]);
+
+        // "please" after an inherited refusal wants.
+        let g = guidance("no politics, tech please");
+        assert_eq!(topics(&g.exclude), ["politics"]);
+        assert_eq!(topics(&g.include), ["tech"]);
+
+        // A refusal that negates a tone does not refuse what follows.
+        let g = guidance("less serious stuff about films");
+        assert_eq!(g.tone, Some(Tone::Casual));
+        assert_eq!(topics(&g.include), ["entertainment"]);
+
+        // "no more" is one marker.
+        let g = guidance("no more football");
+        assert!(g.include.is_empty());
+        assert_eq!(topics(&g.exclude), ["football"]);
+
+        let g = guidance("football? no thanks");
+        assert_eq!(topics(&g.exclude), ["football"]);
+        assert!(g.include.is_empty());
+
+        let g = guidance("nothing about the Mars landing");
+        assert_eq!(topics(&g.exclude), ["mars landing"]);
+        assert_eq!(g.fact_query, "");
+    }
+
+    #[test]
+    fn chatter_is_not_a_fact_query() {
+        assert_eq!(
+            guidance("something funny please, i've had a rough day").fact_query,
+            ""
+        );
+        assert_eq!(guidance("quantum knitting").fact_query, "quantum knitting");
+        assert_eq!(
+            guidance("tell me about quantum knitting").fact_query,
+            "quantum knitting"
+        );
+        assert_eq!(
+            guidance("a digest of this week's markets").fact_query,
+            "markets business"
+        );
+        assert_eq!(
+            guidance("cut the part about the goal into a clip").fact_query,
+            "goal"
+        );
+    }
+
+    #[test]
+    fn hedges_weigh_half() {
+        let g = guidance("a bit of sport and lots of tennis");
+        let w = |t: &str| g.include.iter().find(|x| x.topic == t).map(|x| x.weight);
+        assert_eq!(w("sport"), Some(0.5));
+        assert_eq!(w("tennis"), Some(1.0));
+        assert_eq!(g.include[0].topic, "tennis", "strongest first");
+    }
+
+    #[test]
+    fn number_words_combine() {
+        let toks = tokenize("twenty five");
+        assert_eq!(parse_count(&toks, 0), Some((Count::Number(25.0), 2)));
+        let toks = tokenize("two hundred and fifty words");
+        assert_eq!(parse_count(&toks, 0), Some((Count::Number(250.0), 4)));
+        let toks = tokenize("a hundred");
+        assert_eq!(parse_count(&toks, 0), Some((Count::Number(100.0), 2)));
+        let toks = tokenize("a couple of");
+        assert_eq!(parse_count(&toks, 0), Some((Count::Number(2.0), 3)));
+        let toks = tokenize("twelve");
+        assert_eq!(parse_count(&toks, 0), Some((Count::Number(12.0), 1)));
+        let toks = tokenize("banana");
+        assert_eq!(parse_count(&toks, 0), None);
+    }
+
+    #[test]
+    fn lengths_are_parsed() {
+        let len = |s: &str| guidance(s).length;
+        let abs = |unit, value| {
+            Some(Length {
+                unit,
+                value,
+                relative: 0.0,
+            })
+        };
+        let rel = |r| {
+            Some(Length {
+                unit: LengthUnit::Words,
+                value: 0,
+                relative: r,
+            })
+        };
+        assert_eq!(len("in three sentences"), abs(LengthUnit::Sentences, 3));
+        assert_eq!(len("3 sentences"), abs(LengthUnit::Sentences, 3));
+        assert_eq!(len("in 100 words"), abs(LengthUnit::Words, 100));
+        assert_eq!(len("under 50 words please"), abs(LengthUnit::Words, 50));
+        assert_eq!(len("a two-minute digest"), abs(LengthUnit::Seconds, 120));
+        assert_eq!(len("2 minute read"), abs(LengthUnit::Seconds, 120));
+        assert_eq!(len("a 5min read"), abs(LengthUnit::Seconds, 300));
+        assert_eq!(len("30 seconds"), abs(LengthUnit::Seconds, 30));
+        assert_eq!(len("half a minute"), abs(LengthUnit::Seconds, 30));
+        assert_eq!(len("in a sentence"), abs(LengthUnit::Sentences, 1));
+        assert_eq!(len("a paragraph"), abs(LengthUnit::Sentences, 4));
+        assert_eq!(len("twenty five words"), abs(LengthUnit::Words, 25));
+        assert_eq!(len("shorter"), rel(0.5));
+        assert_eq!(len("much shorter"), rel(0.3));
+        assert_eq!(len("a lot shorter"), rel(0.3));
+        assert_eq!(len("a bit shorter"), rel(0.75));
+        assert_eq!(len("longer, with more detail"), rel(1.5));
+        assert_eq!(len("tl;dr"), rel(0.3));
+        assert_eq!(len("something brief"), rel(0.3));
+        assert_eq!(
+            len("shorter, like three sentences"),
+            abs(LengthUnit::Sentences, 3)
+        );
+        assert_eq!(len("a minute ago"), None);
+        assert_eq!(len("the second half"), None);
+        // "less than" belongs to the length, not a refusal.
+        let g = guidance("less than 50 words about tech");
+        assert_eq!(g.length, abs(LengthUnit::Words, 50));
+        assert_eq!(topics(&g.include), ["tech"]);
+        assert!(g.exclude.is_empty());
+    }
+
+    #[test]
+    fn recency_reads_dates_that_qualify_news() {
+        assert_eq!(guidance("this week's markets").recency_days, 7);
+        assert_eq!(guidance("today's headlines").recency_days, 1);
+        assert_eq!(guidance("something calmer today").recency_days, 0);
+        assert_eq!(guidance("what happened in politics today").recency_days, 1);
+        assert_eq!(guidance("tech from the last 3 days").recency_days, 3);
+        assert_eq!(guidance("this month").recency_days, 30);
+        assert_eq!(
+            guidance("not in the mood for politics today").recency_days,
+            0
+        );
+    }
+
+    #[test]
+    fn imitation_keeps_the_name_as_written() {
+        assert_eq!(
+            guidance("in the style of Shakespeare").imitate.as_deref(),
+            Some("Shakespeare")
+        );
+        assert_eq!(
+            guidance("rewrite this like a pirate").imitate.as_deref(),
+            Some("a pirate")
+        );
+        assert_eq!(
+            guidance("as if a toddler wrote it").imitate.as_deref(),
+            Some("a toddler")
+        );
+        assert_eq!(
+            guidance("in Hemingway's style").imitate.as_deref(),
+            Some("Hemingway")
+        );
+        assert_eq!(guidance("like this but funnier").imitate, None);
+        assert_eq!(guidance("stuff like football").imitate, None);
+        assert_eq!(guidance("I'd like a digest").imitate, None);
+        assert_eq!(guidance("something like a digest").imitate, None);
+    }
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        let s = "é".repeat(10);
+        assert_eq!(truncate(&s, 5), "éé");
+        assert_eq!(truncate(&s, 0), "");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let ins = Instructor::new(InstructorConfig {
+            rejection_streak: 0,
+            min_relevance: f32::NAN,
+            max_instruction_bytes: 7,
+        });
+        for s in [
+            "",
+            " ",
+            "'",
+            "''s",
+            "-",
+            "tl;",
+            ";dr",
+            "a",
+            "half",
+            "last",
+            "the last",
+            "in",
+            "less than",
+            "99999999999999999999 words",
+            "🙂🙂🙂",
+            "Ünïcödé ÄÖÜ straße",
+            "like",
+            "as if",
+            "in the style of",
+            "style",
+            "in style",
+            "tl;dr tl;dr",
+            "a a a a a a",
+            "\u{0}\u{1}",
+            "...,,,;;;",
+            "no no no no",
+        ] {
+            let input = InterpretInput {
+                instruction: s.to_string(),
+                ..Default::default()
+            };
+            let _ = ins.interpret(&input);
+            let _ = Instructor::default().interpret(&input);
+        }
+    }
+
+    #[test]
+    fn relevance_prefers_tagged_topics_and_penalises_refused_ones() {
+        let ins = Instructor::default();
+        let tech = Candidate {
+            item_id: "t".into(),
+            title: "New phones".into(),
+            tags: vec!["tech".into()],
+            text: "Smartphone makers showed faster chips.".into(),
+            ..Default::default()
+        };
+        let sport = Candidate {
+            item_id: "s".into(),
+            title: "Late winner".into(),
+            tags: vec!["sport".into()],
+            text: "A football match decided by a late goal.".into(),
+            ..Default::default()
+        };
+        let g = guidance("more tech");
+        assert_eq!(ins.relevance(&g, &tech), 1.0);
+        assert_eq!(ins.relevance(&g, &sport), 0.0);
+        let g = guidance("football");
+        assert_eq!(ins.relevance(&g, &sport), 1.0);
+        let g = guidance("no football");
+        assert!(ins.relevance(&g, &sport) < 1.0);
+        assert_eq!(ins.relevance(&g, &tech), 1.0);
+        let g = guidance("golf");
+        assert_eq!(
+            ins.relevance(&g, &sport),
+            PARENT_CREDIT,
+            "a sport tag is a weak match"
+        );
+    }
+
+    #[test]
+    fn config_validation() {
+        assert!(InstructorConfig::default().validate().is_ok());
+        let bad = InstructorConfig {
+            min_relevance: 1.5,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = InstructorConfig {
+            rejection_streak: 0,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+        let bad = InstructorConfig {
+            max_instruction_bytes: 0,
+            ..Default::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

@@ -1,0 +1,1010 @@
+//! The generation service's core: validates requests, reads items and facts
+//! from the corpus, and runs the instructor, the editor and the creator's
+//! back-ends. The gRPC skin (`grpc`) only converts messages.
+//!
+//! # Back-ends
+//! - `composer` (always on): the grounded composer ([`crate::composer`]).
+//! - `embedded`: a language model run in-process ([`TextModel`], over
+//!   `generec-models`' SmolLM2), prompted with the facts the composer picked;
+//!   its sentences are then attributed to those facts or flagged
+//!   ([`crate::attribute`]). Its sampler applies a statistical watermark.
+//! - `openai`: an OpenAI-compatible endpoint ([`crate::openai`]), prompted the
+//!   same way.
+//!
+//! Relevance uses sentence embeddings when an embedding model is loaded and
+//! TF-IDF otherwise ([`crate::relevance`]).
+//!
+//! # Deadlines
+//! Every corpus call carries the time left before the caller's deadline,
+//! and the model back-ends get the same bound; a request whose deadline has
+//! passed fails with `Unavailable` rather than running on.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use generec_common::types::{ItemKind, Origin};
+use generec_proto::corpus::v1 as corpus_pb;
+use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
+use tonic::transport::Channel;
+
+use crate::attribute::attribute;
+use crate::composer::{self, ComposeInput, Composition, ComposerConfig, SourceDoc};
+use crate::draft::{self, Attribution, Draft, Parent, SourcePassage};
+use crate::editor::{self, EditOp, EditOutput, Editor, SourceItem, UserProfile};
+use crate::error::GenerationError;
+use crate::guidance::{Format, Guidance, InterpretInput, Interpretation, Length, LengthUnit};
+use crate::instructor::Instructor;
+use crate::openai::{Message, OpenAiClient};
+use crate::relevance::Scorer;
+use crate::text;
+
+/// Request limits.
+pub const MAX_INSTRUCTION_BYTES: usize = 4096;
+pub const MAX_SIGNALS: usize = 256;
+pub const MAX_LIKED: usize = 64;
+pub const MAX_SOURCES: usize = 32;
+pub const DEFAULT_SOURCES: usize = 8;
+const MAX_ID_BYTES: usize = 256;
+
+/// A language model that writes text from a prompt.
+pub trait TextModel: Send + Sync {
+    /// e.g. "SmolLM2-135M-Instruct-Q4_1".
+    fn id(&self) -> String;
+    /// Writes an answer to `user` under `system`. Blocking.
+    fn generate(
+        &self,
+        system: &str,
+        user: &str,
+        max_tokens: u32,
+        seed: u64,
+    ) -> Result<ModelText, String>;
+}
+
+/// What a language model wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelText {
+    pub text: String,
+    pub completion_tokens: u64,
+    pub seconds: f64,
+    /// The watermark z-score of the output (0 when none is applied).
+    pub watermark_z: f64,
+}
+
+/// Which back-end writes a new item.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Composer,
+    Embedded,
+    Openai,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Composer => "composer",
+            Backend::Embedded => "embedded",
+            Backend::Openai => "openai",
+        }
+    }
+}
+
+/// The parts a [`Generation`] is built from.
+pub struct Parts {
+    pub instructor: Instructor,
+    pub editor: Editor,
+    pub scorer: Scorer,
+    pub composer: ComposerConfig,
+    pub embedded: Option<Arc<dyn TextModel>>,
+    pub openai: Option<OpenAiClient>,
+    pub default_backend: Backend,
+    /// Tokens the model back-ends may write at most.
+    pub max_tokens: u32,
+    pub corpus: CorpusServiceClient<Channel>,
+    /// Bearer token for the corpus, when it checks access.
+    pub corpus_token: Option<String>,
+}
+
+/// The service core.
+pub struct Generation {
+    parts: Parts,
+}
+
+/// An edit request, validated by [`Generation::edit`].
+#[derive(Clone, Debug, Default)]
+pub struct EditArgs {
+    pub user_id: String,
+    pub item_id: String,
+    pub guidance: Guidance,
+    pub instruction: String,
+    pub liked_item_ids: Vec<String>,
+    pub owner_consent: bool,
+}
+
+/// A create request, validated by [`Generation::create`].
+#[derive(Clone, Debug, Default)]
+pub struct CreateArgs {
+    pub user_id: String,
+    pub guidance: Guidance,
+    pub instruction: String,
+    /// `None`: the configured default.
+    pub backend: Option<Backend>,
+    pub liked_item_ids: Vec<String>,
+    /// 0: the default.
+    pub max_sources: usize,
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), GenerationError> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(GenerationError::invalid(
+            field,
+            format!("longer than {MAX_ID_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_instruction(instruction: &str) -> Result<(), GenerationError> {
+    if instruction.len() > MAX_INSTRUCTION_BYTES {
+        return Err(GenerationError::invalid(
+            "instruction",
+            format!(
+                "{} bytes, more than the limit of {MAX_INSTRUCTION_BYTES}",
+                instruction.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_liked(ids: &[String]) -> Result<(), GenerationError> {
+    if ids.len() > MAX_LIKED {
+        return Err(GenerationError::invalid(
+            "liked_item_ids",
+            format!("{} ids, more than the limit of {MAX_LIKED}", ids.len()),
+        ));
+    }
+    ids.iter().try_for_each(|id| check_id("liked_item_ids", id))
+}
+
+fn check_guidance(g: &Guidance) -> Result<(), GenerationError> {
+    for t in g.include.iter().chain(&g.exclude) {
+        if !(t.weight > 0.0 && t.weight <= 1.0) {
+            return Err(GenerationError::invalid(
+                "guidance.include",
+                format!("weight of {:?} must be in (0, 1]", t.topic),
+            ));
+        }
+        if t.topic.trim().is_empty() || t.topic.len() > 128 {
+            return Err(GenerationError::invalid(
+                "guidance.include",
+                "topics must be 1 to 128 bytes",
+            ));
+        }
+    }
+    if g.include.len() + g.exclude.len() > 64 {
+        return Err(GenerationError::invalid(
+            "guidance.include",
+            "at most 64 topics",
+        ));
+    }
+    if let Some(l) = g.length {
+        if l.value > 100_000 || !(0.0..=10.0).contains(&l.relative) {
+            return Err(GenerationError::invalid(
+                "guidance.length",
+                "value at most 100000 and relative in [0, 10]",
+            ));
+        }
+    }
+    if g.fact_query.len() > MAX_INSTRUCTION_BYTES || g.imitate.as_ref().is_some_and(|s| s.len() > 256)
+    {
+        return Err(GenerationError::invalid(
+            "guidance.fact_query",
+            "fact_query at most 4 KiB and imitate at most 256 bytes",
+        ));
+    }
+    if let Some(t) = &g.target_item {
+        check_id("guidance.target_item", t)?;
+    }
+    Ok(())
+}
+
+/// The time left before `deadline`, or `Unavailable` when it has passed.
+fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, GenerationError> {
+    match deadline {
+        None => Ok(None),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                Err(GenerationError::Unavailable(
+                    "the request's deadline passed".into(),
+                ))
+            } else {
+                Ok(Some(left))
+            }
+        }
+    }
+}
+
+impl Generation {
+    pub fn new(parts: Parts) -> Generation {
+        Generation { parts }
+    }
+
+    /// The generators that can run: "composer", "embedded:<model>", "openai:<model>".
+    pub fn generators(&self) -> Vec<String> {
+        let mut out = vec!["composer".to_string()];
+        if let Some(m) = &self.parts.embedded {
+            out.push(format!("embedded:{}", m.id()));
+        }
+        if let Some(o) = &self.parts.openai {
+            out.push(o.id());
+        }
+        out
+    }
+
+    /// "lexical" or "embedding:<model>".
+    pub fn relevance(&self) -> String {
+        self.parts.scorer.describe()
+    }
+
+    /// The tone lexicon in use.
+    pub fn tone_lexicon(&self) -> String {
+        self.parts.editor.lexicon().source().to_string()
+    }
+
+    pub fn default_backend(&self) -> Backend {
+        self.parts.default_backend
+    }
+
+    /// Runs the instructor.
+    pub fn interpret(&self, input: &InterpretInput) -> Result<Interpretation, GenerationError> {
+        check_instruction(&input.instruction)?;
+        check_id("user_id", &input.user_id)?;
+        if input.feedback.len() > MAX_SIGNALS {
+            return Err(GenerationError::invalid(
+                "feedback",
+                format!("at most {MAX_SIGNALS} signals"),
+            ));
+        }
+        if input.candidates.len() > MAX_SIGNALS {
+            return Err(GenerationError::invalid(
+                "candidates",
+                format!("at most {MAX_SIGNALS} candidates"),
+            ));
+        }
+        if let Some(c) = &input.context_item {
+            check_id("context_item_id", c)?;
+        }
+        Ok(self.parts.instructor.interpret(input))
+    }
+
+    fn request<T>(&self, msg: T, deadline: Option<Instant>) -> Result<tonic::Request<T>, GenerationError> {
+        let mut req = tonic::Request::new(msg);
+        if let Some(left) = remaining(deadline)? {
+            req.set_timeout(left);
+        }
+        if let Some(token) = &self.parts.corpus_token {
+            let value = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| GenerationError::Internal("corpus token is not a valid header".into()))?;
+            req.metadata_mut().insert("authorization", value);
+        }
+        Ok(req)
+    }
+
+    fn corpus_error(status: tonic::Status, what: &str) -> GenerationError {
+        match status.code() {
+            tonic::Code::NotFound => GenerationError::NotFound {
+                what: "item",
+                id: what.to_string(),
+            },
+            tonic::Code::InvalidArgument => {
+                GenerationError::invalid("item_id", status.message().to_string())
+            }
+            tonic::Code::DeadlineExceeded => GenerationError::Unavailable(format!(
+                "the corpus did not answer before the deadline ({what})"
+            )),
+            _ => GenerationError::Unavailable(format!(
+                "corpus {what}: {} {}",
+                status.code(),
+                status.message()
+            )),
+        }
+    }
+
+    async fn get_item(
+        &self,
+        id: &str,
+        deadline: Option<Instant>,
+    ) -> Result<corpus_pb::Item, GenerationError> {
+        let mut client = self.parts.corpus.clone();
+        let req = self.request(
+            corpus_pb::GetItemRequest { id: id.to_string() },
+            deadline,
+        )?;
+        client
+            .get_item(req)
+            .await
+            .map_err(|s| Self::corpus_error(s, id))?
+            .into_inner()
+            .item
+            .ok_or_else(|| GenerationError::NotFound {
+                what: "item",
+                id: id.to_string(),
+            })
+    }
+
+    /// Titles and openings of the items a user liked; unknown ids are
+    /// skipped (an item may have been taken down).
+    async fn profile_texts(
+        &self,
+        ids: &[String],
+        deadline: Option<Instant>,
+    ) -> Result<Vec<String>, GenerationError> {
+        let mut out = Vec::new();
+        for id in ids {
+            match self.get_item(id, deadline).await {
+                Ok(item) => {
+                    let opening: Vec<String> = text::sentences(&item.body)
+                        .into_iter()
+                        .take(2)
+                        .map(|s| s.text)
+                        .collect();
+                    let mut t = item.title.clone();
+                    for s in &item.segments {
+                        t.push(' ');
+                        t.push_str(&s.text);
+                    }
+                    out.push(format!("{t}. {}", opening.join(" ")));
+                }
+                Err(GenerationError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Repurposes an item.
+    pub async fn edit(
+        &self,
+        args: EditArgs,
+        deadline: Option<Instant>,
+    ) -> Result<Draft, GenerationError> {
+        check_instruction(&args.instruction)?;
+        check_guidance(&args.guidance)?;
+        check_liked(&args.liked_item_ids)?;
+        check_id("user_id", &args.user_id)?;
+        let item_id = if !args.item_id.is_empty() {
+            args.item_id.clone()
+        } else {
+            args.guidance.target_item.clone().unwrap_or_default()
+        };
+        if item_id.is_empty() {
+            return Err(GenerationError::invalid(
+                "item_id",
+                "must name the item to edit (or set guidance.target_item)",
+            ));
+        }
+        check_id("item_id", &item_id)?;
+        let item = self.get_item(&item_id, deadline).await?;
+        // Refuse before any other work when the licence forbids derivatives.
+        editor::licence_allows_derivatives(&item.licence, args.owner_consent)?;
+        let ops = edit_ops(&args.guidance, &item.body);
+        if ops.is_empty() {
+            return Err(GenerationError::invalid(
+                "guidance",
+                "nothing to edit: ask for a length, a tone, topics, a clip or a thumbnail",
+            ));
+        }
+        let liked = self.profile_texts(&args.liked_item_ids, deadline).await?;
+        let kind = ItemKind::from_proto(item.kind).unwrap_or(ItemKind::Article);
+        let source = SourceItem {
+            id: item.id.clone(),
+            title: item.title.clone(),
+            body: item.body.clone(),
+            segments: item
+                .segments
+                .iter()
+                .map(|s| editor::Segment {
+                    start_seconds: s.start_seconds,
+                    end_seconds: s.end_seconds,
+                    text: s.text.clone(),
+                    tags: s.tags.clone(),
+                })
+                .collect(),
+            tags: item.tags.clone(),
+            licence: item.licence.clone(),
+            content_sha256: item.content_sha256.clone(),
+            owner_consent: args.owner_consent,
+        };
+        let profile = UserProfile {
+            liked_texts: liked,
+            include: args.guidance.include.clone(),
+            exclude: args.guidance.exclude.clone(),
+        };
+        let output = self.parts.editor.edit(&source, &ops, &profile)?;
+        let parent = Parent {
+            id: item.id.clone(),
+            licence: item.licence.clone(),
+            content_sha256: item.content_sha256.clone(),
+            owner_consent: args.owner_consent,
+        };
+        let mut d = Draft {
+            item_id: String::new(),
+            kind,
+            title: String::new(),
+            body: String::new(),
+            origin: Origin::AiEdited,
+            parents: vec![parent],
+            sources: vec![],
+            attributions: vec![],
+            c2pa_action: "c2pa.edited".into(),
+            actions: vec![],
+            generator_name: draft::generator_name("editor"),
+            generator_version: draft::GENERATOR_VERSION.into(),
+            user_id: args.user_id,
+            instruction: args.instruction,
+            tags: item.tags.clone(),
+            edl: None,
+            content_sha256: String::new(),
+            supported_share: 0.0,
+            watermark_z: 0.0,
+        };
+        match output {
+            EditOutput::Text(t) => {
+                let source_sentences = text::sentences(&item.body);
+                for k in &t.kept {
+                    let index = source_sentences
+                        .iter()
+                        .position(|s| s.start == k.source_start)
+                        .unwrap_or(0);
+                    let id = format!("{}#{index}", item.id);
+                    let passage = item
+                        .body
+                        .get(k.source_start..k.source_end)
+                        .unwrap_or_default()
+                        .to_string();
+                    d.sources.push(SourcePassage {
+                        id: id.clone(),
+                        item_id: item.id.clone(),
+                        text: passage,
+                    });
+                    d.attributions.push(Attribution {
+                        start: k.start,
+                        end: k.end,
+                        source_id: id,
+                        score: k.score,
+                        supported: true,
+                    });
+                }
+                d.title = t.title;
+                d.body = t.body;
+                d.actions = t.actions;
+            }
+            EditOutput::Clip(edl) | EditOutput::Thumbnail(edl) => {
+                let thumbnail = ops.iter().any(|o| matches!(o, EditOp::Thumbnail));
+                let transcript: Vec<&str> = edl
+                    .segment_indices
+                    .iter()
+                    .filter_map(|&i| item.segments.get(i))
+                    .map(|s| s.text.as_str())
+                    .filter(|t| !t.is_empty())
+                    .collect();
+                d.body = transcript.join(" ");
+                if thumbnail {
+                    d.kind = ItemKind::Image;
+                    d.title = format!("Thumbnail: {}", item.title);
+                    d.actions = vec!["thumbnail".into()];
+                } else {
+                    d.title = format!("Clip: {}", item.title);
+                    d.actions = vec!["clip".into()];
+                }
+                d.c2pa_action = "c2pa.cropped".into();
+                d.edl = Some(edl);
+            }
+        }
+        Ok(d.seal())
+    }
+
+    /// Finds the documents a creation draws facts from: a corpus search for
+    /// the guidance's query over human-made items (generated items are not
+    /// used as sources), without items about an excluded topic.
+    async fn source_docs(
+        &self,
+        guidance: &Guidance,
+        instruction: &str,
+        profile: &[String],
+        max_sources: usize,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<SourceDoc>, GenerationError> {
+        let mut query_words: Vec<String> = text::words(&composer::query_text(guidance, instruction))
+            .into_iter()
+            .filter(|w| w.len() > 1 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric))
+            .collect();
+        if query_words.is_empty() {
+            // No topic asked for: draw on what the user liked.
+            query_words = profile
+                .iter()
+                .flat_map(|p| text::words(p))
+                .filter(|w| w.len() > 3 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric))
+                .take(16)
+                .collect();
+        }
+        if query_words.is_empty() {
+            return Err(GenerationError::invalid(
+                "guidance",
+                "nothing to create about: give topics, a fact query, an instruction or liked items",
+            ));
+        }
+        query_words.truncate(32);
+        let created = if guidance.recency_days > 0 {
+            Some(generec_proto::common::v1::TimeRange {
+                start_unix_ms: generec_common::now_unix_ms()
+                    - i64::from(guidance.recency_days) * 86_400_000,
+                end_unix_ms: 0,
+            })
+        } else {
+            None
+        };
+        let req = corpus_pb::SearchRequest {
+            query: query_words.join(" "),
+            filters: Some(corpus_pb::Filters {
+                kinds: vec![ItemKind::Article.to_proto()],
+                origins: vec![Origin::Human.to_proto()],
+                tags: vec![],
+                licences: vec![],
+                created,
+            }),
+            limit: (max_sources * 2) as u32,
+            offset: 0,
+            with_snippets: false,
+        };
+        let mut client = self.parts.corpus.clone();
+        let hits = client
+            .search(self.request(req, deadline)?)
+            .await
+            .map_err(|s| Self::corpus_error(s, "search"))?
+            .into_inner()
+            .hits;
+        let excluded: Vec<String> = guidance.exclude.iter().map(|t| t.topic.clone()).collect();
+        let mut docs = Vec::new();
+        for hit in hits {
+            if docs.len() >= max_sources {
+                break;
+            }
+            let item = match self.get_item(&hit.id, deadline).await {
+                Ok(item) => item,
+                Err(GenerationError::NotFound { .. }) => continue,
+                Err(e) => return Err(e),
+            };
+            let tagged_out = item
+                .tags
+                .iter()
+                .any(|t| excluded.iter().any(|x| x.eq_ignore_ascii_case(t)));
+            if tagged_out || composer::mentions_any(&item.title, &excluded) {
+                continue;
+            }
+            docs.push(SourceDoc {
+                item_id: item.id,
+                title: item.title,
+                body: item.body,
+                tags: item.tags,
+                score: hit.score,
+            });
+        }
+        if docs.is_empty() {
+            return Err(GenerationError::FailedPrecondition(format!(
+                "the corpus holds nothing about {:?} to create from",
+                query_words.join(" ")
+            )));
+        }
+        Ok(docs)
+    }
+
+    /// Composes a new item.
+    pub async fn create(
+        &self,
+        args: CreateArgs,
+        deadline: Option<Instant>,
+    ) -> Result<Draft, GenerationError> {
+        check_instruction(&args.instruction)?;
+        check_guidance(&args.guidance)?;
+        check_liked(&args.liked_item_ids)?;
+        check_id("user_id", &args.user_id)?;
+        if args.max_sources > MAX_SOURCES {
+            return Err(GenerationError::invalid(
+                "max_sources",
+                format!("at most {MAX_SOURCES}"),
+            ));
+        }
+        let backend = args.backend.unwrap_or(self.parts.default_backend);
+        match backend {
+            Backend::Embedded if self.parts.embedded.is_none() => {
+                return Err(GenerationError::FailedPrecondition(
+                    "the embedded language model is not loaded (run scripts/fetch-data, or see GetBackends)".into(),
+                ));
+            }
+            Backend::Openai if self.parts.openai.is_none() => {
+                return Err(GenerationError::FailedPrecondition(
+                    "no OpenAI-compatible endpoint is configured ([generation.openai] base_url)".into(),
+                ));
+            }
+            _ => {}
+        }
+        let max_sources = if args.max_sources == 0 {
+            DEFAULT_SOURCES
+        } else {
+            args.max_sources
+        };
+        let profile = self.profile_texts(&args.liked_item_ids, deadline).await?;
+        let docs = self
+            .source_docs(&args.guidance, &args.instruction, &profile, max_sources, deadline)
+            .await?;
+        let composition = {
+            let lexicon = self.parts.editor.lexicon();
+            let tone = args.guidance.tone;
+            let fit = move |s: &str| tone.map_or(0.5, |t| lexicon.fit(lexicon.score(s), t));
+            let input = ComposeInput {
+                guidance: &args.guidance,
+                instruction: &args.instruction,
+                profile: &profile,
+                docs: &docs,
+                tone_fit: if tone.is_some() { Some(&fit) } else { None },
+            };
+            composer::compose(&input, &self.parts.scorer, &self.parts.composer)?
+        };
+        let tags = topic_tags(&args.guidance, &docs);
+        let base = Draft {
+            item_id: String::new(),
+            kind: ItemKind::Article,
+            title: composition.title.clone(),
+            body: String::new(),
+            origin: Origin::AiCreated,
+            parents: vec![],
+            sources: vec![],
+            attributions: vec![],
+            c2pa_action: "c2pa.created".into(),
+            actions: vec![],
+            generator_name: String::new(),
+            generator_version: draft::GENERATOR_VERSION.into(),
+            user_id: args.user_id.clone(),
+            instruction: args.instruction.clone(),
+            tags,
+            edl: None,
+            content_sha256: String::new(),
+            supported_share: 0.0,
+            watermark_z: 0.0,
+        };
+        let draft = match backend {
+            Backend::Composer => composed_draft(base, composition),
+            Backend::Embedded | Backend::Openai => {
+                self.written_draft(base, composition, &args, backend, deadline)
+                    .await?
+            }
+        };
+        Ok(draft.seal())
+    }
+
+    async fn written_draft(
+        &self,
+        mut d: Draft,
+        composition: Composition,
+        args: &CreateArgs,
+        backend: Backend,
+        deadline: Option<Instant>,
+    ) -> Result<Draft, GenerationError> {
+        let facts: Vec<&composer::Passage> = composition
+            .sources
+            .iter()
+            .filter(|p| !p.id.ends_with("#title"))
+            .collect();
+        let (system, user) = prompt(&args.guidance, &composition.title, &facts);
+        let max_tokens = token_budget(&args.guidance).min(self.parts.max_tokens);
+        let seed = seed_for(&args.user_id, &args.instruction);
+        remaining(deadline)?;
+        let written = match backend {
+            Backend::Embedded => {
+                let Some(model) = self.parts.embedded.clone() else {
+                    return Err(GenerationError::FailedPrecondition(
+                        "the embedded language model is not loaded".into(),
+                    ));
+                };
+                let model_id = model.id();
+                let out = tokio::task::spawn_blocking(move || {
+                    model.generate(&system, &user, max_tokens, seed)
+                })
+                .await
+                .map_err(|e| GenerationError::Internal(format!("model task: {e}")))?
+                .map_err(|e| GenerationError::Internal(format!("embedded model: {e}")))?;
+                d.generator_name = draft::generator_name(&format!("embedded:{model_id}"));
+                out
+            }
+            _ => {
+                let Some(client) = &self.parts.openai else {
+                    return Err(GenerationError::FailedPrecondition(
+                        "no OpenAI-compatible endpoint is configured".into(),
+                    ));
+                };
+                let messages = [
+                    Message {
+                        role: "system".into(),
+                        content: system,
+                    },
+                    Message {
+                        role: "user".into(),
+                        content: user,
+                    },
+                ];
+                let c = client
+                    .complete(&messages, max_tokens, seed, deadline)
+                    .await
+                    .map_err(|e| GenerationError::Unavailable(e.to_string()))?;
+                d.generator_name = draft::generator_name(&client.id());
+                ModelText {
+                    text: c.text,
+                    completion_tokens: c.completion_tokens,
+                    seconds: c.seconds,
+                    watermark_z: 0.0,
+                }
+            }
+        };
+        let body = clean_model_text(&written.text);
+        if body.is_empty() {
+            return Err(GenerationError::Unavailable(format!(
+                "the {} back-end wrote nothing",
+                backend.as_str()
+            )));
+        }
+        d.sources = facts
+            .iter()
+            .map(|p| SourcePassage {
+                id: p.id.clone(),
+                item_id: p.item_id.clone(),
+                text: p.text.clone(),
+            })
+            .collect();
+        d.attributions = attribute(&body, &d.sources);
+        d.body = body;
+        d.watermark_z = written.watermark_z;
+        d.actions = vec!["select_facts".into(), format!("write:{}", backend.as_str())];
+        Ok(d)
+    }
+}
+
+fn composed_draft(mut d: Draft, c: Composition) -> Draft {
+    d.body = c.body;
+    d.sources = c
+        .sources
+        .into_iter()
+        .map(|p| SourcePassage {
+            id: p.id,
+            item_id: p.item_id,
+            text: p.text,
+        })
+        .collect();
+    d.attributions = c
+        .attributions
+        .into_iter()
+        .map(|a| Attribution {
+            start: a.start,
+            end: a.end,
+            source_id: a.source_id,
+            score: a.score,
+            supported: true,
+        })
+        .collect();
+    d.generator_name = draft::generator_name("composer");
+    d.actions = vec!["compose".into()];
+    d
+}
+
+/// The operations an edit runs for the guidance, in order.
+pub fn edit_ops(g: &Guidance, body: &str) -> Vec<EditOp> {
+    match g.format {
+        Some(Format::Clip) => {
+            let max_seconds = match g.length {
+                Some(Length {
+                    unit: LengthUnit::Seconds,
+                    value,
+                    ..
+                }) if value > 0 => f64::from(value),
+                _ => 0.0,
+            };
+            return vec![EditOp::Clip { max_seconds }];
+        }
+        Some(Format::Thumbnail) => return vec![EditOp::Thumbnail],
+        _ => {}
+    }
+    let mut ops = Vec::new();
+    let topics: Vec<String> = g.include.iter().map(|t| t.topic.clone()).collect();
+    if !topics.is_empty()
+        && text::sentences(body)
+            .iter()
+            .any(|s| composer::mentions_any(&s.text, &topics))
+    {
+        ops.push(EditOp::Extract(g.include.clone()));
+    }
+    match (g.length, g.format) {
+        (Some(l), _) => ops.push(EditOp::Condense(l)),
+        (None, Some(Format::Summary)) => ops.push(EditOp::Condense(Length {
+            unit: LengthUnit::Sentences,
+            value: 3,
+            relative: 0.0,
+        })),
+        _ => {}
+    }
+    if let Some(t) = g.tone {
+        ops.push(EditOp::Restyle(t));
+    }
+    ops
+}
+
+/// Tags for a created item: the include topics that are tags of its
+/// sources, else the sources' most common tag.
+fn topic_tags(g: &Guidance, docs: &[SourceDoc]) -> Vec<String> {
+    let mut tags: Vec<String> = g
+        .include
+        .iter()
+        .filter(|t| docs.iter().any(|d| d.tags.iter().any(|x| x.eq_ignore_ascii_case(&t.topic))))
+        .map(|t| t.topic.to_ascii_lowercase())
+        .collect();
+    if tags.is_empty() {
+        let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+        for t in docs.iter().flat_map(|d| &d.tags) {
+            *counts.entry(t.as_str()).or_default() += 1;
+        }
+        if let Some((t, _)) = counts.into_iter().max_by_key(|(_, c)| *c) {
+            tags.push(t.to_string());
+        }
+    }
+    tags.push("generated".into());
+    tags
+}
+
+/// The system and user prompts for a model back-end.
+fn prompt(g: &Guidance, title: &str, facts: &[&composer::Passage]) -> (String, String) {
+    let system = "You are a careful news writer. Write only from the numbered facts you are given. \
+                  Do not add names, numbers, dates or claims that are not in the facts. \
+                  Write plain prose without lists or headings."
+        .to_string();
+    let mut user = String::from("Facts:\n");
+    for (i, f) in facts.iter().enumerate() {
+        user.push_str(&format!("{}. {}\n", i + 1, f.text));
+    }
+    let what = match g.format {
+        Some(Format::Summary) => "a short summary",
+        Some(Format::Digest) => "a news digest",
+        _ => "a short article",
+    };
+    let length = match g.length {
+        Some(Length {
+            unit: LengthUnit::Sentences,
+            value,
+            ..
+        }) if value > 0 => format!(" in {value} sentences"),
+        Some(Length {
+            unit: LengthUnit::Words,
+            value,
+            ..
+        }) if value > 0 => format!(" in about {value} words"),
+        Some(Length {
+            unit: LengthUnit::Seconds,
+            value,
+            ..
+        }) if value > 0 => format!(" that takes about {value} seconds to read"),
+        _ => String::new(),
+    };
+    let tone = g
+        .tone
+        .map(|t| format!(" in a {} tone", t.as_str()))
+        .unwrap_or_default();
+    let imitate = g
+        .imitate
+        .as_ref()
+        .map(|s| format!(", in the style of {s}"))
+        .unwrap_or_default();
+    user.push_str(&format!(
+        "\nWrite {what} titled \"{title}\"{length}{tone}{imitate}, using only these facts."
+    ));
+    (system, user)
+}
+
+/// Tokens to ask a model for: about 1.4 tokens a word.
+fn token_budget(g: &Guidance) -> u32 {
+    let words = match g.length {
+        Some(Length {
+            unit: LengthUnit::Sentences,
+            value,
+            ..
+        }) if value > 0 => value * 25,
+        Some(Length {
+            unit: LengthUnit::Words,
+            value,
+            ..
+        }) if value > 0 => value,
+        Some(Length {
+            unit: LengthUnit::Seconds,
+            value,
+            ..
+        }) if value > 0 => value * 200 / 60,
+        _ => match g.format {
+            Some(Format::Summary) => 75,
+            _ => 150,
+        },
+    };
+    (words as f32 * 1.4) as u32 + 16
+}
+
+/// A seed that makes the same request write the same text.
+fn seed_for(user: &str, instruction: &str) -> u64 {
+    let h = draft::content_hash(user, instruction);
+    u64::from_str_radix(&h[..16], 16).unwrap_or(0)
+}
+
+/// Drops chat-template debris and list markers, keeps paragraphs.
+fn clean_model_text(text: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let l = line
+            .trim()
+            .trim_start_matches(['-', '*', '#', '•'])
+            .trim_start();
+        if l.is_empty() {
+            continue;
+        }
+        out.push(l.replace("<|im_end|>", "").replace("<|im_start|>", ""));
+    }
+    out.join("\n\n").trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guidance::{Tone, TopicWeight};
+
+    #[test]
+    fn edit_ops_follow_the_guidance() {
+        let g = Guidance {
+            include: vec![TopicWeight {
+                topic: "goal".into(),
+                weight: 1.0,
+            }],
+            tone: Some(Tone::Calm),
+            format: Some(Format::Summary),
+            ..Guidance::default()
+        };
+        let ops = edit_ops(&g, "He scored a goal. Then it rained.");
+        assert_eq!(ops.len(), 3);
+        assert!(matches!(ops[0], EditOp::Extract(_)));
+        assert!(matches!(ops[1], EditOp::Condense(_)));
+        assert!(matches!(ops[2], EditOp::Restyle(Tone::Calm)));
+        // Topics the text never mentions do not make an empty extract.
+        assert_eq!(edit_ops(&g, "Nothing here. At all.").len(), 2);
+        let clip = Guidance {
+            format: Some(Format::Clip),
+            ..Guidance::default()
+        };
+        assert!(matches!(edit_ops(&clip, "")[0], EditOp::Clip { .. }));
+    }
+
+    #[test]
+    fn model_text_is_cleaned_of_markers() {
+        assert_eq!(
+            clean_model_text("# Title\n- first point.\n\n* second.<|im_end|>"),
+            "Title\n\nfirst point.\n\nsecond."
+        );
+    }
+
+    #[test]
+    fn guidance_weights_are_checked() {
+        let g = Guidance {
+            include: vec![TopicWeight {
+                topic: "tech".into(),
+                weight: 2.0,
+            }],
+            ..Guidance::default()
+        };
+        assert!(check_guidance(&g).is_err());
+    }
+}

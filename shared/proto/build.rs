@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         root.join("generec/corpus/v1/corpus.proto"),
         root.join("generec/trust/v1/trust.proto"),
         root.join("generec/generation/v1/generation.proto"),
+        root.join("generec/feed/v1/feed.proto"),
     ];
     for proto in &protos {
         println!("cargo:rerun-if-changed={}", proto.display());

@@ -432,3 +432,236 @@ async fn a_corpus_that_is_down_is_unavailable_not_a_crash() {
         .await
         .unwrap();
 }
+
+/// The models of scripts/fetch-data, loaded as the service would.
+fn models() -> Option<Models> {
+    let dir = generec_tests::dataset("models")?;
+    let config = GenerationConfig {
+        models_dir: dir.display().to_string(),
+        ..GenerationConfig::default()
+    };
+    Some(config.load_models().expect("load models"))
+}
+
+#[tokio::test]
+async fn create_with_the_embedded_model_is_watermarked_and_attributed() {
+    let Some(models) = models() else {
+        eprintln!("skipped: the models are missing (run scripts/fetch-data)");
+        return;
+    };
+    assert!(models.lm.is_some() && models.embedder.is_some());
+    let Some(s) = stack(models).await else {
+        return;
+    };
+    let mut client = s.generation.client().await;
+    let backends = client
+        .get_backends(pb::GetBackendsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        backends.generators.iter().any(|g| g.starts_with("embedded:SmolLM2")),
+        "{backends:?}"
+    );
+    assert_eq!(backends.relevance, "embedding:all-MiniLM-L6-v2");
+    assert!(backends.tone_lexicon.starts_with("vader"), "{}", backends.tone_lexicon);
+
+    let guidance = pb::Guidance {
+        include: vec![topic("markets")],
+        format: pb::Format::Digest as i32,
+        length: sentences(4),
+        fact_query: "stock markets shares investors".into(),
+        ..Default::default()
+    };
+    let draft = client
+        .create(pb::CreateRequest {
+            user_id: "u1".into(),
+            guidance: Some(guidance.clone()),
+            instruction: "a digest of the markets".into(),
+            backend: pb::Backend::Embedded as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .draft
+        .unwrap();
+    assert!(draft.generator_name.contains("embedded:SmolLM2"), "{}", draft.generator_name);
+    assert!(!draft.body.trim().is_empty());
+    assert!(!draft.sources.is_empty());
+    // One attribution per sentence, each naming a cited passage or flagged.
+    assert!(!draft.attributions.is_empty());
+    for a in &draft.attributions {
+        assert!(!a.supported || !a.source_id.is_empty());
+        if !a.source_id.is_empty() {
+            assert!(draft.sources.iter().any(|p| p.id == a.source_id));
+        }
+    }
+    // The sampler's statistical watermark is there, from the words alone.
+    assert!(draft.watermark_z > 2.0, "z = {}", draft.watermark_z);
+
+    // The composer with embedding relevance still grounds every sentence.
+    let composed = client
+        .create(pb::CreateRequest {
+            user_id: "u1".into(),
+            guidance: Some(guidance),
+            backend: pb::Backend::Composer as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .draft
+        .unwrap();
+    assert_eq!(supported_share(&composed), 1.0);
+}
+
+/// A minimal OpenAI-compatible chat-completions server: it answers with
+/// the first two facts of the prompt, as a model told to use only the facts
+/// might, and records the requests it got. `status` other than 200 makes it
+/// answer with that error.
+async fn chat_server(status: u16) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, length) = loop {
+                    let n = sock.read(&mut chunk).await.unwrap();
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                            .unwrap_or(0);
+                        break (i + 4, length);
+                    }
+                };
+                while buf.len() < head_end + length {
+                    let n = sock.read(&mut chunk).await.unwrap();
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let request: serde_json::Value =
+                    serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
+                let user = request["messages"][1]["content"].as_str().unwrap_or("").to_string();
+                let _ = tx.send(request);
+                let facts: Vec<&str> = user
+                    .lines()
+                    .filter_map(|l| l.split_once(". ").filter(|(n, _)| n.parse::<u32>().is_ok()))
+                    .map(|(_, f)| f)
+                    .take(2)
+                    .collect();
+                let body = if status == 200 {
+                    serde_json::json!({
+                        "choices": [{"message": {"role": "assistant", "content": facts.join(" ")}}],
+                        "usage": {"completion_tokens": 42}
+                    })
+                    .to_string()
+                } else {
+                    "{\"error\":\"overloaded\"}".to_string()
+                };
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(reply.as_bytes()).await.unwrap();
+            });
+        }
+    });
+    (addr, rx)
+}
+
+async fn openai_stack(status: u16) -> Option<(Stack, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>)> {
+    let (chat, requests) = chat_server(status).await;
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = CorpusServer::start(test_config(dir.path())).await;
+    load_bbc(corpus.corpus.clone()).await?;
+    let config = GenerationConfig {
+        corpus_url: format!("http://{}", corpus.addr),
+        openai: generec_generation::openai::OpenAiConfig {
+            base_url: format!("http://{chat}/v1"),
+            model: "test-model".into(),
+            ..Default::default()
+        },
+        ..GenerationConfig::default()
+    };
+    let generation = GenerationServer::start(config, Models::default()).await;
+    Some((
+        Stack {
+            _dir: dir,
+            corpus,
+            generation,
+        },
+        requests,
+    ))
+}
+
+#[tokio::test]
+async fn create_through_an_openai_compatible_endpoint_is_attributed() {
+    let Some((s, mut requests)) = openai_stack(200).await else {
+        return;
+    };
+    let mut client = s.generation.client().await;
+    let draft = client
+        .create(pb::CreateRequest {
+            user_id: "u1".into(),
+            guidance: Some(pb::Guidance {
+                fact_query: "stock markets shares".into(),
+                format: pb::Format::Summary as i32,
+                length: sentences(2),
+                ..Default::default()
+            }),
+            backend: pb::Backend::Openai as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .draft
+        .unwrap();
+    let request = requests.recv().await.unwrap();
+    assert_eq!(request["model"], "test-model");
+    assert_eq!(request["messages"][0]["role"], "system");
+    assert!(draft.generator_name.contains("openai:test-model"));
+    assert!(!draft.body.is_empty());
+    // The endpoint repeated facts word for word: every sentence is
+    // attributed and supported, and the trust check agrees.
+    assert!(!draft.attributions.is_empty());
+    assert!(draft.attributions.iter().all(|a| a.supported), "{:?}", draft.attributions);
+    assert_eq!(supported_share(&draft), 1.0);
+    assert_eq!(draft.watermark_z, 0.0);
+}
+
+#[tokio::test]
+async fn an_openai_endpoint_error_is_unavailable() {
+    let Some((s, _requests)) = openai_stack(503).await else {
+        return;
+    };
+    let mut client = s.generation.client().await;
+    let err = client
+        .create(pb::CreateRequest {
+            guidance: Some(pb::Guidance {
+                fact_query: "markets".into(),
+                ..Default::default()
+            }),
+            backend: pb::Backend::Openai as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable);
+    assert!(err.message().contains("503"), "{}", err.message());
+}

@@ -65,6 +65,21 @@ pub enum Bench {
         #[arg(long, default_value_t = 5)]
         seconds: u64,
     },
+    /// Interpret against a plain tonic unary call, and Edit and Create
+    /// latency per back-end, on the BBC corpus.
+    Generation {
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        datasets: PathBuf,
+        #[arg(long, default_value_t = 2000)]
+        interprets: usize,
+        #[arg(long, default_value_t = 200)]
+        edits: usize,
+        #[arg(long, default_value_t = 100)]
+        creates: usize,
+        /// Creates with the embedded model (slow on a CPU).
+        #[arg(long, default_value_t = 5)]
+        embedded_creates: usize,
+    },
     /// Certify and Verify per second against raw ed25519-dalek sign and verify.
     Provenance {
         #[arg(long, default_value_t = 2000)]
@@ -73,13 +88,13 @@ pub enum Bench {
 }
 
 /// Latency summary of one side of a comparison.
-struct Summary {
-    p50: Duration,
-    p99: Duration,
+pub(crate) struct Summary {
+    pub(crate) p50: Duration,
+    pub(crate) p99: Duration,
     per_second: f64,
 }
 
-fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Summary {
+pub(crate) fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Summary {
     latencies.sort_unstable();
     let at = |q: f64| {
         let i = ((latencies.len() as f64 - 1.0) * q).round() as usize;
@@ -92,11 +107,11 @@ fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Summary {
     }
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn print_comparison(what: &str, subject: &Summary, baseline_name: &str, baseline: &Summary) {
+pub(crate) fn print_comparison(what: &str, subject: &Summary, baseline_name: &str, baseline: &Summary) {
     println!(
         "| {:<32} | {:>9} | {:>9} | {:>10} |",
         "", "p50 ms", "p99 ms", "per second"
@@ -119,13 +134,13 @@ fn print_comparison(what: &str, subject: &Summary, baseline_name: &str, baseline
     );
 }
 
-struct Running {
-    corpus: Arc<Corpus>,
-    addr: std::net::SocketAddr,
+pub(crate) struct Running {
+    pub(crate) corpus: Arc<Corpus>,
+    pub(crate) addr: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
-async fn start() -> Result<Running> {
+pub(crate) async fn start() -> Result<Running> {
     let dir = tempfile::tempdir()?;
     let cfg = CorpusConfig {
         data_dir: dir.path().join("corpus"),
@@ -159,13 +174,13 @@ async fn start() -> Result<Running> {
     })
 }
 
-async fn channel(addr: std::net::SocketAddr) -> Result<Channel> {
+pub(crate) async fn channel(addr: std::net::SocketAddr) -> Result<Channel> {
     Ok(Channel::from_shared(format!("http://{addr}"))?
         .connect()
         .await?)
 }
 
-fn put_direct(corpus: &Corpus, items: Vec<generec_corpus::model::Item>) -> Result<()> {
+pub(crate) fn put_direct(corpus: &Corpus, items: Vec<generec_corpus::model::Item>) -> Result<()> {
     for chunk in items.chunks(500) {
         let entries = chunk
             .iter()
@@ -201,7 +216,7 @@ fn queries_from(items: &[generec_corpus::model::Item], n: usize) -> Vec<String> 
         .collect()
 }
 
-fn bbc(datasets: &Path) -> Result<Vec<generec_corpus::model::Item>> {
+pub(crate) fn bbc(datasets: &Path) -> Result<Vec<generec_corpus::model::Item>> {
     let dir = datasets.join("bbc");
     generec_corpus::load::read_bbc(&dir).with_context(|| {
         format!(
@@ -512,6 +527,22 @@ pub async fn run(what: Bench) -> Result<()> {
             requests,
         } => bench_recommend(&datasets, concurrency, requests).await,
         Bench::Ingest { datasets } => bench_ingest(&datasets).await,
+        Bench::Generation {
+            datasets,
+            interprets,
+            edits,
+            creates,
+            embedded_creates,
+        } => {
+            crate::bench_generation::bench_generation(
+                &datasets,
+                interprets,
+                edits,
+                creates,
+                embedded_creates,
+            )
+            .await
+        }
         Bench::Log { entries, seconds } => {
             tokio::task::spawn_blocking(move || crate::bench_trust::bench_log(entries, seconds))
                 .await?

@@ -3,9 +3,11 @@
 
 mod audit;
 mod bench;
+mod bench_generation;
 mod bench_trust;
 mod client;
 mod config;
+mod eval_generation;
 mod interpret;
 mod review;
 mod serve;
@@ -88,6 +90,10 @@ enum Eval {
         #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
         data: PathBuf,
     },
+    /// Quality of what the generation service makes, on the BBC corpus:
+    /// relevance against a search baseline, length, grounding, redundancy,
+    /// the instructor's triggers, clips and thumbnails, and the watermark.
+    Generation(eval_generation::GenerationEvalArgs),
 }
 
 #[tokio::main]
@@ -118,6 +124,7 @@ async fn main() -> Result<()> {
                 eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())
             }
+            Eval::Generation(args) => eval_generation::run(args).await,
             Eval::Policies { data } => {
                 let started = std::time::Instant::now();
                 let env = generec_trust::checks::CompileEnv { data_dir: data };

@@ -149,7 +149,8 @@ pub async fn serve(service: Service) -> Result<()> {
     }
 }
 
-fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
+/// Loads the BBC articles of `dir` into `corpus` and trains the models.
+pub(crate) fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
     let items = generec_corpus::load::read_bbc(dir)?;
     let mut created = 0;
     for chunk in items.chunks(500) {

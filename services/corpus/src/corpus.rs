@@ -29,6 +29,7 @@ use crate::model::{
     now_unix_ms,
 };
 use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
+use crate::provenance::TrustedKeys;
 use crate::store::{Store, Tombstone};
 
 /// Settings of one corpus.
@@ -46,6 +47,15 @@ pub struct CorpusConfig {
     pub item_debounce_ms: u64,
     /// Weight of the request's free text in Recommend.
     pub query_weight: f32,
+    /// Ed25519 public keys (64 hex digits each, as the trust service's
+    /// `GetPublicKeys` lists them) whose manifests generated items may carry.
+    /// List retired keys too, so items signed before a rotation still load.
+    pub trusted_keys: Vec<String>,
+    /// Refuse AI-edited and AI-created items unless their manifest verifies
+    /// against a trusted key and binds their content (see
+    /// [`crate::provenance`]). With no trusted keys, every such item is
+    /// refused.
+    pub require_manifest_for_ai: bool,
 }
 
 impl Default for CorpusConfig {
@@ -56,6 +66,8 @@ impl Default for CorpusConfig {
             retrain_interval_ms: 10_000,
             item_debounce_ms: 500,
             query_weight: 1.0,
+            trusted_keys: Vec::new(),
+            require_manifest_for_ai: true,
         }
     }
 }
@@ -103,6 +115,7 @@ impl CorpusConfig {
                 "at least one blend weight must be positive",
             ));
         }
+        TrustedKeys::parse("corpus.trusted_keys", &self.trusted_keys)?;
         Ok(())
     }
 }
@@ -299,6 +312,8 @@ impl Snapshot {
 /// The corpus: see the module docs.
 pub struct Corpus {
     config: CorpusConfig,
+    /// Keys whose manifests generated items may carry.
+    trusted_keys: TrustedKeys,
     store: Store,
     index: TextIndex,
     catalogue: RwLock<Catalogue>,
@@ -325,6 +340,12 @@ impl Corpus {
     /// the first model and starts the background trainer.
     pub fn open(config: CorpusConfig) -> Result<Arc<Corpus>, CorpusError> {
         config.validate()?;
+        let trusted_keys = TrustedKeys::parse("corpus.trusted_keys", &config.trusted_keys)?;
+        if config.require_manifest_for_ai && trusted_keys.is_empty() {
+            tracing::warn!(
+                "corpus.trusted_keys is empty: every AI-edited or AI-created item will be refused"
+            );
+        }
         std::fs::create_dir_all(&config.data_dir)?;
         let store = Store::open(&config.data_dir.join("store"))?;
         let (index, applied) = TextIndex::open(&config.data_dir.join("index"))?;
@@ -381,6 +402,7 @@ impl Corpus {
             event_generation: AtomicU64::new(0),
             training: Mutex::new(()),
             trained_at: Mutex::new((0, 0, Instant::now())),
+            trusted_keys,
             config,
         });
         corpus.train_now()?;
@@ -503,6 +525,17 @@ impl Corpus {
         }
         item.validate(now)?;
         item.seal()?;
+        if self.config.require_manifest_for_ai && item.origin.is_generated() {
+            let parents: Vec<&str> = item.parent_ids.iter().map(ItemId::as_str).collect();
+            self.trusted_keys
+                .check(
+                    item.id.as_str(),
+                    &item.provenance_text(),
+                    &parents,
+                    &item.provenance_manifest,
+                )
+                .map_err(|r| CorpusError::invalid("provenance_manifest", r.to_string()))?;
+        }
         Ok((item, existing))
     }
 
@@ -1006,5 +1039,184 @@ mod tests {
                 .to_string()
                 .contains("knn_neighbours")
         );
+        let cfg = CorpusConfig {
+            trusted_keys: vec!["not a key".into()],
+            ..CorpusConfig::default()
+        };
+        assert!(
+            cfg.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("corpus.trusted_keys[0]")
+        );
+    }
+
+    mod manifests {
+        use super::*;
+        use ed25519_dalek::SigningKey;
+        use generec_trust::keys::key_id;
+        use generec_trust::manifest::{
+            self, ActionRecord, Generator, Ingredient, Manifest, ReviewSummary,
+        };
+        use generec_trust::watermark;
+
+        fn item(id: &str, origin: Origin, title: &str, body: &str) -> Item {
+            Item {
+                id: ItemId::parse(id).unwrap(),
+                kind: ItemKind::Article,
+                title: title.into(),
+                body: body.into(),
+                segments: vec![],
+                tags: vec!["business".into()],
+                creator_id: "generec".into(),
+                origin,
+                parent_ids: vec![],
+                licence: "CC-BY-4.0".into(),
+                created_unix_ms: 0,
+                content_sha256: String::new(),
+                provenance_manifest: vec![],
+            }
+        }
+
+        /// What the trust service's Certify signs for `text`.
+        fn certify(key: &SigningKey, item_id: &str, text: &str, parents: &[&str]) -> Vec<u8> {
+            let mut m = Manifest {
+                manifest_id: "0102030405060708090a0b0c0d0e0f10".into(),
+                item_id: item_id.into(),
+                actions: vec![ActionRecord {
+                    action: "c2pa.created".into(),
+                    digital_source_type: manifest::TRAINED_ALGORITHMIC_MEDIA.into(),
+                    when_unix_ms: 1,
+                }],
+                ingredients: parents
+                    .iter()
+                    .map(|p| Ingredient {
+                        item_id: p.to_string(),
+                        content_sha256: String::new(),
+                        relationship: "parentOf".into(),
+                    })
+                    .collect(),
+                hard_binding: manifest::hard_binding(text),
+                soft_binding: manifest::soft_binding(text),
+                generator: Generator {
+                    name: "g".into(),
+                    version: "1".into(),
+                },
+                review: ReviewSummary {
+                    verdict: "allow".into(),
+                    bundle_hash: String::new(),
+                    bundle_version: String::new(),
+                    rule_ids: vec![],
+                },
+                created_unix_ms: 1,
+                key_id: key_id(&key.verifying_key()),
+                signature: String::new(),
+            };
+            m.sign(key);
+            serde_json::to_vec(&m).unwrap()
+        }
+
+        fn open(dir: &std::path::Path, keys: &[&SigningKey], require: bool) -> Arc<Corpus> {
+            Corpus::open(CorpusConfig {
+                data_dir: dir.to_path_buf(),
+                trusted_keys: keys
+                    .iter()
+                    .map(|k| hex::encode(k.verifying_key().to_bytes()))
+                    .collect(),
+                require_manifest_for_ai: require,
+                ..CorpusConfig::default()
+            })
+            .unwrap()
+        }
+
+        fn put(corpus: &Corpus, item: Item) -> PutOutcome {
+            let mut results = corpus
+                .put_items(vec![(item.id.to_string(), Ok(item))])
+                .unwrap();
+            results.remove(0).outcome
+        }
+
+        fn rejected(outcome: PutOutcome) -> String {
+            match outcome {
+                PutOutcome::Rejected(reason) => reason,
+                other => panic!("expected a rejection, got {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_generated_item_with_a_verifying_manifest_is_stored_and_others_are_rejected() {
+            let dir = tempfile::tempdir().unwrap();
+            let key = SigningKey::from_bytes(&[9; 32]);
+            let corpus = open(dir.path(), &[&key], true);
+
+            // Certified text, stored with the mark in the title: accepted.
+            let mut good = item("gen-1", Origin::AiCreated, "Markets", "Shares rose today.");
+            let text = good.provenance_text();
+            good.provenance_manifest = certify(&key, "gen-1", &text, &[]);
+            let marked = watermark::embed(&text, &[5; 16]);
+            let (title, body) = marked.split_once("\n\n").unwrap();
+            good.title = title.into();
+            good.body = body.into();
+            assert_eq!(put(&corpus, good.clone()), PutOutcome::Created);
+
+            // No manifest.
+            let bare = item("gen-2", Origin::AiCreated, "Markets", "Shares rose today.");
+            let reason = rejected(put(&corpus, bare));
+            assert!(reason.contains("provenance_manifest"), "{reason}");
+            assert!(reason.contains("signed manifest"), "{reason}");
+
+            // The body changed after certification.
+            let mut changed = good.clone();
+            changed.id = ItemId::parse("gen-3").unwrap();
+            changed.body = "Shares fell today.".into();
+            changed.provenance_manifest = certify(&key, "gen-3", &text, &[]);
+            assert!(rejected(put(&corpus, changed)).contains("dataHash.mismatch"));
+
+            // The manifest of another item.
+            let mut stolen = good.clone();
+            stolen.id = ItemId::parse("gen-4").unwrap();
+            assert!(rejected(put(&corpus, stolen)).contains("gen-1"));
+
+            // Signed by a key the corpus does not trust.
+            let rogue = SigningKey::from_bytes(&[10; 32]);
+            let mut forged = item("gen-5", Origin::AiEdited, "Markets", "Shares rose today.");
+            forged.parent_ids = vec![ItemId::parse("bbc-1").unwrap()];
+            forged.provenance_manifest =
+                certify(&rogue, "gen-5", &forged.provenance_text(), &["bbc-1"]);
+            assert!(rejected(put(&corpus, forged.clone())).contains("not a trusted key"));
+
+            // Parents that the manifest does not list.
+            forged.provenance_manifest = certify(&key, "gen-5", &forged.provenance_text(), &[]);
+            assert!(rejected(put(&corpus, forged.clone())).contains("parent_ids"));
+            forged.provenance_manifest =
+                certify(&key, "gen-5", &forged.provenance_text(), &["bbc-1"]);
+            assert_eq!(put(&corpus, forged), PutOutcome::Created);
+
+            // Human items need no manifest.
+            let human = item("h-1", Origin::Human, "Markets", "Shares rose today.");
+            assert_eq!(put(&corpus, human), PutOutcome::Created);
+            assert!(corpus.get_item(&ItemId::parse("gen-2").unwrap()).is_err());
+        }
+
+        #[test]
+        fn without_trusted_keys_generated_items_are_rejected_and_the_reason_says_so() {
+            let dir = tempfile::tempdir().unwrap();
+            let corpus = open(dir.path(), &[], true);
+            let reason = rejected(put(
+                &corpus,
+                item("gen-1", Origin::AiCreated, "T", "B"),
+            ));
+            assert!(reason.contains("no trusted manifest keys"), "{reason}");
+        }
+
+        #[test]
+        fn with_the_requirement_off_generated_items_are_stored_unchecked() {
+            let dir = tempfile::tempdir().unwrap();
+            let corpus = open(dir.path(), &[], false);
+            assert_eq!(
+                put(&corpus, item("gen-1", Origin::AiCreated, "T", "B")),
+                PutOutcome::Created
+            );
+        }
     }
 }

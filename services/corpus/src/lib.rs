@@ -13,6 +13,7 @@ pub mod error;
 pub mod filter;
 pub mod index;
 pub mod model;
+pub mod provenance;
 pub mod store;
 
 pub use corpus::{Corpus, CorpusConfig};

@@ -366,6 +366,17 @@ impl Item {
         Ok(())
     }
 
+    /// The text a generated item's manifest binds: title, a blank line,
+    /// body, then a blank line and the text of each segment (see
+    /// [`crate::provenance`]).
+    pub fn provenance_text(&self) -> String {
+        crate::provenance::provenance_text(
+            &self.title,
+            &self.body,
+            self.segments.iter().map(|s| s.text.as_str()),
+        )
+    }
+
     /// All the searchable text of the timed segments, one line each.
     pub fn segment_text(&self) -> String {
         let mut text = String::new();

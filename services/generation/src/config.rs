@@ -161,9 +161,8 @@ impl GenerationConfig {
         }
     }
 
-    /// Assembles the core: loads the models that are present, connects
-    /// (lazily) to the corpus, and logs which back-ends are active.
-    pub fn open(&self) -> Result<Generation, ConfigError> {
+    /// Loads the models whose files are present (and enabled).
+    pub fn load_models(&self) -> Result<Models, ConfigError> {
         self.validate().map_err(ConfigError::Invalid)?;
         let dir = self.model_dir();
         let lexicon = match dir.vader_lexicon() {
@@ -199,11 +198,17 @@ impl GenerationConfig {
             })?)),
             _ => None,
         };
-        self.open_with(Models {
+        Ok(Models {
             lm,
             embedder,
             lexicon: Some(lexicon),
         })
+    }
+
+    /// Assembles the core: loads the models that are present, connects
+    /// (lazily) to the corpus, and logs which back-ends are active.
+    pub fn open(&self) -> Result<Generation, ConfigError> {
+        self.open_with(self.load_models()?)
     }
 
     /// Assembles the core over models already loaded.

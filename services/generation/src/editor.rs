@@ -39,10 +39,9 @@
 //!   the sentences there are, so the output is never longer than the
 //!   source.
 //! - **Restyle(tone)**: scores each sentence `0.75·fit + 0.25·c`
-//!   ([`TONE_WEIGHT`]), where `fit`
-//!   is [`ToneLexicon::fit`] of the sentence's [`ToneLexicon::score`] and
-//!   `c` the centrality divided by the largest centrality (so the output
-//!   stays on topic), and keeps the best [`RESTYLE_KEEP`] share (rounded,
+//!   ([`TONE_WEIGHT`]), where `fit` is [`ToneLexicon::fit`] of the
+//!   sentence's [`ToneLexicon::score`] and `c` the centrality divided by the
+//!   largest centrality (so the output stays on topic), and keeps the best [`RESTYLE_KEEP`] share (rounded,
 //!   at least 1) in source order. A restyle next to a condense (either
 //!   order) is one selection: the condense's length decides how many, the
 //!   restyle's blended score which.
@@ -65,6 +64,8 @@
 //!
 //! **Actions**: one per operation, in order: `extract:<topic>,<topic>`,
 //! `condense`, `restyle:<tone>`.
+//!
+//! The [`UserProfile`] is read by the timed operations only.
 //!
 //! # Timed operations
 //!
@@ -93,6 +94,11 @@
 //!   going to the earlier. `window_scores` holds the score of every start.
 //! - **Thumbnail**: the best single segment (ties: the earlier);
 //!   `window_scores` holds every segment's score.
+//!
+//! Similarity scores are rounded (1e-5 for sentences, 1e-6 for segments)
+//! before they are ranked: [`TermVector::cosine`] sums in hash-map order,
+//! so its last bits vary between runs, and rounding turns such near-equal
+//! scores into ties broken by position.
 
 use std::collections::HashSet;
 
@@ -941,7 +947,8 @@ fn assemble(work: &TextWork<'_>) -> (String, Vec<KeptSentence>) {
 
 /// Rounds a score to 1e-5: [`TermVector`] sums its products in hash-map
 /// order, so the same cosine can differ in the last bits from one run to
-/// the next; rounding keeps selections and ties reproducible.
+/// the next; rounding makes near-equal scores real ties (broken by source
+/// order), so selections almost never depend on that noise.
 fn quantise32(x: f32) -> f32 {
     if x.is_finite() {
         (x * 1e5).round() / 1e5
@@ -1084,4 +1091,405 @@ pub fn eval_timed(editor: &Editor, cases: &[LabelledTimed]) -> TimedEval {
         eval.thumbnail_accuracy = eval.thumbnail_correct as f64 / eval.n as f64;
     }
     eval
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn editor() -> Editor {
+        Editor::new(ToneLexicon::builtin())
+    }
+
+    fn item(body: &str) -> SourceItem {
+        SourceItem {
+            id: "t".into(),
+            title: "Title".into(),
+            body: body.into(),
+            ..SourceItem::default()
+        }
+    }
+
+    fn seg(a: f64, b: f64, text: &str) -> Segment {
+        Segment {
+            start_seconds: a,
+            end_seconds: b,
+            text: text.into(),
+            tags: vec![],
+        }
+    }
+
+    fn timed(segments: Vec<Segment>) -> SourceItem {
+        SourceItem {
+            id: "v".into(),
+            segments,
+            ..SourceItem::default()
+        }
+    }
+
+    fn topics(names: &[&str]) -> Vec<TopicWeight> {
+        names
+            .iter()
+            .map(|t| TopicWeight {
+                topic: t.to_string(),
+                weight: 1.0,
+            })
+            .collect()
+    }
+
+    fn len(unit: LengthUnit, value: u32, relative: f32) -> Length {
+        Length {
+            unit,
+            value,
+            relative,
+        }
+    }
+
+    fn text_of(out: Result<EditOutput, EditError>) -> EditedText {
+        match out {
+            Ok(EditOutput::Text(t)) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn licence_rule_matches_the_trust_check() {
+        for (licence, consent, ok) in [
+            ("CC-BY-ND-4.0", false, false),
+            ("CC-BY-ND-4.0", true, false),
+            ("CC-BY-NC-ND-4.0", false, false),
+            ("CC BY-NC-ND 3.0", true, false),
+            (" cc by-nd 3.0 ", false, false),
+            ("all-rights-reserved", false, false),
+            ("All Rights Reserved", false, false),
+            ("ARR", false, false),
+            ("proprietary", false, false),
+            ("copyright", false, false),
+            ("all-rights-reserved", true, true),
+            ("arr", true, true),
+            ("CC-BY-4.0", false, true),
+            ("CC0-1.0", false, true),
+            ("MIT", false, true),
+            ("", false, true),
+            ("   ", false, true),
+            ("BY-ND", false, true),
+        ] {
+            assert_eq!(
+                licence_allows_derivatives(licence, consent).is_ok(),
+                ok,
+                "{licence:?} consent={consent}"
+            );
+        }
+        assert_eq!(
+            licence_allows_derivatives(" CC-BY-ND-4.0 ", false),
+            Err(EditError::NoDerivatives {
+                licence: "CC-BY-ND-4.0".into()
+            })
+        );
+    }
+
+    #[test]
+    fn ops_are_validated() {
+        let e = editor();
+        let p = UserProfile::default();
+        let it = item("One. Two. Three.");
+        assert!(matches!(
+            e.edit(&it, &[], &p),
+            Err(EditError::Invalid { field: "ops", .. })
+        ));
+        let clip = EditOp::Clip { max_seconds: 10.0 };
+        assert!(matches!(
+            e.edit(&it, &[clip.clone(), EditOp::Restyle(Tone::Calm)], &p),
+            Err(EditError::Invalid { field: "ops", .. })
+        ));
+        assert!(matches!(
+            e.edit(
+                &it,
+                &[EditOp::Condense(len(LengthUnit::Sentences, 1, 0.0)), clip],
+                &p
+            ),
+            Err(EditError::Invalid { field: "ops", .. })
+        ));
+        for bad in [
+            len(LengthUnit::Sentences, 0, 0.0),
+            len(LengthUnit::Sentences, 1, f32::NAN),
+            len(LengthUnit::Sentences, 1, -0.5),
+            len(LengthUnit::Words, 0, f32::INFINITY),
+        ] {
+            assert!(
+                matches!(
+                    e.edit(&it, &[EditOp::Condense(bad)], &p),
+                    Err(EditError::Invalid {
+                        field: "length",
+                        ..
+                    })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(matches!(
+            e.edit(&it, &[EditOp::Extract(vec![])], &p),
+            Err(EditError::Invalid {
+                field: "topics",
+                ..
+            })
+        ));
+        assert!(matches!(
+            e.edit(&it, &[EditOp::Extract(topics(&["the", "  "]))], &p),
+            Err(EditError::Invalid {
+                field: "topics",
+                ..
+            })
+        ));
+        assert_eq!(
+            e.edit(&item("  \n\n "), &[EditOp::Restyle(Tone::Calm)], &p),
+            Err(EditError::EmptySource)
+        );
+    }
+
+    #[test]
+    fn condense_and_paragraphs() {
+        let body = "Markets rose sharply today. Investors cheered the news.\n\nThe bank held rates. Markets expect a cut.\n\nWeather was fine.";
+        let e = editor();
+        let p = UserProfile::default();
+        let out = text_of(e.edit(
+            &item(body),
+            &[EditOp::Condense(len(LengthUnit::Sentences, 10, 0.0))],
+            &p,
+        ));
+        assert_eq!(out.body, body, "keeping everything reproduces the body");
+        assert_eq!(out.title, "Title", "nothing dropped");
+        let out = text_of(e.edit(&item(body), &[EditOp::Extract(topics(&["markets"]))], &p));
+        // Matches, the follower in the same paragraph, and no follower across
+        // a paragraph break.
+        assert_eq!(
+            out.body,
+            "Markets rose sharply today. Investors cheered the news.\n\nMarkets expect a cut."
+        );
+        assert_eq!(out.kept.len(), 3);
+        assert_eq!(out.kept[1].score, 0.0);
+        assert_eq!(out.title, "Title — on markets");
+        // A word budget smaller than every sentence.
+        assert!(matches!(
+            e.edit(
+                &item(body),
+                &[EditOp::Condense(len(LengthUnit::Words, 1, 0.0))],
+                &p
+            ),
+            Err(EditError::Invalid {
+                field: "length",
+                ..
+            })
+        ));
+        let one = text_of(e.edit(&item("Just one."), &[EditOp::Restyle(Tone::Upbeat)], &p));
+        assert_eq!(one.body, "Just one.");
+        assert_eq!(one.title, "Title (upbeat edit)");
+        let mut untitled = item("Alpha here. Beta there.");
+        untitled.title = " ".into();
+        let out = text_of(e.edit(
+            &untitled,
+            &[EditOp::Condense(len(LengthUnit::Sentences, 1, 0.0))],
+            &p,
+        ));
+        assert_eq!(out.title, "Shorter: Untitled");
+    }
+
+    #[test]
+    fn segments_are_validated() {
+        let e = editor();
+        let p = UserProfile::default();
+        for segs in [
+            vec![seg(f64::NAN, 1.0, "a")],
+            vec![seg(0.0, f64::INFINITY, "a")],
+            vec![seg(-1.0, 1.0, "a")],
+            vec![seg(2.0, 1.0, "a")],
+            vec![seg(5.0, 6.0, "a"), seg(1.0, 2.0, "b")],
+        ] {
+            assert!(matches!(
+                e.edit(&timed(segs), &[EditOp::Thumbnail], &p),
+                Err(EditError::Invalid {
+                    field: "segments",
+                    ..
+                })
+            ));
+        }
+        let ok = timed(vec![seg(0.0, 5.0, "a")]);
+        for max in [f64::NAN, -1.0, f64::INFINITY] {
+            assert!(matches!(
+                e.edit(&ok, &[EditOp::Clip { max_seconds: max }], &p),
+                Err(EditError::Invalid {
+                    field: "max_seconds",
+                    ..
+                })
+            ));
+        }
+    }
+
+    #[test]
+    fn clip_windows_slide_and_trim() {
+        let e = editor();
+        let profile = UserProfile {
+            include: topics(&["goal"]),
+            ..UserProfile::default()
+        };
+        let item = timed(vec![
+            seg(0.0, 10.0, "kick off"),
+            seg(10.0, 20.0, "a goal is scored"),
+            seg(20.0, 30.0, "another goal"),
+            seg(30.0, 40.0, "half time"),
+        ]);
+        let Ok(EditOutput::Clip(edl)) =
+            e.edit(&item, &[EditOp::Clip { max_seconds: 20.0 }], &profile)
+        else {
+            panic!()
+        };
+        assert_eq!(edl.segment_indices, vec![1, 2]);
+        assert_eq!((edl.start_seconds, edl.end_seconds), (10.0, 30.0));
+        assert_eq!(edl.window_scores, vec![0.5, 1.0, 0.5, 0.0]);
+        // 0 means 30 seconds.
+        let Ok(EditOutput::Clip(edl)) =
+            e.edit(&item, &[EditOp::Clip { max_seconds: 0.0 }], &profile)
+        else {
+            panic!()
+        };
+        assert_eq!((edl.start_seconds, edl.end_seconds), (0.0, 30.0));
+        // A segment longer than the clip is cut.
+        let Ok(EditOutput::Clip(edl)) =
+            e.edit(&item, &[EditOp::Clip { max_seconds: 4.0 }], &profile)
+        else {
+            panic!()
+        };
+        assert_eq!((edl.start_seconds, edl.end_seconds), (10.0, 14.0));
+        assert_eq!(edl.segment_indices, vec![1]);
+        // No profile, no topics: the most central segment; all zero
+        // durations: plain means.
+        let flat = timed(vec![
+            seg(1.0, 1.0, "cats"),
+            seg(1.0, 1.0, "dogs and cats"),
+            seg(1.0, 1.0, "dogs"),
+        ]);
+        let out = e.edit(&flat, &[EditOp::Thumbnail], &UserProfile::default());
+        assert!(matches!(out, Ok(EditOutput::Thumbnail(ref d)) if d.segment_indices == [1]));
+        assert!(matches!(
+            e.edit(
+                &flat,
+                &[EditOp::Clip { max_seconds: 1.0 }],
+                &UserProfile::default()
+            ),
+            Ok(EditOutput::Clip(_))
+        ));
+    }
+
+    /// A small deterministic generator for the no-panic check.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+        fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
+            &xs[self.below(xs.len())]
+        }
+        fn text(&mut self, max: usize) -> String {
+            const PIECES: &[&str] = &[
+                "The ", "market ", "Goal", "! ", ". ", "? ", "\n\n", "\n", "Mr. ", "3.5 ", "\"",
+                "'", "é", "日本 ", "GREAT ", "not ", "won't ", "funny ", "war ", "  ", "(", ")",
+                "A", "z", "\u{200b}", "—", "🙂", "\r\n", "e.g. ", "U.S. ",
+            ];
+            (0..self.below(max)).map(|_| *self.pick(PIECES)).collect()
+        }
+        fn float(&mut self) -> f64 {
+            *self.pick(&[
+                0.0,
+                1.0,
+                2.5,
+                10.0,
+                30.0,
+                -1.0,
+                f64::NAN,
+                f64::INFINITY,
+                1e300,
+                f64::MIN_POSITIVE,
+            ])
+        }
+    }
+
+    #[test]
+    fn arbitrary_input_never_panics() {
+        let plain = editor();
+        let embedded = Editor::new(ToneLexicon::builtin())
+            .with_embedder(|texts| Some(texts.iter().map(|t| vec![t.len() as f32, 1.0]).collect()));
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for round in 0..3000 {
+            let topic = |rng: &mut Rng| TopicWeight {
+                topic: rng.text(4),
+                weight: *rng.pick(&[1.0, 0.5, 0.0, -1.0, f32::NAN]),
+            };
+            let mut ops = Vec::new();
+            for _ in 0..rng.below(4) {
+                ops.push(match rng.below(6) {
+                    0 => EditOp::Condense(Length {
+                        unit: *rng.pick(&[
+                            LengthUnit::Sentences,
+                            LengthUnit::Words,
+                            LengthUnit::Seconds,
+                        ]),
+                        value: *rng.pick(&[0, 1, 3, 50, u32::MAX]),
+                        relative: *rng.pick(&[0.0, 0.5, 2.0, -1.0, f32::NAN, f32::INFINITY]),
+                    }),
+                    1 => EditOp::Restyle(*rng.pick(&Tone::ALL)),
+                    2 => EditOp::Extract((0..rng.below(3)).map(|_| topic(&mut rng)).collect()),
+                    3 => EditOp::Clip {
+                        max_seconds: rng.float(),
+                    },
+                    4 => EditOp::Thumbnail,
+                    _ => EditOp::Extract(vec![TopicWeight {
+                        topic: "market".into(),
+                        weight: 1.0,
+                    }]),
+                });
+            }
+            let segments = (0..rng.below(5))
+                .map(|_| Segment {
+                    start_seconds: rng.float(),
+                    end_seconds: rng.float(),
+                    text: rng.text(6),
+                    tags: vec![rng.text(2)],
+                })
+                .collect();
+            let it = SourceItem {
+                id: rng.text(2),
+                title: rng.text(5),
+                body: rng.text(40),
+                segments,
+                licence: rng
+                    .pick(&["", "CC-BY-4.0", "CC-BY-ND-4.0", "ARR", "é"])
+                    .to_string(),
+                owner_consent: rng.below(2) == 0,
+                ..SourceItem::default()
+            };
+            let profile = UserProfile {
+                liked_texts: (0..rng.below(3)).map(|_| rng.text(6)).collect(),
+                include: (0..rng.below(2)).map(|_| topic(&mut rng)).collect(),
+                exclude: (0..rng.below(2)).map(|_| topic(&mut rng)).collect(),
+            };
+            let e = if round % 2 == 0 { &plain } else { &embedded };
+            if let Ok(EditOutput::Text(out)) = e.edit(&it, &ops, &profile) {
+                assert!(out.body.len() <= it.body.len());
+                assert!(!out.kept.is_empty());
+                for k in &out.kept {
+                    assert_eq!(
+                        &it.body[k.source_start..k.source_end],
+                        &out.body[k.start..k.end]
+                    );
+                }
+            }
+        }
+    }
 }

@@ -131,7 +131,8 @@ fn length_from(l: Option<pb::Length>) -> Result<Option<Length>, GenerationError>
             ));
         }
     };
-    if l.value == 0 && !(l.relative > 0.0) {
+    let positive = l.relative.is_finite() && l.relative > 0.0;
+    if l.value == 0 && !positive {
         return Err(GenerationError::invalid(
             "guidance.length",
             "set value (with a unit) or a positive relative factor",

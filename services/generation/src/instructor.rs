@@ -46,7 +46,13 @@
 //! A word that is not a topic and not a command or filler word ("quantum",
 //! "budget", "goal") is a content word: it goes to
 //! [`Guidance::fact_query`] when wanted, or forms an excluded topic of its own
-//! when refused ("nothing about the royal wedding" excludes `royal wedding`).
+//! when refused ("nothing about the Mars landing" excludes `mars landing`).
+//! A wanted content word counts only in a segment that asks for something (a
+//! marker, a topic, a format, a verb, a length or a date) or that is a bare
+//! noun phrase ("quantum knitting"): in "something funny please, i've had a
+//! rough day" the second segment is chatter. The fact query is the wanted
+//! content words and topic words as said, in order, then the canonical topics
+//! not yet in it ("a digest of this week's markets" gives "markets business").
 //!
 //! ## Wanting and refusing
 //!
@@ -1038,14 +1044,13 @@ fn tokenize(s: &str) -> Vec<Tok> {
     // "tl;dr" and "tl dr" are one token.
     let mut merged: Vec<Tok> = Vec::with_capacity(out.len());
     for t in out {
-        if t.w == "dr" {
-            if let Some(prev) = merged.last_mut() {
-                if prev.w == "tl" {
-                    prev.w = "tldr".into();
-                    prev.orig.push_str(";dr");
-                    continue;
-                }
-            }
+        if t.w == "dr"
+            && let Some(prev) = merged.last_mut()
+            && prev.w == "tl"
+        {
+            prev.w = "tldr".into();
+            prev.orig.push_str(";dr");
+            continue;
         }
         merged.push(t);
     }
@@ -3184,10 +3189,11 @@ impl Lexicon {
             }
         }
         let w = &toks[i].w;
-        if w.chars().count() >= 4 && !self.fillers.contains(w.as_str()) {
-            if let Some(c) = self.topic_stems.get(&text::stem(w)) {
-                return Some((vec![Top(c)], i + 1));
-            }
+        if w.chars().count() >= 4
+            && !self.fillers.contains(w.as_str())
+            && let Some(c) = self.topic_stems.get(&text::stem(w))
+        {
+            return Some((vec![Top(c)], i + 1));
         }
         None
     }
@@ -3309,10 +3315,10 @@ fn parse_count(toks: &[Tok], j: usize) -> Option<(Count, usize)> {
 fn parse_length(toks: &[Tok], i: usize) -> Option<(Length, Vec<E>, usize)> {
     let mut starts = vec![i];
     for q in QUALIFIERS {
-        if let Some(k) = phrase_at(toks, i, q) {
-            if joined(toks, k) {
-                starts.push(k);
-            }
+        if let Some(k) = phrase_at(toks, i, q)
+            && joined(toks, k)
+        {
+            starts.push(k);
         }
     }
     for &j in starts.iter().rev() {
@@ -3326,26 +3332,26 @@ fn parse_length(toks: &[Tok], i: usize) -> Option<(Length, Vec<E>, usize)> {
 fn parse_length_from(toks: &[Tok], j: usize) -> Option<(Length, Vec<E>, usize)> {
     let (count, mut k) = parse_count(toks, j)?;
     let mut extra = Vec::new();
-    if joined(toks, k) {
-        if let Some(adj) = word_at(toks, k).filter(|w| COUNT_ADJECTIVES.contains(w)) {
-            if matches!(adj, "key" | "main")
-                && joined(toks, k + 1)
-                && word_at(toks, k + 1) == Some("points")
-            {
-                extra.push(Fmt(Format::Summary, 1));
-            }
-            k += 1;
+    if joined(toks, k)
+        && let Some(adj) = word_at(toks, k).filter(|w| COUNT_ADJECTIVES.contains(w))
+    {
+        if matches!(adj, "key" | "main")
+            && joined(toks, k + 1)
+            && word_at(toks, k + 1) == Some("points")
+        {
+            extra.push(Fmt(Format::Summary, 1));
         }
+        k += 1;
     }
     if !joined(toks, k) {
         return None;
     }
     let mut best: Option<(LengthUnit, u32, bool, usize)> = None;
     for (phrase, unit, factor, article_ok) in UNITS {
-        if let Some(end) = phrase_at(toks, k, phrase) {
-            if best.is_none_or(|b| end > b.3) {
-                best = Some((*unit, *factor, *article_ok, end));
-            }
+        if let Some(end) = phrase_at(toks, k, phrase)
+            && best.is_none_or(|b| end > b.3)
+        {
+            best = Some((*unit, *factor, *article_ok, end));
         }
     }
     let (unit, factor, article_ok, mut end) = best?;
@@ -3362,11 +3368,11 @@ fn parse_length_from(toks: &[Tok], j: usize) -> Option<(Length, Vec<E>, usize)> 
     for tail in [
         "or less", "or fewer", "or so", "long", "max", "maximum", "tops",
     ] {
-        if joined(toks, end) {
-            if let Some(e) = phrase_at(toks, end, tail) {
-                end = e;
-                break;
-            }
+        if joined(toks, end)
+            && let Some(e) = phrase_at(toks, end, tail)
+        {
+            end = e;
+            break;
         }
     }
     Some((
@@ -3824,13 +3830,14 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                 phrase_open = false;
             }
             Kind::Word => {
-                if scope.pol == Pol::Exclude && phrase_open {
-                    if let Some(m) = mentions.last_mut() {
-                        m.text.push(' ');
-                        m.text.push_str(&u.w);
-                        m.surface = m.text.clone();
-                        continue;
-                    }
+                if scope.pol == Pol::Exclude
+                    && phrase_open
+                    && let Some(m) = mentions.last_mut()
+                {
+                    m.text.push(' ');
+                    m.text.push_str(&u.w);
+                    m.surface = m.text.clone();
+                    continue;
                 }
                 record(
                     Mention {

@@ -15,6 +15,7 @@ pub mod guidance;
 pub mod text;
 pub mod tone;
 pub mod instructor;
+pub mod table;
 pub mod editor;
 pub mod relevance;
 pub mod composer;

@@ -188,13 +188,13 @@ fn check_guidance(g: &Guidance) -> Result<(), GenerationError> {
             "at most 64 topics",
         ));
     }
-    if let Some(l) = g.length {
-        if l.value > 100_000 || !(0.0..=10.0).contains(&l.relative) {
-            return Err(GenerationError::invalid(
-                "guidance.length",
-                "value at most 100000 and relative in [0, 10]",
-            ));
-        }
+    if let Some(l) = g.length
+        && (l.value > 100_000 || !(0.0..=10.0).contains(&l.relative))
+    {
+        return Err(GenerationError::invalid(
+            "guidance.length",
+            "value at most 100000 and relative in [0, 10]",
+        ));
     }
     if g.fact_query.len() > MAX_INSTRUCTION_BYTES || g.imitate.as_ref().is_some_and(|s| s.len() > 256)
     {

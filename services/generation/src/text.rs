@@ -150,13 +150,13 @@ pub fn stem(word: &str) -> String {
         return w.to_string();
     }
     for suffix in ["ingly", "edly", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s"] {
-        if let Some(base) = w.strip_suffix(suffix) {
-            if base.len() >= 3 {
-                return match suffix {
-                    "ies" | "ied" => format!("{base}y"),
-                    _ => base.to_string(),
-                };
-            }
+        if let Some(base) = w.strip_suffix(suffix)
+            && base.len() >= 3
+        {
+            return match suffix {
+                "ies" | "ied" => format!("{base}y"),
+                _ => base.to_string(),
+            };
         }
     }
     w.to_string()

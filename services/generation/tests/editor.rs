@@ -209,7 +209,7 @@ fn relative_lengths_scale_the_sentence_count() {
             assert_extractive(item, &out);
         }
         let all = text_edit(&editor, item, &[EditOp::Condense(relative(1.5))]);
-        assert_eq!(all.body.len() <= item.body.len(), true);
+        assert!(all.body.len() <= item.body.len());
         assert_eq!(all.title, item.title, "nothing dropped, no 'Shorter:'");
     }
 }
@@ -580,7 +580,27 @@ fn clip_edl_names_the_source_and_scores_every_window() {
         }],
         &case.profile,
     );
-    assert_eq!(with_extract, plain);
+    assert_same_cut(&with_extract, &plain);
+}
+
+/// The same cut, with scores equal up to float noise (term vectors sum in
+/// hash-map order, so the last bits of a cosine vary between runs).
+fn assert_same_cut(a: &Result<EditOutput, EditError>, b: &Result<EditOutput, EditError>) {
+    let edl = |r: &Result<EditOutput, EditError>| match r {
+        Ok(EditOutput::Clip(e)) | Ok(EditOutput::Thumbnail(e)) => e.clone(),
+        other => panic!("{other:?}"),
+    };
+    let (a, b) = (edl(a), edl(b));
+    assert_eq!(a.segment_indices, b.segment_indices);
+    assert_eq!(
+        (a.start_seconds, a.end_seconds),
+        (b.start_seconds, b.end_seconds)
+    );
+    assert!((a.score - b.score).abs() < 1e-5);
+    assert_eq!(a.window_scores.len(), b.window_scores.len());
+    for (x, y) in a.window_scores.iter().zip(&b.window_scores) {
+        assert!((x - y).abs() < 1e-5, "{x} {y}");
+    }
 }
 
 #[test]
@@ -610,8 +630,8 @@ fn an_embedder_is_used_when_it_answers_and_ignored_when_it_does_not() {
     for case in &cases {
         let op = [EditOp::Thumbnail];
         let a = plain.edit(&case.item, &op, &case.profile);
-        assert_eq!(a, silent.edit(&case.item, &op, &case.profile));
-        assert_eq!(a, broken.edit(&case.item, &op, &case.profile));
+        assert_same_cut(&a, &silent.edit(&case.item, &op, &case.profile));
+        assert_same_cut(&a, &broken.edit(&case.item, &op, &case.profile));
         assert!(matches!(
             toy.edit(&case.item, &op, &case.profile),
             Ok(EditOutput::Thumbnail(_))
@@ -620,7 +640,14 @@ fn an_embedder_is_used_when_it_answers_and_ignored_when_it_does_not() {
     if let Some(item) = bbc("tech", 2) {
         let ops = [EditOp::Condense(sentences_of(3))];
         let p = UserProfile::default();
-        assert_eq!(plain.edit(&item, &ops, &p), silent.edit(&item, &ops, &p));
+        let spans = |r: Result<EditOutput, EditError>| match r {
+            Ok(EditOutput::Text(t)) => t.kept.iter().map(|k| k.source_start).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            spans(plain.edit(&item, &ops, &p)),
+            spans(silent.edit(&item, &ops, &p))
+        );
         let Ok(EditOutput::Text(out)) = toy.edit(&item, &ops, &p) else {
             panic!()
         };

@@ -598,3 +598,21 @@ fn over_long_instructions_are_cut_not_refused() {
     assert_eq!(got.guidance.exclude.len(), 1);
     assert_eq!(got.guidance.exclude[0].topic, "football");
 }
+
+#[test]
+fn tmp_equivalence() {
+    let lib = generec_generation::table::rows().unwrap();
+    assert_eq!(lib.len(), ROWS.len());
+    for (a, b) in ROWS.iter().zip(&lib) {
+        assert_eq!(a.say, b.say);
+        assert_eq!(a.ctx.map(str::to_string), b.ctx);
+        assert_eq!(a.fb, b.fb);
+        assert_eq!(a.cands, b.cands);
+        assert_eq!(a.expect, b.expect);
+        assert_eq!(input(a), generec_generation::table::input(b));
+        let got = Instructor::default().interpret(&input(a));
+        assert_eq!(check(a, &got), generec_generation::table::check(b, &got));
+    }
+    let r = generec_generation::table::run(&Instructor::default());
+    eprintln!("{} {} {} {} {:?}", r.rows, r.passed, r.action_correct, r.trigger_correct, r.failures);
+}

@@ -229,6 +229,7 @@ mod tests {
     #[test]
     fn reference_similarity() {
         let Some(e) = embedder() else { return };
+        let _serial = crate::test_util::model_lock();
         let texts = [
             "A man is eating food.",
             "A man is eating a piece of bread.",
@@ -257,6 +258,7 @@ mod tests {
     #[test]
     fn batching_padding_and_truncation_do_not_change_results() {
         let Some(e) = embedder() else { return };
+        let _serial = crate::test_util::model_lock();
         let long = "word ".repeat(2000);
         let alone = e.embed_one("A man is eating food.").unwrap();
         let mut texts = vec!["A man is eating food.", long.as_str(), ""];

@@ -17,6 +17,8 @@ pub mod embed;
 mod error;
 pub mod lm;
 pub mod paths;
+#[cfg(test)]
+mod test_util;
 pub mod watermark;
 
 pub use embed::Embedder;

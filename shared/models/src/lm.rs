@@ -21,6 +21,18 @@
 //! behind a mutex, so **one generation runs at a time** per model and
 //! concurrent callers queue. Tokenising and watermark detection do not take
 //! the lock.
+//!
+//! # Speed
+//!
+//! On this project's 2-core build machine (AMD EPYC, `target-cpu=native`)
+//! a 100-token completion runs at about 35 tokens/s when the machine is
+//! otherwise idle. candle's CPU thread pool (one thread per physical core,
+//! `CANDLE_NUM_THREADS` / `RAYON_NUM_THREADS` override it) waits for its
+//! workers by *spinning*: when other processes compete for the cores,
+//! throughput collapses (measured: 2 tokens/s with 2 threads against 25
+//! with 1 under a parallel `cargo build`). Set `CANDLE_NUM_THREADS=1` on
+//! shared or oversubscribed hosts, and do not run several models' forward
+//! passes at once on a small machine.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -820,6 +832,7 @@ mod tests {
     #[test]
     fn answers_a_short_question() {
         let Some(m) = model() else { return };
+        let _serial = crate::test_util::model_lock();
         let opts = GenerateOptions {
             max_tokens: 24,
             temperature: 0.0,
@@ -847,6 +860,7 @@ mod tests {
     #[test]
     fn same_seed_same_text() {
         let Some(m) = model() else { return };
+        let _serial = crate::test_util::model_lock();
         let msgs = [ChatMessage::user("Give me a one-sentence movie pitch.")];
         let opts = GenerateOptions {
             max_tokens: 32,
@@ -869,6 +883,7 @@ mod tests {
     #[test]
     fn watermark_is_detectable() {
         let Some(m) = model() else { return };
+        let _serial = crate::test_util::model_lock();
         let cfg = WatermarkConfig::new(0x5eed_cafe);
         let msgs = [ChatMessage::user(
             "Write a short story about a lighthouse keeper who finds a message in a bottle.",

@@ -38,3 +38,10 @@ pub mod generation {
         tonic::include_proto!("generec.generation.v1");
     }
 }
+
+/// The feed service (`generec.feed.v1`).
+pub mod feed {
+    pub mod v1 {
+        tonic::include_proto!("generec.feed.v1");
+    }
+}

@@ -1,0 +1,430 @@
+//! `generec eval generation`: measures what the generation service makes,
+//! on the BBC corpus, with the services running in this process.
+//!
+//! For each instruction of a fixed set, the instructor reads it and the
+//! creator makes an item with each active back-end. Measured:
+//! - **relevance**: cosine between the instruction and the output (MiniLM
+//!   embeddings when present, TF-IDF otherwise), beside a lexical baseline:
+//!   the top search hit for the same words, cut to the same number of
+//!   sentences (its lead);
+//! - **length conformance**: the share of outputs whose sentence count is
+//!   the one asked for (or, for word and time targets, within 25% of the
+//!   words);
+//! - **supported share**: the share of checkable sentences the trust
+//!   service's authenticity check finds supported by a cited source;
+//! - **redundancy**: the highest similarity between two sentences of an
+//!   output, averaged;
+//! - **trigger and action accuracy** of the instructor on its table;
+//! - **clip and thumbnail choice** against the labelled timed items;
+//! - **watermark**: the detection rate on text the embedded model wrote
+//!   with the watermark on, and the false-positive rate on human text (BBC
+//!   articles), at z > 4.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use generec_corpus::{Corpus, CorpusConfig};
+use generec_generation::config::GenerationConfig;
+use generec_generation::draft::Draft;
+use generec_generation::guidance::{Format, InterpretInput, LengthUnit};
+use generec_generation::instructor::Instructor;
+use generec_generation::relevance::Scorer;
+use generec_generation::service::{Backend, CreateArgs};
+use generec_generation::text;
+
+/// Flags of `generec eval generation`.
+#[derive(clap::Args)]
+pub struct GenerationEvalArgs {
+    /// Where scripts/fetch-data put the datasets and models.
+    #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+    pub data: PathBuf,
+    /// How many of the instructions the embedded model also writes for (it
+    /// is slow on a CPU); 0 skips it.
+    #[arg(long, default_value_t = 6)]
+    pub embedded_cases: usize,
+    /// Watermarked generations for the detection rate.
+    #[arg(long, default_value_t = 20)]
+    pub watermark_samples: usize,
+    /// BBC articles for the false-positive rate.
+    #[arg(long, default_value_t = 500)]
+    pub human_samples: usize,
+    /// The labelled timed items for clips and thumbnails.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../generation/tests/fixtures/timed_edits.json"))]
+    pub timed_labels: PathBuf,
+}
+
+/// The fixed instruction set: what people ask of a news feed.
+pub const INSTRUCTIONS: &[&str] = &[
+    "a digest of this week's markets",
+    "summarise the latest on the general election in five sentences",
+    "something upbeat about films, in four sentences",
+    "tech news please, no more politics",
+    "three sentences on rugby",
+    "what's happening with mobile phones",
+    "a two-minute digest of music news",
+    "oil prices and the economy",
+    "tell me about interest rates in three sentences",
+    "tennis news, nothing about football",
+    "a calm summary of the budget",
+    "broadband and internet news in 100 words",
+    "the latest on video games",
+    "a digest of box office news",
+    "news about the European Union",
+    "airline news in four sentences",
+];
+
+#[derive(Default)]
+struct Tally {
+    n: usize,
+    relevance: f64,
+    baseline: f64,
+    length_ok: usize,
+    supported: f64,
+    supported_n: usize,
+    redundancy: f64,
+    millis: Vec<f64>,
+    watermark_z: Vec<f64>,
+}
+
+impl Tally {
+    fn mean(sum: f64, n: usize) -> f64 {
+        if n == 0 { f64::NAN } else { sum / n as f64 }
+    }
+}
+
+fn body_sentences(d: &Draft) -> Vec<String> {
+    d.attributions
+        .iter()
+        .filter(|a| !a.source_id.ends_with("#title"))
+        .filter_map(|a| d.body.get(a.start..a.end).map(str::to_string))
+        .collect()
+}
+
+fn length_ok(d: &Draft, g: &generec_generation::guidance::Guidance, sentences: usize) -> bool {
+    let words = text::word_count(
+        &body_sentences(d).join(" "),
+    );
+    match g.length {
+        Some(l) if l.value > 0 => match l.unit {
+            LengthUnit::Sentences => sentences == l.value as usize,
+            LengthUnit::Words => (words as f64 - f64::from(l.value)).abs() <= 0.25 * f64::from(l.value),
+            LengthUnit::Seconds => {
+                let target = f64::from(l.value) * 200.0 / 60.0;
+                (words as f64 - target).abs() <= 0.25 * target
+            }
+        },
+        _ => {
+            let default = match g.format {
+                Some(Format::Summary) => 3,
+                Some(Format::Digest) => 6,
+                _ => 8,
+            };
+            sentences == default
+        }
+    }
+}
+
+fn supported_share(d: &Draft) -> Option<f32> {
+    use generec_trust::checks::{ReviewContext, Source, authenticity};
+    let context = ReviewContext {
+        kind: Some(d.kind),
+        origin: Some(d.origin),
+        sources: d
+            .sources
+            .iter()
+            .map(|s| Source {
+                id: s.id.clone(),
+                text: s.text.clone(),
+            })
+            .collect(),
+        ..ReviewContext::default()
+    };
+    authenticity::supported_share(&d.body, &context, &authenticity::Config::default())
+}
+
+fn max_pairwise(scorer: &Scorer, sentences: &[String]) -> f64 {
+    let refs: Vec<&str> = sentences.iter().map(String::as_str).collect();
+    let v = scorer.vectors(&refs);
+    let mut m = 0.0f32;
+    for i in 0..v.len() {
+        for j in i + 1..v.len() {
+            m = m.max(v[i].similarity(&v[j]));
+        }
+    }
+    f64::from(m)
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Runs the evaluation and prints the tables.
+pub async fn run(args: GenerationEvalArgs) -> Result<()> {
+    let started = Instant::now();
+    let bbc = args.data.join("bbc");
+    if !bbc.is_dir() {
+        bail!("the BBC corpus is not at {}; run scripts/fetch-data", bbc.display());
+    }
+    let dir = tempfile::tempdir()?;
+    let corpus_cfg = CorpusConfig {
+        data_dir: dir.path().join("corpus"),
+        ..CorpusConfig::default()
+    };
+    let corpus = tokio::task::spawn_blocking(move || Corpus::open(corpus_cfg)).await??;
+    {
+        let c = corpus.clone();
+        let bbc = bbc.clone();
+        tokio::task::spawn_blocking(move || crate::serve::load_bbc(&c, &bbc)).await??;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let corpus_addr = listener.local_addr()?;
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = corpus.clone();
+    let server = tokio::spawn(async move {
+        generec_corpus::grpc::serve(
+            serving,
+            listener,
+            &generec_common::config::ServerConfig::default(),
+            &generec_common::auth::AuthConfig::default(),
+            async {
+                let _ = stop_rx.await;
+            },
+        )
+        .await
+    });
+
+    let gen_cfg = GenerationConfig {
+        corpus_url: format!("http://{corpus_addr}"),
+        models_dir: args.data.join("models").display().to_string(),
+        ..GenerationConfig::default()
+    };
+    let models = {
+        let c = gen_cfg.clone();
+        tokio::task::spawn_blocking(move || c.load_models()).await??
+    };
+    let measure = match &models.embedder {
+        Some(e) => Scorer::with_embedding(e.clone()),
+        None => Scorer::lexical(),
+    };
+    let lm = models.lm.clone();
+    let core = Arc::new(gen_cfg.open_with(models)?);
+    let instructor = Instructor::default();
+
+    let mut backends = vec![Backend::Composer];
+    if lm.is_some() && args.embedded_cases > 0 {
+        backends.push(Backend::Embedded);
+    }
+    let mut tallies: Vec<(Backend, Tally)> = backends.iter().map(|b| (*b, Tally::default())).collect();
+    for (i, instruction) in INSTRUCTIONS.iter().enumerate() {
+        let interp = instructor.interpret(&InterpretInput {
+            instruction: instruction.to_string(),
+            ..InterpretInput::default()
+        });
+        let g = interp.guidance;
+        for (backend, tally) in tallies.iter_mut() {
+            if *backend == Backend::Embedded && i >= args.embedded_cases {
+                continue;
+            }
+            let t0 = Instant::now();
+            let draft = core
+                .create(
+                    CreateArgs {
+                        user_id: "eval".into(),
+                        guidance: g.clone(),
+                        instruction: instruction.to_string(),
+                        backend: Some(*backend),
+                        ..CreateArgs::default()
+                    },
+                    None,
+                )
+                .await
+                .with_context(|| format!("creating for {instruction:?} with {}", backend.as_str()))?;
+            tally.millis.push(t0.elapsed().as_secs_f64() * 1e3);
+            let sentences = if *backend == Backend::Composer {
+                body_sentences(&draft)
+            } else {
+                text::sentences(&draft.body).into_iter().map(|s| s.text).collect()
+            };
+            // The baseline: the top search hit's lead, as long as the output.
+            let words: Vec<String> = text::words(instruction)
+                .into_iter()
+                .filter(|w| !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric))
+                .collect();
+            let (hits, _) = corpus.search(&generec_corpus::index::SearchQuery {
+                query: words.join(" "),
+                filters: Default::default(),
+                limit: 1,
+                offset: 0,
+                snippets: false,
+            })?;
+            let lead = match hits.first() {
+                Some(h) => {
+                    let item = corpus.get_item(&h.id)?;
+                    text::sentences(&item.body)
+                        .into_iter()
+                        .take(sentences.len().max(1))
+                        .map(|s| s.text)
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                None => String::new(),
+            };
+            let out = sentences.join(" ");
+            let v = measure.vectors(&[instruction, &out, &lead]);
+            tally.relevance += f64::from(v[0].similarity(&v[1]));
+            tally.baseline += f64::from(v[0].similarity(&v[2]));
+            if length_ok(&draft, &g, sentences.len()) {
+                tally.length_ok += 1;
+            }
+            if let Some(s) = supported_share(&draft) {
+                tally.supported += f64::from(s);
+                tally.supported_n += 1;
+            }
+            tally.redundancy += max_pairwise(&measure, &sentences);
+            if *backend == Backend::Embedded {
+                tally.watermark_z.push(draft.watermark_z);
+            }
+            tally.n += 1;
+        }
+    }
+
+    println!("## Generation quality ({} instructions, BBC corpus)\n", INSTRUCTIONS.len());
+    println!(
+        "relevance measured with {}\n",
+        measure.describe()
+    );
+    println!("| back-end | n | relevance | baseline (top hit lead) | length conformance | supported share | redundancy | latency p50 ms | p99 ms |");
+    println!("|---|---|---|---|---|---|---|---|---|");
+    for (backend, t) in &tallies {
+        println!(
+            "| {} | {} | {:.3} | {:.3} | {:.2} | {:.2} | {:.3} | {:.0} | {:.0} |",
+            backend.as_str(),
+            t.n,
+            Tally::mean(t.relevance, t.n),
+            Tally::mean(t.baseline, t.n),
+            Tally::mean(t.length_ok as f64, t.n),
+            Tally::mean(t.supported, t.supported_n),
+            Tally::mean(t.redundancy, t.n),
+            percentile(&t.millis, 0.5),
+            percentile(&t.millis, 0.99),
+        );
+    }
+
+    for (backend, t) in &tallies {
+        if !t.watermark_z.is_empty() {
+            println!(
+                "{}: median watermark z of the drafts {:.2} (z > 4 in {} of {})",
+                backend.as_str(),
+                percentile(&t.watermark_z, 0.5),
+                t.watermark_z.iter().filter(|z| **z > 4.0).count(),
+                t.watermark_z.len()
+            );
+        }
+    }
+
+    let table = generec_generation::table::run(&instructor);
+    println!(
+        "\n## Instructor\n\n| rows | trigger accuracy | action accuracy | rows fully right |\n|---|---|---|---|\n| {} | {:.3} | {:.3} | {:.3} |",
+        table.rows,
+        table.trigger_accuracy(),
+        table.action_accuracy(),
+        table.passed as f64 / table.rows.max(1) as f64
+    );
+
+    let labels = std::fs::read_to_string(&args.timed_labels)
+        .with_context(|| format!("reading {}", args.timed_labels.display()))?;
+    let cases = generec_generation::editor::parse_labelled_timed(&labels)?;
+    let editor = generec_generation::editor::Editor::new(generec_generation::tone::ToneLexicon::builtin());
+    let timed = generec_generation::editor::eval_timed(&editor, &cases);
+    println!(
+        "\n## Clips and thumbnails\n\n| labelled items | clip accuracy | thumbnail accuracy |\n|---|---|---|\n| {} | {:.3} | {:.3} |",
+        timed.n, timed.clip_accuracy, timed.thumbnail_accuracy
+    );
+    for m in &timed.misses {
+        println!("  miss: {m}");
+    }
+
+    if let Some(lm) = lm {
+        let cfg = gen_cfg.embedded.watermark();
+        let samples = args.watermark_samples;
+        let human = args.human_samples;
+        let bbc_dir = bbc.clone();
+        let report = tokio::task::spawn_blocking(move || -> Result<String> {
+            use generec_models::lm::{ChatMessage, GenerateOptions};
+            let topics = [
+                "the economy", "a football match", "a new film", "an election", "a new phone",
+                "the weather", "a music festival", "oil prices", "a tennis final", "a video game",
+            ];
+            let mut detected = 0;
+            let mut zs = Vec::new();
+            let mut tps = Vec::new();
+            for k in 0..samples {
+                let messages = [
+                    ChatMessage::system("You are a news writer."),
+                    ChatMessage::user(format!("Write a short news story about {}.", topics[k % topics.len()])),
+                ];
+                let out = lm.generate(
+                    &messages,
+                    &GenerateOptions {
+                        max_tokens: 150,
+                        temperature: 0.8,
+                        top_p: 0.95,
+                        seed: k as u64 + 1,
+                        watermark: Some(cfg),
+                    },
+                )?;
+                tps.push(out.tokens_per_second);
+                // Detection reads the words alone: re-tokenise the text.
+                let d = lm.detect_watermark(&out.text, &cfg);
+                zs.push(d.z);
+                if d.is_watermarked(generec_models::watermark::DEFAULT_Z_THRESHOLD) {
+                    detected += 1;
+                }
+            }
+            let items = generec_corpus::load::read_bbc(&bbc_dir)?;
+            let mut false_pos = 0;
+            let mut n_human = 0;
+            let mut human_z = Vec::new();
+            for item in items.iter().take(human) {
+                // About as long as a generation: the first 600 characters.
+                let text: String = item.body.chars().take(600).collect();
+                let d = lm.detect_watermark(&text, &cfg);
+                human_z.push(d.z);
+                n_human += 1;
+                if d.is_watermarked(generec_models::watermark::DEFAULT_Z_THRESHOLD) {
+                    false_pos += 1;
+                }
+            }
+            Ok(format!(
+                "\n## Statistical watermark (gamma {}, delta {}, z > 4)\n\n| text | n | flagged | rate | median z |\n|---|---|---|---|---|\n| embedded model, watermarked, 150 tokens | {} | {} | {:.3} | {:.2} |\n| BBC articles (human), first 600 chars | {} | {} | {:.4} | {:.2} |\n\nembedded model: {:.1} tokens/s (median)",
+                cfg.gamma,
+                cfg.delta,
+                samples,
+                detected,
+                detected as f64 / samples.max(1) as f64,
+                percentile(&zs, 0.5),
+                n_human,
+                false_pos,
+                false_pos as f64 / n_human.max(1) as f64,
+                percentile(&human_z, 0.5),
+                percentile(&tps, 0.5),
+            ))
+        })
+        .await??;
+        println!("{report}");
+    } else {
+        println!("\n(the embedded model is not present: no watermark rates)");
+    }
+
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
+    Ok(())
+}

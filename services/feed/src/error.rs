@@ -1,0 +1,51 @@
+//! The errors of the feed service and the status code of each.
+
+use generec_common::{ErrorCode, ServiceError};
+
+/// Why a feed request could not be served. A degraded feed (trust or
+/// generation down), an item left out by trust, or a generation that
+/// failed are outcomes in the response, not errors.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error("invalid {field}: {message}")]
+    InvalidArgument { field: String, message: String },
+    #[error("{what} not found: {id}")]
+    NotFound { what: &'static str, id: String },
+    /// A limit on concurrent work was reached; retry later.
+    #[error("{0}")]
+    ResourceExhausted(String),
+    /// A service the request cannot do without (the corpus; generation for
+    /// Instruct) is down or too slow.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl FeedError {
+    /// An invalid-argument error naming `field`.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        FeedError::InvalidArgument {
+            field: field.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+impl ServiceError for FeedError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            FeedError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
+            FeedError::NotFound { .. } => ErrorCode::NotFound,
+            FeedError::ResourceExhausted(_) => ErrorCode::ResourceExhausted,
+            FeedError::Unavailable(_) => ErrorCode::Unavailable,
+            FeedError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<FeedError> for tonic::Status {
+    fn from(err: FeedError) -> Self {
+        generec_common::into_status(err)
+    }
+}

@@ -1,0 +1,1348 @@
+//! The feed loop: retrieve, decide, generate, check, certify, store, rank.
+//!
+//! # One GetFeed
+//! 1. In parallel: candidates from the corpus (`Recommend` with the
+//!    instruction as free text, `Search` when there is an instruction, the
+//!    context item) and trust's published keys (cached).
+//! 2. Every candidate is admitted or not ([`crate::admit`]): a cached or
+//!    fresh trust verdict that allows it, and for a generated item a
+//!    manifest that verifies. These reviews run while generation's
+//!    instructor `Interpret`s the instruction, the session's feedback and
+//!    the candidates.
+//! 3. On an edit or a creation, a generation job starts (see below). The
+//!    request waits for it until `generation_budget_share` of its deadline
+//!    has passed; then it answers with the retrieved part ("generation
+//!    pending") and the job's item waits in the session for the next
+//!    GetFeed (and goes out on WatchFeed).
+//! 4. The feed rules ([`crate::rules`]) rank what was admitted.
+//!
+//! # A generation job
+//! generation `Edit` or `Create` → trust `Review` of the draft's text
+//! (title, blank line, body; with kind, origin, parents, sources,
+//! instruction and user) → only on allow or allow with label: trust
+//! `Certify` of the same text → the manifest is checked against trust's
+//! published keys → corpus `PutItems` (the corpus checks it again) → an
+//! entry labelled generated. The in-text mark is moved to the start of the
+//! body so it does not split the title's first word in the index; the bound
+//! text is unchanged because binding ignores marks. A job runs under its own
+//! deadline (`background_timeout_ms`), so it can finish after the request
+//! that started it.
+//!
+//! # Deadlines and failures
+//! Every downstream call carries the time left before its deadline
+//! (`grpc-timeout`) and is cut off there. The request answers a margin
+//! before its deadline (a tenth of it, 5 to 100 ms). Failures fail closed:
+//! - corpus down: `Unavailable` (there is nothing checked to show);
+//! - trust down: no generated item (none can be reviewed, certified or
+//!   verified) and retrieved items only with a fresh cached allowing
+//!   verdict; the feed says it is degraded;
+//! - generation down: retrieved items only, degraded;
+//! - a candidate whose review does not come back in time is left out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use generec_common::types::Origin;
+use generec_corpus::grpc::item_from_proto;
+use generec_corpus::model::Item;
+use generec_corpus::provenance::{Rejection, TrustedKeys, provenance_text};
+use generec_proto::corpus::v1 as corpus_pb;
+use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
+use generec_proto::generation::v1 as gen_pb;
+use generec_proto::generation::v1::generation_client::GenerationClient;
+use generec_proto::trust::v1 as trust_pb;
+use generec_proto::trust::v1::trust_service_client::TrustServiceClient;
+use tokio::sync::{Semaphore, broadcast, oneshot};
+use tokio::task::JoinSet;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::admit::{self, KeyCache, VerdictCache, verify_generated};
+use crate::config::FeedConfig;
+use crate::error::FeedError;
+use crate::metrics::{ListMetrics, Totals};
+use crate::model::{
+    Allowed, Entry, FeedEvent, FeedPage, FeedRequest, GenerationStatus, InstructRequest,
+    Instructed, Signal, Verified,
+};
+use crate::rules::{self, Rules};
+use crate::session::Sessions;
+
+/// Largest message the feed accepts from another service.
+const MAX_DOWNSTREAM_MESSAGE: usize = 16 * 1024 * 1024;
+/// Most text of a candidate the instructor reads.
+const CANDIDATE_TEXT_BYTES: usize = 2_000;
+/// Least time between two forced refreshes of trust's keys.
+const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// Most words of an instruction sent to corpus Search.
+const MAX_QUERY_WORDS: usize = 32;
+
+/// Why a downstream call gave no answer.
+#[derive(Debug)]
+enum CallError {
+    /// The deadline passed first.
+    Deadline,
+    Status(tonic::Status),
+}
+
+impl CallError {
+    fn describe(&self, service: &str, what: &str) -> String {
+        match self {
+            CallError::Deadline => format!("{service} did not answer {what} before the deadline"),
+            CallError::Status(s) => format!("{service} {what}: {} ({:?})", s.message(), s.code()),
+        }
+    }
+
+    /// Whether the service is down or too slow (rather than refusing the request).
+    fn is_unavailable(&self) -> bool {
+        match self {
+            CallError::Deadline => true,
+            CallError::Status(s) => matches!(
+                s.code(),
+                tonic::Code::Unavailable
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Unknown
+                    | tonic::Code::Cancelled
+                    | tonic::Code::Internal
+                    | tonic::Code::Unauthenticated
+                    | tonic::Code::PermissionDenied
+            ),
+        }
+    }
+
+    fn code(&self) -> Option<tonic::Code> {
+        match self {
+            CallError::Deadline => None,
+            CallError::Status(s) => Some(s.code()),
+        }
+    }
+}
+
+/// Runs a downstream call, cut off at `deadline`.
+async fn within<R>(
+    deadline: Instant,
+    call: impl Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+) -> Result<R, CallError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(CallError::Deadline);
+    }
+    match tokio::time::timeout(left, call).await {
+        Ok(Ok(r)) => Ok(r.into_inner()),
+        Ok(Err(status)) => Err(CallError::Status(status)),
+        Err(_) => Err(CallError::Deadline),
+    }
+}
+
+/// Clients of the other services.
+#[derive(Clone)]
+struct Clients {
+    corpus: CorpusServiceClient<Channel>,
+    trust: TrustServiceClient<Channel>,
+    generation: GenerationClient<Channel>,
+    authorization: Option<MetadataValue<Ascii>>,
+}
+
+impl Clients {
+    /// A request carrying the time left before `deadline` and the token.
+    fn request<T>(&self, message: T, deadline: Instant) -> tonic::Request<T> {
+        let mut r = tonic::Request::new(message);
+        let left = deadline.saturating_duration_since(Instant::now());
+        r.set_timeout(left.max(Duration::from_millis(1)));
+        if let Some(a) = &self.authorization {
+            r.metadata_mut().insert("authorization", a.clone());
+        }
+        r
+    }
+}
+
+fn channel(field: &str, url: &str) -> Result<Channel, FeedError> {
+    Ok(Endpoint::from_shared(url.to_string())
+        .map_err(|e| FeedError::invalid(field, format!("{url:?}: {e}")))?
+        .connect_timeout(Duration::from_secs(2))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+/// A retrieved candidate.
+#[derive(Clone, Debug)]
+struct Candidate {
+    item: Item,
+    score: f32,
+    why: &'static str,
+}
+
+/// What admitting one candidate found.
+enum Admission {
+    In(Entry),
+    /// Trust's verdict does not allow it, or its manifest does not verify.
+    Out,
+    /// Trust could not be asked and no fresh verdict was cached.
+    Unchecked(String),
+}
+
+/// What a generation job makes.
+#[derive(Clone, Debug)]
+enum JobAction {
+    Edit { target: String },
+    Create,
+}
+
+#[derive(Clone, Debug)]
+struct JobSpec {
+    user_id: String,
+    action: JobAction,
+    guidance: gen_pb::Guidance,
+    instruction: String,
+    trigger: i32,
+    explanation: String,
+    liked: Vec<String>,
+}
+
+type JobResult = Result<Entry, String>;
+
+/// The feed service's core: see the module docs.
+pub struct Feed {
+    config: FeedConfig,
+    rules: Rules,
+    clients: Clients,
+    verdicts: VerdictCache,
+    keys: KeyCache,
+    sessions: Sessions,
+    totals: std::sync::Mutex<Totals>,
+    jobs: Arc<Semaphore>,
+    job_seq: AtomicU64,
+}
+
+fn verdict_name(v: i32) -> &'static str {
+    match trust_pb::Verdict::try_from(v) {
+        Ok(trust_pb::Verdict::Allow) => "allow",
+        Ok(trust_pb::Verdict::AllowWithLabel) => "allow_with_label",
+        Ok(trust_pb::Verdict::Redact) => "redact",
+        Ok(trust_pb::Verdict::Review) => "review",
+        Ok(trust_pb::Verdict::Block) => "block",
+        _ => "unspecified",
+    }
+}
+
+fn why_text(reason: i32) -> &'static str {
+    match corpus_pb::Reason::try_from(reason) {
+        Ok(corpus_pb::Reason::Collaborative) => "recommended: people who liked what you liked liked it",
+        Ok(corpus_pb::Reason::Content) => "recommended: it reads like items you liked",
+        Ok(corpus_pb::Reason::Popular) => "recommended: popular with everyone",
+        Ok(corpus_pb::Reason::Query) => "recommended: it matches what you asked for",
+        _ => "recommended",
+    }
+}
+
+/// The words of an instruction as a plain corpus query (no query syntax).
+fn search_query(instruction: &str) -> String {
+    instruction
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1)
+        .take(MAX_QUERY_WORDS)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn is_empty_guidance(g: &gen_pb::Guidance) -> bool {
+    g.include.is_empty() && g.fact_query.trim().is_empty()
+}
+
+impl Feed {
+    /// Builds the core; channels to the other services connect on first
+    /// use. `token` is presented as a bearer token to them.
+    pub fn new(config: FeedConfig, token: Option<String>) -> Result<Arc<Feed>, FeedError> {
+        config.validate()?;
+        let authorization = match token.filter(|t| !t.is_empty()) {
+            Some(t) => Some(
+                format!("Bearer {t}")
+                    .parse::<MetadataValue<Ascii>>()
+                    .map_err(|_| FeedError::invalid("feed token", "is not valid header text"))?,
+            ),
+            None => None,
+        };
+        let clients = Clients {
+            corpus: CorpusServiceClient::new(channel("feed.corpus_url", &config.corpus_url)?)
+                .max_decoding_message_size(MAX_DOWNSTREAM_MESSAGE)
+                .max_encoding_message_size(MAX_DOWNSTREAM_MESSAGE),
+            trust: TrustServiceClient::new(channel("feed.trust_url", &config.trust_url)?)
+                .max_decoding_message_size(MAX_DOWNSTREAM_MESSAGE)
+                .max_encoding_message_size(MAX_DOWNSTREAM_MESSAGE),
+            generation: GenerationClient::new(channel(
+                "feed.generation_url",
+                &config.generation_url,
+            )?)
+            .max_decoding_message_size(MAX_DOWNSTREAM_MESSAGE)
+            .max_encoding_message_size(MAX_DOWNSTREAM_MESSAGE),
+            authorization,
+        };
+        Ok(Arc::new(Feed {
+            rules: Rules {
+                generated_share_cap: config.generated_share_cap,
+                max_per_creator: config.max_per_creator,
+                near_duplicate_similarity: config.near_duplicate_similarity,
+            },
+            verdicts: VerdictCache::new(
+                Duration::from_millis(config.verdict_ttl_ms),
+                config.verdict_cache_entries,
+            ),
+            keys: KeyCache::new(Duration::from_millis(config.keys_ttl_ms)),
+            sessions: Sessions::new(config.max_sessions),
+            totals: std::sync::Mutex::new(Totals::default()),
+            jobs: Arc::new(Semaphore::new(config.max_jobs)),
+            job_seq: AtomicU64::new(1),
+            clients,
+            config,
+        }))
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FeedConfig {
+        &self.config
+    }
+
+    /// Exposure and counts over time.
+    pub fn totals(&self) -> Totals {
+        self.totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn with_totals(&self, f: impl FnOnce(&mut Totals)) {
+        f(&mut self
+            .totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// The deadline of a request that asked for `timeout` (none: the default).
+    fn deadline(&self, timeout: Option<Duration>) -> (Instant, Duration) {
+        let total = timeout
+            .unwrap_or_else(|| self.config.default_deadline())
+            .min(self.config.max_deadline());
+        (Instant::now() + total, total)
+    }
+
+    // -----------------------------------------------------------------
+    // Trust's keys and admission
+    // -----------------------------------------------------------------
+
+    /// Fetches trust's published keys, bypassing the cache.
+    async fn fetch_keys(&self, by: Instant) -> Result<TrustedKeys, String> {
+        let mut trust = self.clients.trust.clone();
+        let req = self.clients.request(trust_pb::GetPublicKeysRequest {}, by);
+        let resp = within(by, trust.get_public_keys(req))
+            .await
+            .map_err(|e| e.describe("trust", "GetPublicKeys"))?;
+        let hexes: Vec<String> = resp.keys.into_iter().map(|k| k.public_key).collect();
+        let keys = TrustedKeys::parse("trust.public_keys", &hexes).map_err(|e| e.to_string())?;
+        if keys.is_empty() {
+            return Err("trust published no public keys".into());
+        }
+        self.keys.set(keys.clone());
+        Ok(keys)
+    }
+
+    /// Trust's published keys: cached for `keys_ttl_ms`, else fetched. A
+    /// failed fetch is an error even when stale keys are cached.
+    async fn trust_keys(&self, by: Instant) -> Result<TrustedKeys, String> {
+        match self.keys.fresh() {
+            Some(keys) => Ok(keys),
+            None => self.fetch_keys(by).await,
+        }
+    }
+
+    /// Verifies a generated item; a manifest signed by a key not yet cached
+    /// refreshes the keys once (a rotation).
+    async fn verify(
+        &self,
+        keys: &TrustedKeys,
+        item: &Item,
+        by: Instant,
+    ) -> Result<Verified, Rejection> {
+        match verify_generated(keys, item) {
+            Err(Rejection::UntrustedKey { key_id })
+                if self
+                    .keys
+                    .age()
+                    .is_none_or(|age| age >= KEY_REFRESH_INTERVAL) =>
+            {
+                match self.fetch_keys(by).await {
+                    Ok(fresh) => verify_generated(&fresh, item),
+                    Err(_) => Err(Rejection::UntrustedKey { key_id }),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Admits a retrieved candidate (see [`crate::admit`]).
+    async fn admit(
+        self: Arc<Self>,
+        candidate: Candidate,
+        keys: Option<TrustedKeys>,
+        by: Instant,
+    ) -> Admission {
+        let item = candidate.item;
+        let generated = item.origin.is_generated();
+        let provenance = if generated {
+            let Some(keys) = keys else {
+                return Admission::Unchecked(
+                    "generated items are not shown while trust's keys are unavailable".into(),
+                );
+            };
+            match self.verify(&keys, &item, by).await {
+                Ok(v) => Some(v),
+                Err(rejection) => {
+                    tracing::warn!(item = %item.id, %rejection, "a retrieved generated item's manifest does not verify");
+                    return Admission::Out;
+                }
+            }
+        } else {
+            None
+        };
+        let key = admit::review_key(&item);
+        let verdict = match self.verdicts.get(&key) {
+            Some(v) => v,
+            None => {
+                let context = trust_pb::ReviewContext {
+                    kind: item.kind.to_proto(),
+                    user_id: String::new(),
+                    origin: if generated {
+                        0
+                    } else {
+                        Origin::Human.to_proto()
+                    },
+                    parents: vec![],
+                    sources: vec![],
+                    instruction: String::new(),
+                };
+                let mut trust = self.clients.trust.clone();
+                let req = self.clients.request(
+                    trust_pb::ReviewRequest {
+                        content: item.provenance_text(),
+                        context: Some(context),
+                    },
+                    by,
+                );
+                match within(by, trust.review(req)).await {
+                    Ok(r) => {
+                        let v = Allowed::from_trust(r.verdict);
+                        if v.is_none() {
+                            tracing::info!(item = %item.id, verdict = verdict_name(r.verdict), "trust did not allow a retrieved item");
+                        }
+                        self.verdicts.put(key, v);
+                        v
+                    }
+                    Err(e) if e.is_unavailable() => {
+                        return Admission::Unchecked(e.describe("trust", "Review"));
+                    }
+                    Err(e) => {
+                        tracing::warn!(item = %item.id, error = %e.describe("trust", "Review"), "a retrieved item could not be reviewed");
+                        None
+                    }
+                }
+            }
+        };
+        let Some(verdict) = verdict else {
+            return Admission::Out;
+        };
+        let reason = if generated {
+            format!("{} (generated; manifest verified)", candidate.why)
+        } else {
+            candidate.why.to_string()
+        };
+        Admission::In(Entry {
+            item,
+            verdict,
+            provenance,
+            reason,
+            trigger: gen_pb::Trigger::None as i32,
+            score: candidate.score,
+            made_for_you: false,
+        })
+    }
+
+    // -----------------------------------------------------------------
+    // Retrieval
+    // -----------------------------------------------------------------
+
+    /// Candidates for a user, best first, and the context item.
+    async fn retrieve(
+        &self,
+        user_id: &str,
+        count: usize,
+        instruction: &str,
+        context_item_id: Option<&str>,
+        by: Instant,
+    ) -> Result<(Vec<Candidate>, Option<Item>), FeedError> {
+        let pool = (count * self.config.candidates_per_item)
+            .clamp(count, self.config.max_candidates.max(count));
+        let corpus = self.clients.corpus.clone();
+        let recommend = {
+            let mut c = corpus.clone();
+            let req = self.clients.request(
+                corpus_pb::RecommendRequest {
+                    user_id: user_id.to_string(),
+                    count: pool as u32,
+                    exclude_ids: context_item_id.map(str::to_string).into_iter().collect(),
+                    filters: None,
+                    text: instruction.to_string(),
+                },
+                by,
+            );
+            async move { within(by, c.recommend(req)).await }
+        };
+        let query = search_query(instruction);
+        let search = {
+            let mut c = corpus.clone();
+            let req = self.clients.request(
+                corpus_pb::SearchRequest {
+                    query: query.clone(),
+                    filters: None,
+                    limit: (pool / 2).max(5) as u32,
+                    offset: 0,
+                    with_snippets: false,
+                },
+                by,
+            );
+            async move {
+                if query.is_empty() {
+                    None
+                } else {
+                    Some(within(by, c.search(req)).await)
+                }
+            }
+        };
+        let context = {
+            let mut c = corpus.clone();
+            let id = context_item_id.map(str::to_string);
+            let req = id
+                .clone()
+                .map(|id| self.clients.request(corpus_pb::GetItemRequest { id }, by));
+            async move {
+                match req {
+                    Some(req) => Some(within(by, c.get_item(req)).await),
+                    None => None,
+                }
+            }
+        };
+        let (recommended, searched, context) = tokio::join!(recommend, search, context);
+        let recommended =
+            recommended.map_err(|e| FeedError::Unavailable(e.describe("corpus", "Recommend")))?;
+        let context = match context {
+            None => None,
+            Some(Ok(r)) => r.item.and_then(|i| item_from_proto(i).ok()),
+            Some(Err(e)) if e.code() == Some(tonic::Code::NotFound) => {
+                return Err(FeedError::NotFound {
+                    what: "context item",
+                    id: context_item_id.unwrap_or_default().to_string(),
+                });
+            }
+            Some(Err(e)) => return Err(FeedError::Unavailable(e.describe("corpus", "GetItem"))),
+        };
+        let mut ids: Vec<(String, f32, &'static str)> = recommended
+            .items
+            .into_iter()
+            .map(|s| (s.id, s.score, why_text(s.reason)))
+            .collect();
+        match searched {
+            Some(Ok(found)) => {
+                for hit in found.hits {
+                    if Some(hit.id.as_str()) != context_item_id
+                        && !ids.iter().any(|(id, _, _)| *id == hit.id)
+                    {
+                        ids.push((hit.id, hit.score, "it matches what you asked for"));
+                    }
+                }
+            }
+            Some(Err(e)) => {
+                tracing::warn!(error = %e.describe("corpus", "Search"), "search for the instruction failed; recommendations only");
+            }
+            None => {}
+        }
+        ids.truncate(self.config.max_candidates.max(count));
+
+        let mut fetches = JoinSet::new();
+        for (slot, (id, _, _)) in ids.iter().enumerate() {
+            let req = self
+                .clients
+                .request(corpus_pb::GetItemRequest { id: id.clone() }, by);
+            let mut c = corpus.clone();
+            fetches.spawn(async move { (slot, within(by, c.get_item(req)).await) });
+        }
+        let mut items: Vec<Option<Item>> = vec![None; ids.len()];
+        while let Some(joined) = fetches.join_next().await {
+            let Ok((slot, result)) = joined else { continue };
+            match result {
+                Ok(r) => {
+                    items[slot] = r.item.and_then(|i| item_from_proto(i).ok());
+                }
+                Err(e) if e.code() == Some(tonic::Code::NotFound) => {}
+                Err(e) => {
+                    tracing::debug!(error = %e.describe("corpus", "GetItem"), "a candidate could not be read");
+                }
+            }
+        }
+        let candidates = ids
+            .into_iter()
+            .zip(items)
+            .filter_map(|((_, score, why), item)| {
+                item.map(|item| Candidate { item, score, why })
+            })
+            .collect();
+        Ok((candidates, context))
+    }
+
+    // -----------------------------------------------------------------
+    // The instructor
+    // -----------------------------------------------------------------
+
+    async fn interpret(
+        &self,
+        user_id: &str,
+        instruction: &str,
+        context_item_id: Option<&str>,
+        candidates: &[Candidate],
+        by: Instant,
+    ) -> Result<gen_pb::InterpretResponse, CallError> {
+        let feedback = self.sessions.with(user_id, |s| s.signals());
+        let feedback = feedback
+            .into_iter()
+            .map(|(item_id, signal)| gen_pb::FeedbackSignal {
+                item_id,
+                kind: signal.to_proto(),
+            })
+            .collect();
+        let candidates = candidates
+            .iter()
+            .take(256)
+            .map(|c| gen_pb::Candidate {
+                item_id: c.item.id.to_string(),
+                score: c.score,
+                title: generec_trust::watermark::strip(&c.item.title),
+                tags: c.item.tags.clone(),
+                text: truncate(&generec_trust::watermark::strip(&c.item.body), CANDIDATE_TEXT_BYTES)
+                    .to_string(),
+                timed: c.item.kind.is_timed(),
+            })
+            .collect();
+        let mut generation = self.clients.generation.clone();
+        let req = self.clients.request(
+            gen_pb::InterpretRequest {
+                user_id: user_id.to_string(),
+                instruction: instruction.to_string(),
+                context_item_id: context_item_id.unwrap_or_default().to_string(),
+                feedback,
+                candidates,
+            },
+            by,
+        );
+        within(by, generation.interpret(req)).await
+    }
+
+    /// The job an interpretation asks for, if any. A creation with nothing
+    /// to create about (a rejection streak, no instruction) is steered to
+    /// the most common topic among the candidates that the rejected items
+    /// did not have.
+    fn job_spec(
+        &self,
+        user_id: &str,
+        instruction: &str,
+        interpretation: &gen_pb::InterpretResponse,
+        candidates: &[Candidate],
+    ) -> Option<JobSpec> {
+        let decision = interpretation.decision.clone()?;
+        let mut guidance = interpretation.guidance.clone().unwrap_or_default();
+        let action = match gen_pb::Action::try_from(decision.action) {
+            Ok(gen_pb::Action::Edit) => JobAction::Edit {
+                target: if decision.target_item.is_empty() {
+                    guidance.target_item.clone()
+                } else {
+                    decision.target_item.clone()
+                },
+            },
+            Ok(gen_pb::Action::Create) => JobAction::Create,
+            _ => return None,
+        };
+        let (liked, rejected_tags) = self.sessions.with(user_id, |s| {
+            let mut tags: Vec<String> = Vec::new();
+            for id in s.rejected() {
+                if let Some(t) = s.shown_tags(&id) {
+                    tags.extend(t.iter().map(|t| t.to_lowercase()));
+                }
+            }
+            (s.liked(), tags)
+        });
+        let mut explanation = decision.explanation.clone();
+        if matches!(action, JobAction::Create)
+            && is_empty_guidance(&guidance)
+            && instruction.trim().is_empty()
+            && liked.is_empty()
+        {
+            let mut counts: std::collections::HashMap<String, usize> = Default::default();
+            for c in candidates {
+                for t in &c.item.tags {
+                    *counts.entry(t.to_lowercase()).or_default() += 1;
+                }
+            }
+            let mut topics: Vec<(String, usize)> = counts.into_iter().collect();
+            topics.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let fresh = topics
+                .iter()
+                .find(|(t, _)| !rejected_tags.contains(t))
+                .or(topics.first());
+            if let Some((topic, _)) = fresh {
+                guidance.include = vec![gen_pb::TopicWeight {
+                    topic: topic.clone(),
+                    weight: 1.0,
+                }];
+                guidance.fact_query = topic.clone();
+                explanation.push_str(&format!(
+                    " The feed chose the topic \"{topic}\", which the skipped items did not have."
+                ));
+            }
+        }
+        Some(JobSpec {
+            user_id: user_id.to_string(),
+            action,
+            guidance,
+            instruction: instruction.to_string(),
+            trigger: decision.trigger,
+            explanation,
+            liked,
+        })
+    }
+
+    // -----------------------------------------------------------------
+    // Generation jobs
+    // -----------------------------------------------------------------
+
+    /// Starts a job if the user's and the global limits allow; returns its
+    /// id and a receiver of its result.
+    fn start_job(
+        self: &Arc<Self>,
+        spec: JobSpec,
+    ) -> Result<(String, oneshot::Receiver<JobResult>), String> {
+        let permit = self
+            .jobs
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| "the feed is running as many generations as it may; try again".to_string())?;
+        if !self
+            .sessions
+            .start_job(&spec.user_id, self.config.max_jobs_per_user)
+        {
+            return Err(format!(
+                "a generation for user {} is still running",
+                spec.user_id
+            ));
+        }
+        let job_id = format!("job-{}", self.job_seq.fetch_add(1, Ordering::Relaxed));
+        let (tx, rx) = oneshot::channel();
+        let feed = self.clone();
+        let id = job_id.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let user_id = spec.user_id.clone();
+            let outcome = feed.run_job(&spec).await;
+            match &outcome {
+                Ok(entry) => {
+                    tracing::info!(job = %id, user = %user_id, item = %entry.item.id, "generated item ready");
+                    feed.with_totals(|t| t.generated_items_made += 1);
+                }
+                Err(reason) => {
+                    tracing::info!(job = %id, user = %user_id, %reason, "generation produced nothing to show");
+                    feed.with_totals(|t| t.generations_failed += 1);
+                }
+            }
+            // Hand the result to the waiting request; if it stopped waiting,
+            // queue the item for the user's next feed.
+            let queue = tx.send(outcome.clone()).is_err();
+            feed.sessions.finish_job(
+                FeedEvent {
+                    user_id,
+                    job_id: id,
+                    outcome,
+                },
+                queue,
+            );
+        });
+        Ok((job_id, rx))
+    }
+
+    /// Edit or create → review → certify → verify → store.
+    async fn run_job(&self, spec: &JobSpec) -> JobResult {
+        let deadline = Instant::now() + Duration::from_millis(self.config.background_timeout_ms);
+        let mut generation = self.clients.generation.clone();
+        let draft = match &spec.action {
+            JobAction::Edit { target } => {
+                let req = self.clients.request(
+                    gen_pb::EditRequest {
+                        user_id: spec.user_id.clone(),
+                        item_id: target.clone(),
+                        guidance: Some(spec.guidance.clone()),
+                        instruction: spec.instruction.clone(),
+                        liked_item_ids: spec.liked.clone(),
+                        owner_consent: false,
+                    },
+                    deadline,
+                );
+                within(deadline, generation.edit(req))
+                    .await
+                    .map_err(|e| e.describe("generation", "Edit"))?
+                    .draft
+            }
+            JobAction::Create => {
+                let req = self.clients.request(
+                    gen_pb::CreateRequest {
+                        user_id: spec.user_id.clone(),
+                        guidance: Some(spec.guidance.clone()),
+                        instruction: spec.instruction.clone(),
+                        backend: 0,
+                        liked_item_ids: spec.liked.clone(),
+                        max_sources: 0,
+                    },
+                    deadline,
+                );
+                within(deadline, generation.create(req))
+                    .await
+                    .map_err(|e| e.describe("generation", "Create"))?
+                    .draft
+            }
+        };
+        let draft = draft.ok_or("generation returned no draft")?;
+        let title = draft
+            .title
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if title.is_empty() || draft.body.trim().is_empty() {
+            return Err("the draft has no title or no body".into());
+        }
+        let text = provenance_text(&title, &draft.body, []);
+
+        // Review: what is certified is exactly what was reviewed.
+        let mut trust = self.clients.trust.clone();
+        let context = trust_pb::ReviewContext {
+            kind: draft.kind,
+            user_id: spec.user_id.clone(),
+            origin: draft.origin,
+            parents: draft
+                .parents
+                .iter()
+                .map(|p| trust_pb::ParentItem {
+                    id: p.id.clone(),
+                    licence: p.licence.clone(),
+                    owner_consent: p.owner_consent,
+                })
+                .collect(),
+            sources: self.review_sources(&draft, deadline).await,
+            instruction: spec.instruction.clone(),
+        };
+        let req = self.clients.request(
+            trust_pb::ReviewRequest {
+                content: text.clone(),
+                context: Some(context),
+            },
+            deadline,
+        );
+        let review = within(deadline, trust.review(req))
+            .await
+            .map_err(|e| e.describe("trust", "Review"))?;
+        let Some(verdict) = Allowed::from_trust(review.verdict) else {
+            let mut rules: Vec<&str> = review.findings.iter().map(|f| f.rule_id.as_str()).collect();
+            rules.sort_unstable();
+            rules.dedup();
+            return Err(format!(
+                "trust's verdict on the draft was {} ({}); it is not shown",
+                verdict_name(review.verdict),
+                rules.join(", ")
+            ));
+        };
+
+        // Certify the reviewed text.
+        let req = self.clients.request(
+            trust_pb::CertifyRequest {
+                item_id: draft.item_id.clone(),
+                content: text.clone(),
+                action: draft.c2pa_action.clone(),
+                parents: draft
+                    .parents
+                    .iter()
+                    .map(|p| trust_pb::Ingredient {
+                        item_id: p.id.clone(),
+                        content_sha256: p.content_sha256.clone(),
+                    })
+                    .collect(),
+                generator_name: draft.generator_name.clone(),
+                generator_version: draft.generator_version.clone(),
+                creator: spec.user_id.clone(),
+            },
+            deadline,
+        );
+        let certified = within(deadline, trust.certify(req))
+            .await
+            .map_err(|e| e.describe("trust", "Certify"))?;
+
+        let licence = match draft.parents.first() {
+            Some(p) if !p.licence.is_empty() => p.licence.clone(),
+            _ => self.config.created_licence.clone(),
+        };
+        let proto_item = corpus_pb::Item {
+            id: draft.item_id.clone(),
+            kind: draft.kind,
+            title: title.clone(),
+            body: format!("{}{}", admit::mark_of(&certified.marked_content), draft.body),
+            segments: vec![],
+            tags: draft.tags.clone(),
+            creator_id: self.config.creator_id.clone(),
+            origin: draft.origin,
+            parent_ids: draft.parents.iter().map(|p| p.id.clone()).collect(),
+            licence,
+            created_unix_ms: 0,
+            content_sha256: String::new(),
+            provenance_manifest: certified.manifest.clone(),
+        };
+        let mut item = item_from_proto(proto_item.clone())
+            .map_err(|e| format!("the certified item is not a valid corpus item: {e}"))?;
+
+        // The manifest must verify against trust's published keys.
+        let keys = self.trust_keys(deadline).await?;
+        let verified = self
+            .verify(&keys, &item, deadline)
+            .await
+            .map_err(|r| format!("the certified manifest does not verify: {r}"))?;
+
+        // Store it; the corpus checks the manifest again.
+        let mut corpus = self.clients.corpus.clone();
+        let req = self.clients.request(
+            corpus_pb::PutItemsRequest {
+                items: vec![proto_item],
+            },
+            deadline,
+        );
+        let put = within(deadline, corpus.put_items(req))
+            .await
+            .map_err(|e| e.describe("corpus", "PutItems"))?;
+        let result = put
+            .results
+            .into_iter()
+            .next()
+            .ok_or("corpus returned no result for the item")?;
+        if result.status == corpus_pb::PutStatus::Rejected as i32
+            || result.status == corpus_pb::PutStatus::Unspecified as i32
+        {
+            return Err(format!("corpus rejected the item: {}", result.error));
+        }
+        item.content_sha256 = result.content_sha256;
+        Ok(Entry {
+            item,
+            verdict,
+            provenance: Some(verified),
+            reason: spec.explanation.clone(),
+            trigger: spec.trigger,
+            score: 0.0,
+            made_for_you: true,
+        })
+    }
+
+    /// The passages a draft's review checks it against: the draft's cited
+    /// sources and, for an edit, each parent's title (an edit keeps its
+    /// parent's title, which its body's sources do not hold).
+    async fn review_sources(
+        &self,
+        draft: &gen_pb::Draft,
+        deadline: Instant,
+    ) -> Vec<trust_pb::SourcePassage> {
+        let mut sources: Vec<trust_pb::SourcePassage> = draft
+            .sources
+            .iter()
+            .map(|s| trust_pb::SourcePassage {
+                id: s.id.clone(),
+                text: s.text.clone(),
+            })
+            .collect();
+        for parent in &draft.parents {
+            let mut corpus = self.clients.corpus.clone();
+            let req = self.clients.request(
+                corpus_pb::GetItemRequest {
+                    id: parent.id.clone(),
+                },
+                deadline,
+            );
+            if let Ok(r) = within(deadline, corpus.get_item(req)).await
+                && let Some(p) = r.item
+            {
+                sources.push(trust_pb::SourcePassage {
+                    id: format!("{}#title", parent.id),
+                    text: generec_trust::watermark::strip(&p.title),
+                });
+            }
+        }
+        sources
+    }
+
+    // -----------------------------------------------------------------
+    // The RPCs
+    // -----------------------------------------------------------------
+
+    /// A feed for a user (see the module docs). `timeout` is the caller's
+    /// deadline, if it sent one.
+    pub async fn get_feed(
+        self: &Arc<Self>,
+        req: FeedRequest,
+        timeout: Option<Duration>,
+    ) -> Result<FeedPage, FeedError> {
+        let started = Instant::now();
+        let (deadline, total) = self.deadline(timeout);
+        let margin = (total / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
+        let respond_by = deadline.checked_sub(margin).unwrap_or(started).max(started);
+        let generation_by =
+            (started + total.mul_f64(self.config.generation_budget_share)).min(respond_by);
+        let mut degraded: Vec<String> = Vec::new();
+
+        // 1. Candidates and keys.
+        let (retrieved, keys) = tokio::join!(
+            self.retrieve(
+                &req.user_id,
+                req.count,
+                &req.instruction,
+                req.context_item_id.as_deref(),
+                respond_by,
+            ),
+            self.trust_keys(respond_by)
+        );
+        let (candidates, _context) = retrieved?;
+        let keys = match keys {
+            Ok(k) => Some(k),
+            Err(reason) => {
+                degraded.push(format!("trust unavailable: {reason}"));
+                None
+            }
+        };
+        let trust_up = keys.is_some();
+
+        // 2. Admission runs while the instructor reads the request.
+        let mut admissions = JoinSet::new();
+        for (slot, c) in candidates.iter().cloned().enumerate() {
+            let feed = self.clone();
+            let keys = keys.clone();
+            admissions.spawn(async move { (slot, feed.admit(c, keys, respond_by).await) });
+        }
+        let interpretation = self
+            .interpret(
+                &req.user_id,
+                &req.instruction,
+                req.context_item_id.as_deref(),
+                &candidates,
+                respond_by,
+            )
+            .await;
+
+        // 3. Decide and maybe start generating.
+        let mut status = GenerationStatus::None;
+        let mut detail: String;
+        let mut waiting: Option<oneshot::Receiver<JobResult>> = None;
+        let (guidance, decision) = match interpretation {
+            Ok(out) => {
+                let guidance = out.guidance.clone();
+                let decision = out.decision.clone();
+                if let Some(g) = &guidance {
+                    let include: Vec<String> = g.include.iter().map(|t| t.topic.clone()).collect();
+                    let exclude: Vec<String> = g.exclude.iter().map(|t| t.topic.clone()).collect();
+                    self.sessions
+                        .with(&req.user_id, |s| s.update_topics(&include, &exclude));
+                }
+                detail = decision
+                    .as_ref()
+                    .map(|d| d.explanation.clone())
+                    .unwrap_or_default();
+                if let Some(spec) = self.job_spec(&req.user_id, &req.instruction, &out, &candidates)
+                {
+                    if !trust_up {
+                        status = GenerationStatus::Skipped;
+                        detail = "trust unavailable: generated items need its review and certification".into();
+                    } else {
+                        let streak = spec.trigger == gen_pb::Trigger::RejectionStreak as i32;
+                        match self.start_job(spec) {
+                            Ok((_, rx)) => {
+                                if streak {
+                                    self.sessions.with(&req.user_id, |s| s.consume_streak());
+                                }
+                                waiting = Some(rx);
+                            }
+                            Err(reason) => {
+                                status = GenerationStatus::Pending;
+                                detail = reason;
+                            }
+                        }
+                    }
+                }
+                (guidance, decision)
+            }
+            Err(e) => {
+                let reason = format!("generation unavailable: {}", e.describe("generation", "Interpret"));
+                degraded.push(reason.clone());
+                status = GenerationStatus::Skipped;
+                detail = reason;
+                (None, None)
+            }
+        };
+
+        // 4. Collect admissions until the response is due.
+        let mut admitted: Vec<Option<Entry>> = vec![None; candidates.len()];
+        let mut dropped = 0usize;
+        let mut unchecked_reason: Option<String> = None;
+        let mut late = 0usize;
+        loop {
+            let left = respond_by.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, admissions.join_next()).await {
+                Ok(Some(Ok((slot, admission)))) => match admission {
+                    Admission::In(entry) => admitted[slot] = Some(entry),
+                    Admission::Out => dropped += 1,
+                    Admission::Unchecked(reason) => {
+                        dropped += 1;
+                        unchecked_reason.get_or_insert(reason);
+                    }
+                },
+                Ok(Some(Err(_))) => dropped += 1,
+                Ok(None) => break,
+                Err(_) => {
+                    late = admissions.len();
+                    admissions.abort_all();
+                    dropped += late;
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = unchecked_reason
+            && !degraded.iter().any(|d| d.starts_with("trust unavailable"))
+        {
+            degraded.push(format!("trust unavailable: {reason}"));
+        }
+        if late > 0 {
+            degraded.push(format!(
+                "deadline: {late} candidates were not checked in time and are left out"
+            ));
+        }
+
+        // 5. The generation, within its budget.
+        let mut made: Vec<Entry> = Vec::new();
+        if let Some(mut rx) = waiting {
+            let left = generation_by.saturating_duration_since(Instant::now());
+            let result = match tokio::time::timeout(left, &mut rx).await {
+                Ok(Ok(result)) => Some(result),
+                Ok(Err(_)) => Some(Err("the generation stopped unexpectedly".to_string())),
+                Err(_) => {
+                    // Stop waiting; a result sent meanwhile is still here.
+                    rx.close();
+                    rx.try_recv().ok()
+                }
+            };
+            match result {
+                Some(Ok(entry)) => {
+                    status = GenerationStatus::Ready;
+                    made.push(entry);
+                }
+                Some(Err(reason)) => {
+                    status = GenerationStatus::Failed;
+                    detail = reason;
+                }
+                None => {
+                    status = GenerationStatus::Pending;
+                    detail = "generation pending: the item will be in your next feed".into();
+                }
+            }
+        }
+        let ready = self.sessions.with(&req.user_id, |s| s.take_ready());
+        if trust_up {
+            if !ready.is_empty() && made.is_empty() {
+                if status != GenerationStatus::Pending {
+                    status = GenerationStatus::Ready;
+                }
+                if detail.is_empty() {
+                    detail = "items made in the background are ready".into();
+                }
+            }
+            made.extend(ready);
+        } else if !ready.is_empty() {
+            // Not while trust is down: they wait for a feed that can show them.
+            self.sessions.with(&req.user_id, |s| s.return_ready(ready));
+        }
+
+        // 6. Rank.
+        let exclude = self.sessions.with(&req.user_id, |s| s.excluded());
+        let retrieved: Vec<Entry> = admitted.into_iter().flatten().collect();
+        let ranked = rules::rank(&self.rules, made, retrieved, &exclude, req.count);
+        let entries = ranked.entries;
+        let metrics = ListMetrics::of(&entries);
+        self.sessions
+            .with(&req.user_id, |s| s.remember_shown(&entries));
+        self.with_totals(|t| t.record_feed(&entries, !degraded.is_empty(), dropped));
+        Ok(FeedPage {
+            entries,
+            degraded,
+            generation: status,
+            generation_detail: detail,
+            guidance,
+            decision,
+            metrics,
+            dropped_unchecked: dropped,
+            deadline_ms: total.as_millis() as u64,
+        })
+    }
+
+    /// Interprets an instruction and starts its generation in the
+    /// background; returns at once.
+    pub async fn instruct(
+        self: &Arc<Self>,
+        req: InstructRequest,
+        timeout: Option<Duration>,
+    ) -> Result<Instructed, FeedError> {
+        let (deadline, _) = self.deadline(timeout);
+        let (candidates, _context) = self
+            .retrieve(
+                &req.user_id,
+                10,
+                &req.instruction,
+                req.context_item_id.as_deref(),
+                deadline,
+            )
+            .await?;
+        let out = self
+            .interpret(
+                &req.user_id,
+                &req.instruction,
+                req.context_item_id.as_deref(),
+                &candidates,
+                deadline,
+            )
+            .await
+            .map_err(|e| FeedError::Unavailable(e.describe("generation", "Interpret")))?;
+        if let Some(g) = &out.guidance {
+            let include: Vec<String> = g.include.iter().map(|t| t.topic.clone()).collect();
+            let exclude: Vec<String> = g.exclude.iter().map(|t| t.topic.clone()).collect();
+            self.sessions
+                .with(&req.user_id, |s| s.update_topics(&include, &exclude));
+        }
+        let job_id = match self.job_spec(&req.user_id, &req.instruction, &out, &candidates) {
+            Some(spec) => {
+                let (id, rx) = self.start_job(spec).map_err(FeedError::ResourceExhausted)?;
+                // Nobody waits: the item goes to the session and to watchers.
+                drop(rx);
+                Some(id)
+            }
+            None => None,
+        };
+        Ok(Instructed {
+            guidance: out.guidance,
+            decision: out.decision,
+            job_id,
+        })
+    }
+
+    /// Records feedback in the corpus and the session. Returns the
+    /// session's rejection streak and how many signals it holds.
+    pub async fn submit_feedback(
+        &self,
+        user_id: &str,
+        item_id: &str,
+        signal: Signal,
+        timeout: Option<Duration>,
+    ) -> Result<(u32, usize), FeedError> {
+        let (deadline, _) = self.deadline(timeout);
+        let mut corpus = self.clients.corpus.clone();
+        let req = self.clients.request(
+            corpus_pb::RecordFeedbackRequest {
+                events: vec![corpus_pb::FeedbackEvent {
+                    user_id: user_id.to_string(),
+                    item_id: item_id.to_string(),
+                    r#type: signal.corpus_event(),
+                    value: 0.0,
+                    timestamp_unix_ms: 0,
+                }],
+            },
+            deadline,
+        );
+        within(deadline, corpus.record_feedback(req))
+            .await
+            .map_err(|e| match e.code() {
+                Some(tonic::Code::NotFound) => FeedError::NotFound {
+                    what: "item",
+                    id: item_id.to_string(),
+                },
+                Some(tonic::Code::InvalidArgument) => {
+                    FeedError::invalid("item_id", e.describe("corpus", "RecordFeedback"))
+                }
+                _ => FeedError::Unavailable(e.describe("corpus", "RecordFeedback")),
+            })?;
+        let keep = self.config.session_signals;
+        Ok(self.sessions.with(user_id, |s| {
+            s.record(item_id, signal, keep);
+            (s.rejection_streak(), s.signal_count())
+        }))
+    }
+
+    /// A receiver of the user's background generation events.
+    pub fn watch(&self, user_id: &str) -> broadcast::Receiver<FeedEvent> {
+        self.sessions.with(user_id, |s| s.subscribe())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_become_plain_queries() {
+        assert_eq!(search_query("make it shorter!"), "make it shorter");
+        assert_eq!(search_query("title:x AND \"y\" (z)"), "title AND");
+        assert_eq!(search_query("a b c"), "");
+        assert_eq!(search_query(&"word ".repeat(100)).split(' ').count(), MAX_QUERY_WORDS);
+    }
+
+    #[test]
+    fn truncation_keeps_char_boundaries() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+
+    #[tokio::test]
+    async fn a_request_to_a_down_corpus_is_unavailable_not_an_unchecked_feed() {
+        let config = FeedConfig {
+            corpus_url: "http://127.0.0.1:1".into(),
+            trust_url: "http://127.0.0.1:1".into(),
+            generation_url: "http://127.0.0.1:1".into(),
+            ..FeedConfig::default()
+        };
+        let feed = Feed::new(config, None).unwrap();
+        let req = FeedRequest::parse("u".into(), 5, String::new(), String::new()).unwrap();
+        let err = feed
+            .get_feed(req, Some(Duration::from_millis(500)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FeedError::Unavailable(_)), "{err}");
+        let err = feed
+            .submit_feedback("u", "i", Signal::Skip, Some(Duration::from_millis(200)))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FeedError::Unavailable(_)), "{err}");
+        // Nothing was recorded in the session either.
+        assert_eq!(feed.sessions.with("u", |s| s.signal_count()), 0);
+    }
+}

@@ -1,0 +1,99 @@
+//! Text features the feed rules and metrics compare items by: lower-cased
+//! words (in-text marks removed first), word sets and word trigrams.
+
+use std::collections::HashSet;
+
+/// Words read from a body for shingles; the rest is ignored.
+const MAX_BODY_WORDS: usize = 2_000;
+
+/// Lower-cased alphanumeric words of `text`, with in-text marks removed.
+pub fn words(text: &str) -> Vec<String> {
+    generec_trust::watermark::strip(text)
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Jaccard similarity of two sets; 0 when both are empty.
+pub fn jaccard<T: Eq + std::hash::Hash>(a: &HashSet<T>, b: &HashSet<T>) -> f64 {
+    let union = a.union(b).count();
+    if union == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f64 / union as f64
+}
+
+/// The share of the smaller set that the other holds; 0 when either is empty.
+pub fn containment<T: Eq + std::hash::Hash>(a: &HashSet<T>, b: &HashSet<T>) -> f64 {
+    let smaller = a.len().min(b.len());
+    if smaller == 0 {
+        return 0.0;
+    }
+    a.intersection(b).count() as f64 / smaller as f64
+}
+
+/// What the feed compares of one item.
+#[derive(Clone, Debug, Default)]
+pub struct Features {
+    /// Title words.
+    pub title: HashSet<String>,
+    /// Title words and tags: what intra-list diversity compares.
+    pub topics: HashSet<String>,
+    /// Body word trigrams, hashed.
+    pub shingles: HashSet<u64>,
+}
+
+impl Features {
+    /// Reads the features of an item.
+    pub fn of(title: &str, body: &str, tags: &[String]) -> Features {
+        let title: HashSet<String> = words(title).into_iter().collect();
+        let mut topics = title.clone();
+        topics.extend(tags.iter().map(|t| t.to_lowercase()));
+        let body_words: Vec<String> = words(body).into_iter().take(MAX_BODY_WORDS).collect();
+        let shingles = body_words
+            .windows(3)
+            .map(|w| {
+                use std::hash::{Hash, Hasher};
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                w.hash(&mut h);
+                h.finish()
+            })
+            .collect();
+        Features {
+            title,
+            topics,
+            shingles,
+        }
+    }
+
+    /// How near a duplicate of `other` this is: the larger of the title
+    /// words' Jaccard similarity and the body trigrams' containment.
+    pub fn duplicate_score(&self, other: &Features) -> f64 {
+        jaccard(&self.title, &other.title).max(containment(&self.shingles, &other.shingles))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_ignore_case_punctuation_and_marks() {
+        let marked = generec_trust::watermark::embed("Markets, today!", &[1; 16]);
+        assert_eq!(words(&marked), vec!["markets", "today"]);
+    }
+
+    #[test]
+    fn a_condensed_copy_is_a_near_duplicate_and_another_story_is_not() {
+        let long = "Shares rose sharply on Monday after the bank cut rates. Traders said the move was expected. Oil prices fell.";
+        let short = "Shares rose sharply on Monday after the bank cut rates.";
+        let a = Features::of("Shares rise", long, &[]);
+        let b = Features::of("Shares rise after cut", short, &[]);
+        assert!(a.duplicate_score(&b) >= 0.99);
+        let c = Features::of("Cup final", "The home side won the cup final on Saturday.", &[]);
+        assert!(a.duplicate_score(&c) < 0.2);
+        assert_eq!(jaccard::<u8>(&HashSet::new(), &HashSet::new()), 0.0);
+        assert_eq!(containment::<u8>(&HashSet::new(), &[1].into()), 0.0);
+    }
+}

@@ -305,3 +305,122 @@ impl Drop for GenerationServer {
         }
     }
 }
+
+/// A feed service running in this process.
+pub struct FeedServer {
+    pub addr: SocketAddr,
+    pub feed: Arc<generec_feed::Feed>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl FeedServer {
+    /// Serves a feed built from `config` (whose URLs name the corpus, trust
+    /// and generation services) on a free loopback port.
+    pub async fn start(config: generec_feed::FeedConfig) -> FeedServer {
+        let feed = generec_feed::Feed::new(config, None).expect("open feed");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = feed.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            generec_feed::grpc::serve(
+                serving,
+                listener,
+                &ServerConfig::default(),
+                &AuthConfig::default(),
+                shutdown,
+            )
+            .await
+            .expect("serve");
+        });
+        FeedServer {
+            addr,
+            feed,
+            stop: Some(stop),
+        }
+    }
+
+    /// A client connected to this server.
+    pub async fn client(
+        &self,
+    ) -> generec_proto::feed::v1::feed_service_client::FeedServiceClient<Channel> {
+        let channel = Channel::from_shared(format!("http://{}", self.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect");
+        generec_proto::feed::v1::feed_service_client::FeedServiceClient::new(channel)
+    }
+}
+
+impl Drop for FeedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// All four services in this process: trust first, its public keys trusted
+/// by the corpus (which requires manifests on generated items), the BBC
+/// articles loaded, generation reading the corpus, and the feed joining
+/// them. Take `trust` or `generation` out and drop it to stop that service.
+pub struct Stack {
+    pub dir: tempfile::TempDir,
+    pub trust: Option<TrustServer>,
+    pub corpus: Option<CorpusServer>,
+    pub generation: Option<GenerationServer>,
+    pub feed: FeedServer,
+    /// Trust's public keys (hex) at start, as the corpus trusts them.
+    pub trust_keys: Vec<String>,
+}
+
+impl Stack {
+    /// Starts the stack with the feed settings `tune` makes from the
+    /// defaults (URLs are filled in). `None` when the BBC dataset is
+    /// missing (run scripts/fetch-data).
+    pub async fn start(
+        tune: impl FnOnce(generec_feed::FeedConfig) -> generec_feed::FeedConfig,
+    ) -> Option<Stack> {
+        dataset("bbc")?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let trust = TrustServer::start(trust_config(&dir.path().join("trust"), None)).await;
+        let (keys, _) = trust.trust.provenance.public_keys().expect("trust keys");
+        let trust_keys: Vec<String> = keys.into_iter().map(|k| k.public_key).collect();
+        let corpus = CorpusServer::start(CorpusConfig {
+            trusted_keys: trust_keys.clone(),
+            require_manifest_for_ai: true,
+            ..test_config(&dir.path().join("corpus"))
+        })
+        .await;
+        load_bbc(corpus.corpus.clone()).await?;
+        let generation = GenerationServer::start(
+            generec_generation::config::GenerationConfig {
+                corpus_url: format!("http://{}", corpus.addr),
+                ..generec_generation::config::GenerationConfig::default()
+            },
+            generec_generation::config::Models::default(),
+        )
+        .await;
+        let feed = FeedServer::start(tune(generec_feed::FeedConfig {
+            corpus_url: format!("http://{}", corpus.addr),
+            trust_url: format!("http://{}", trust.addr),
+            generation_url: format!("http://{}", generation.addr),
+            ..generec_feed::FeedConfig::default()
+        }))
+        .await;
+        Some(Stack {
+            dir,
+            trust: Some(trust),
+            corpus: Some(corpus),
+            generation: Some(generation),
+            feed,
+            trust_keys,
+        })
+    }
+}

@@ -337,6 +337,9 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
         table.action_accuracy(),
         table.passed as f64 / table.rows.max(1) as f64
     );
+    for f in &table.failures {
+        println!("  {f}");
+    }
 
     let labels = std::fs::read_to_string(&args.timed_labels)
         .with_context(|| format!("reading {}", args.timed_labels.display()))?;

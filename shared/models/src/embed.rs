@@ -106,10 +106,18 @@ impl Embedder {
     /// vector of [`Embedder::dimension`] floats per text, in order. An
     /// empty slice gives an empty result; an empty text gets the embedding of
     /// the bare `[CLS] [SEP]`.
+    ///
+    /// Texts are batched by length (longest first, as sentence-transformers
+    /// does) so that short texts are not padded to a long neighbour's size.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
-        let mut out = Vec::with_capacity(texts.len());
-        for chunk in texts.chunks(BATCH_SIZE) {
-            out.extend(self.embed_batch(chunk)?);
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
+        let mut out = vec![Vec::new(); texts.len()];
+        for chunk in order.chunks(BATCH_SIZE) {
+            let batch: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
+            for (&i, v) in chunk.iter().zip(self.embed_batch(&batch)?) {
+                out[i] = v;
+            }
         }
         Ok(out)
     }
@@ -259,20 +267,32 @@ mod tests {
     fn batching_padding_and_truncation_do_not_change_results() {
         let Some(e) = embedder() else { return };
         let _serial = crate::test_util::model_lock();
-        let long = "word ".repeat(2000);
         let alone = e.embed_one("A man is eating food.").unwrap();
-        let mut texts = vec!["A man is eating food.", long.as_str(), ""];
-        // More than one batch.
-        texts.extend(std::iter::repeat_n("filler text", BATCH_SIZE));
+        // Texts of mixed lengths over more than one batch, out of length order.
+        let mut texts = vec!["filler", "A man is eating food.", ""];
+        texts.extend(std::iter::repeat_n("more filler text", BATCH_SIZE));
+        texts.push("A man is eating a piece of bread.");
         let all = e.embed(&texts).unwrap();
         assert_eq!(all.len(), texts.len());
         assert!(
-            cosine(&alone, &all[0]) > 0.9999,
-            "padding changed the result"
+            all.iter()
+                .all(|v| v.len() == 384 && v.iter().all(|x| x.is_finite()))
         );
-        assert!(cosine(&all[1], &e.embed_one(&long).unwrap()) > 0.9999);
-        assert!(all.iter().all(|v| v.iter().all(|x| x.is_finite())));
-        assert!(cosine(&all[3], &all[texts.len() - 1]) > 0.9999);
+        assert!(
+            cosine(&alone, &all[1]) > 0.9999,
+            "batching changed the result"
+        );
+        assert!(cosine(&all[3], &all[texts.len() - 2]) > 0.9999);
+        let bread = e.embed_one("A man is eating a piece of bread.").unwrap();
+        assert!(
+            cosine(&bread, &all[texts.len() - 1]) > 0.9999,
+            "order was not restored"
+        );
+        // Long texts are cut at MAX_TOKENS: what follows does not matter.
+        let long = "word ".repeat(400);
+        let longer = format!("{long} and then something else entirely");
+        let v = e.embed(&[long.as_str(), longer.as_str()]).unwrap();
+        assert!(cosine(&v[0], &v[1]) > 0.9999);
         assert!(e.embed(&[]).unwrap().is_empty());
     }
 }

@@ -1,0 +1,620 @@
+//! End-to-end tests of the feed over real gRPC on 127.0.0.1, with all four
+//! services in this process and the BBC articles loaded: the loop (a
+//! retrieved feed; three skips make a created item; "make it shorter" on a
+//! CC-BY item makes an edit), the invariant (nothing unchecked reaches a
+//! feed, nothing unverified gets into the corpus), deadlines, services
+//! going down, Instruct with WatchFeed, and bad input by field.
+//!
+//! Every response any test gets passes [`assert_checked`]: each item has an
+//! allowing verdict, and each generated item a manifest that verifies
+//! against the trust service's published keys and binds the item's text.
+
+use std::time::{Duration, Instant};
+
+use generec_corpus::provenance::TrustedKeys;
+use generec_proto::common::v1::{ItemKind, Origin};
+use generec_proto::corpus::v1 as corpus_pb;
+use generec_proto::feed::v1 as pb;
+use generec_proto::feed::v1::feed_service_client::FeedServiceClient;
+use generec_proto::generation::v1 as gen_pb;
+use generec_proto::trust::v1 as trust_pb;
+use generec_tests::Stack;
+use tonic::Code;
+use tonic::transport::Channel;
+
+/// A deadline long enough for a generation to finish inside GetFeed's
+/// budget on a slow machine.
+const GENEROUS: Duration = Duration::from_secs(60);
+
+async fn stack() -> Option<Stack> {
+    stack_with(|c| c).await
+}
+
+async fn stack_with(
+    tune: impl FnOnce(generec_feed::FeedConfig) -> generec_feed::FeedConfig,
+) -> Option<Stack> {
+    let s = Stack::start(tune).await;
+    if s.is_none() {
+        eprintln!("skipped: the BBC corpus is missing (run scripts/fetch-data)");
+    }
+    s
+}
+
+fn get_feed(user: &str, count: u32, instruction: &str, context: &str) -> pb::GetFeedRequest {
+    pb::GetFeedRequest {
+        user_id: user.into(),
+        count,
+        instruction: instruction.into(),
+        context_item_id: context.into(),
+    }
+}
+
+async fn feed(
+    client: &mut FeedServiceClient<Channel>,
+    req: pb::GetFeedRequest,
+    timeout: Duration,
+) -> Result<pb::GetFeedResponse, tonic::Status> {
+    let mut r = tonic::Request::new(req);
+    r.set_timeout(timeout);
+    client.get_feed(r).await.map(|r| r.into_inner())
+}
+
+/// The feed invariant, checked on every response: an allowing verdict on
+/// every item, and a verifying manifest that binds the text of every
+/// generated one.
+fn assert_checked(resp: &pb::GetFeedResponse, trust_keys: &[String]) {
+    let keys = TrustedKeys::parse("trust_keys", trust_keys).unwrap();
+    for item in &resp.items {
+        assert!(
+            item.verdict == trust_pb::Verdict::Allow as i32
+                || item.verdict == trust_pb::Verdict::AllowWithLabel as i32,
+            "{} reached a feed with verdict {}",
+            item.item_id,
+            item.verdict
+        );
+        assert_checked_item(item, &keys);
+    }
+    let m = resp.metrics.as_ref().expect("metrics");
+    assert_eq!(
+        (m.human_items + m.generated_items) as usize,
+        resp.items.len()
+    );
+}
+
+fn assert_checked_item(item: &pb::FeedItem, keys: &TrustedKeys) {
+    if item.origin == Origin::Human as i32 {
+        assert_eq!(item.origin_label, pb::OriginLabel::Human as i32);
+        assert!(item.manifest_id.is_empty());
+        return;
+    }
+    assert_eq!(item.origin_label, pb::OriginLabel::Generated as i32);
+    let text = format!("{}\n\n{}", item.title, item.body);
+    let parents: Vec<&str> = item.parent_ids.iter().map(String::as_str).collect();
+    let manifest = keys
+        .check(&item.item_id, &text, &parents, &item.manifest)
+        .unwrap_or_else(|r| panic!("{}: the manifest does not verify: {r}", item.item_id));
+    assert_eq!(manifest.manifest_id, item.manifest_id);
+    // The in-text mark carries the manifest id.
+    let mark = generec_trust::watermark::extract(&text).expect("an in-text mark");
+    assert_eq!(hex_encode(&mark), item.manifest_id);
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn generated(resp: &pb::GetFeedResponse) -> Vec<&pb::FeedItem> {
+    resp.items
+        .iter()
+        .filter(|i| i.origin_label == pb::OriginLabel::Generated as i32)
+        .collect()
+}
+
+/// Asks for feeds until one holds an item made for the user (a generation
+/// may finish after the request that started it).
+async fn feed_until_made(
+    client: &mut FeedServiceClient<Channel>,
+    req: pb::GetFeedRequest,
+    keys: &[String],
+) -> pb::GetFeedResponse {
+    let started = Instant::now();
+    let mut first = Some(req.clone());
+    loop {
+        let r = feed(client, first.take().unwrap_or_else(|| get_feed(&req.user_id, req.count, "", "")), GENEROUS)
+            .await
+            .unwrap();
+        assert_checked(&r, keys);
+        if r.items.iter().any(|i| i.made_for_you) {
+            return r;
+        }
+        assert!(
+            r.generation != pb::GenerationStatus::Failed as i32
+                && r.generation != pb::GenerationStatus::Skipped as i32,
+            "generation did not make an item: {:?} {}",
+            r.generation,
+            r.generation_detail
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no item was made: {} {:?}",
+            r.generation_detail,
+            r.items.iter().map(|i| &i.item_id).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn put(
+    stack: &Stack,
+    items: Vec<corpus_pb::Item>,
+) -> Vec<corpus_pb::PutItemResult> {
+    let mut c = stack.corpus.as_ref().unwrap().client().await;
+    c.put_items(corpus_pb::PutItemsRequest { items })
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+}
+
+fn article(id: &str, creator: &str, licence: &str, title: &str, body: &str) -> corpus_pb::Item {
+    corpus_pb::Item {
+        id: id.into(),
+        kind: ItemKind::Article as i32,
+        title: title.into(),
+        body: body.into(),
+        tags: vec!["business".into()],
+        creator_id: creator.into(),
+        origin: Origin::Human as i32,
+        licence: licence.into(),
+        ..Default::default()
+    }
+}
+
+const CC_BY_BODY: &str = "The city council approved a new budget for public libraries on Tuesday. \
+The plan adds funding for longer opening hours in every district. \
+Council members said the libraries had seen record visitor numbers this year. \
+Several new reading rooms will open in the spring. \
+The budget also pays for repairs to the central library roof. \
+Residents can comment on the plan at meetings next month.";
+
+#[tokio::test]
+async fn the_loop_retrieves_then_creates_after_three_skips_then_edits_on_request() {
+    let Some(s) = stack().await else { return };
+    let mut c = s.feed.client().await;
+
+    // A retrieved feed: human items only, each reviewed, at most three per creator.
+    let first = feed(&mut c, get_feed("reader", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_checked(&first, &s.trust_keys);
+    assert!(!first.items.is_empty(), "{first:?}");
+    assert!(!first.degraded, "{:?}", first.degraded_reasons);
+    assert_eq!(first.generation, pb::GenerationStatus::None as i32);
+    assert!(first.items.iter().all(|i| i.origin == Origin::Human as i32));
+    assert!(first.items.iter().all(|i| !i.reason.is_empty()));
+    assert!(first.items.len() <= 3, "bbc-news is one creator: {}", first.items.len());
+    let m = first.metrics.unwrap();
+    assert_eq!(m.generated_items, 0);
+    assert!((m.human_exposure_share - 1.0).abs() < 1e-9);
+
+    // Three skips in a row: the next feed holds a created item.
+    for item in first.items.iter().take(3) {
+        let r = c
+            .submit_feedback(pb::SubmitFeedbackRequest {
+                user_id: "reader".into(),
+                item_id: item.item_id.clone(),
+                kind: gen_pb::FeedbackKind::Skip as i32,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(r.rejection_streak >= 1);
+    }
+    let after = feed_until_made(&mut c, get_feed("reader", 10, "", ""), &s.trust_keys).await;
+    let made = generated(&after);
+    assert_eq!(made.len(), 1, "{:?}", after.items);
+    let created = made[0];
+    assert!(created.made_for_you);
+    assert_eq!(created.origin, Origin::AiCreated as i32);
+    assert_eq!(created.trigger, gen_pb::Trigger::RejectionStreak as i32);
+    assert_eq!(created.creator_id, "generec");
+    assert_eq!(created.licence, "CC-BY-4.0");
+    assert!(!created.manifest_id.is_empty());
+    assert!(created.reason.contains("skipped"), "{}", created.reason);
+    assert_eq!(after.items[0].item_id, created.item_id, "the made item comes first");
+    // The cap on generated items holds (the made item is always allowed).
+    assert!(made.len() <= 1.max((0.3 * after.items.len() as f64) as usize));
+    // Trust's own Verify agrees, and the corpus holds the same manifest.
+    let mut trust = s.trust.as_ref().unwrap().client().await;
+    let verified = trust
+        .verify(trust_pb::VerifyRequest {
+            content: format!("{}\n\n{}", created.title, created.body),
+            manifest: created.manifest.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(verified.valid, "{:?}", verified.status_codes);
+    let mut corpus = s.corpus.as_ref().unwrap().client().await;
+    let stored = corpus
+        .get_item(corpus_pb::GetItemRequest {
+            id: created.item_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(stored.provenance_manifest, created.manifest);
+    // The streak was used: the next feed makes nothing new.
+    let next = feed(&mut c, get_feed("reader", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_checked(&next, &s.trust_keys);
+    assert_eq!(next.generation, pb::GenerationStatus::None as i32, "{}", next.generation_detail);
+
+    // "Make it shorter" on a CC-BY item: an edit, with the parent's licence.
+    let results = put(
+        &s,
+        vec![article(
+            "library-budget",
+            "city-desk",
+            "CC-BY-4.0",
+            "Council approves library budget",
+            CC_BY_BODY,
+        )],
+    )
+    .await;
+    assert_eq!(results[0].status, corpus_pb::PutStatus::Created as i32);
+    let edited = feed_until_made(
+        &mut c,
+        get_feed("reader", 10, "make it shorter", "library-budget"),
+        &s.trust_keys,
+    )
+    .await;
+    let made = generated(&edited);
+    let edit = made
+        .iter()
+        .find(|i| i.origin == Origin::AiEdited as i32)
+        .unwrap_or_else(|| panic!("no edit: {:?}", edited.items));
+    assert_eq!(edit.parent_ids, vec!["library-budget".to_string()]);
+    assert_eq!(edit.licence, "CC-BY-4.0");
+    assert_eq!(edit.trigger, gen_pb::Trigger::ExplicitRequest as i32);
+    assert!(edit.body.len() < CC_BY_BODY.len(), "{}", edit.body);
+    let decision = edited.decision.expect("decision");
+    assert_eq!(decision.action, gen_pb::Action::Edit as i32);
+
+    // Fairness over time.
+    let stats = c
+        .get_feed_stats(pb::GetFeedStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stats.feeds_served >= 4);
+    assert!(stats.generated_items_made >= 2);
+    assert!(stats.generated_impressions >= 2);
+    assert!(stats.generated_exposure_share > 0.0 && stats.generated_exposure_share < 1.0);
+    assert!(stats.creators.iter().any(|c| c.creator_id == "generec"));
+    assert!(stats.creator_gini >= 0.0 && stats.creator_gini < 1.0);
+}
+
+#[tokio::test]
+async fn nothing_unchecked_reaches_a_feed_or_the_corpus() {
+    let Some(s) = stack().await else { return };
+
+    // A generated item without a manifest, or with a forged one, is
+    // rejected by the corpus, item by item.
+    let mut bare = article("gen-forged-1", "mallory", "CC-BY-4.0", "Zebra market news", "Zebra prices rose.");
+    bare.origin = Origin::AiCreated as i32;
+    let mut forged = bare.clone();
+    forged.id = "gen-forged-2".into();
+    let key_id = {
+        let keys = TrustedKeys::parse("k", &s.trust_keys).unwrap();
+        keys.key_ids()[0].clone()
+    };
+    let text = format!("{}\n\n{}", forged.title, forged.body);
+    forged.provenance_manifest = serde_json::to_vec(&generec_trust::manifest::Manifest {
+        manifest_id: "00".repeat(16),
+        item_id: "gen-forged-2".into(),
+        actions: vec![],
+        ingredients: vec![],
+        hard_binding: generec_trust::manifest::hard_binding(&text),
+        soft_binding: generec_trust::manifest::soft_binding(&text),
+        generator: generec_trust::manifest::Generator {
+            name: "mallory".into(),
+            version: "1".into(),
+        },
+        review: generec_trust::manifest::ReviewSummary {
+            verdict: "allow".into(),
+            bundle_hash: String::new(),
+            bundle_version: String::new(),
+            rule_ids: vec![],
+        },
+        created_unix_ms: 1,
+        key_id,
+        signature: "00".repeat(64),
+    })
+    .unwrap();
+    let results = put(&s, vec![bare, forged]).await;
+    for r in &results {
+        assert_eq!(r.status, corpus_pb::PutStatus::Rejected as i32, "{r:?}");
+        assert!(r.error.contains("provenance_manifest"), "{}", r.error);
+    }
+    assert!(results[0].error.contains("manifest"), "{}", results[0].error);
+    assert!(results[1].error.contains("signature"), "{}", results[1].error);
+
+    // Human items that trust refuses: a payment card number (redacted)
+    // and a threat (blocked). The instruction makes them candidates.
+    let results = put(
+        &s,
+        vec![
+            article(
+                "zebra-card",
+                "mallory",
+                "CC-BY-4.0",
+                "Zebra fund payment update",
+                "Send the zebra fund payment with card 4111 1111 1111 1111 before Friday.",
+            ),
+            article(
+                "zebra-threat",
+                "mallory2",
+                "CC-BY-4.0",
+                "Zebra fund warning",
+                "I will kill you and your family if the zebra fund is not paid.",
+            ),
+            article(
+                "zebra-fine",
+                "ann",
+                "CC-BY-4.0",
+                "Zebra fund grows",
+                "The zebra conservation fund grew this year thanks to new donors.",
+            ),
+        ],
+    )
+    .await;
+    assert!(results.iter().all(|r| r.status == corpus_pb::PutStatus::Created as i32));
+    let mut c = s.feed.client().await;
+    for user in ["zebra-fan", "other-reader"] {
+        let r = feed(&mut c, get_feed(user, 20, "zebra fund", ""), GENEROUS)
+            .await
+            .unwrap();
+        assert_checked(&r, &s.trust_keys);
+        let ids: Vec<&str> = r.items.iter().map(|i| i.item_id.as_str()).collect();
+        assert!(!ids.contains(&"zebra-card"), "{ids:?}");
+        assert!(!ids.contains(&"zebra-threat"), "{ids:?}");
+        assert!(r.dropped_unchecked >= 2, "{}", r.dropped_unchecked);
+        assert!(ids.contains(&"zebra-fine"), "{ids:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_tiny_deadline_returns_the_retrieved_part_and_the_item_follows() {
+    let Some(s) = stack().await else { return };
+    let mut c = s.feed.client().await;
+    // Warm the verdict cache for this user's candidates.
+    let warm = feed(&mut c, get_feed("hurried", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_checked(&warm, &s.trust_keys);
+    assert!(!warm.items.is_empty());
+
+    let started = Instant::now();
+    let quick = feed(
+        &mut c,
+        get_feed("hurried", 10, "write me a digest of this week's markets", ""),
+        Duration::from_millis(300),
+    )
+    .await
+    .expect("a tiny deadline is not an error");
+    assert!(started.elapsed() < Duration::from_millis(300));
+    assert_checked(&quick, &s.trust_keys);
+    assert_eq!(quick.deadline_ms, 300);
+    assert!(!quick.items.is_empty(), "{quick:?}");
+    assert!(quick.items.iter().all(|i| !i.made_for_you));
+    assert_eq!(
+        quick.generation,
+        pb::GenerationStatus::Pending as i32,
+        "{}",
+        quick.generation_detail
+    );
+    assert!(quick.generation_detail.contains("pending"), "{}", quick.generation_detail);
+
+    // The generation finishes in the background and comes with a later feed.
+    let later = feed_until_made(&mut c, get_feed("hurried", 10, "", ""), &s.trust_keys).await;
+    let made = generated(&later);
+    assert!(made.iter().any(|i| i.made_for_you && i.trigger == gen_pb::Trigger::ExplicitRequest as i32));
+
+    // Even a cold cache under a tiny deadline answers (possibly with fewer items).
+    let cold = feed(&mut c, get_feed("newcomer", 10, "", ""), Duration::from_millis(150))
+        .await
+        .expect("a tiny deadline is not an error");
+    assert_checked(&cold, &s.trust_keys);
+}
+
+#[tokio::test]
+async fn services_down_degrade_the_feed_and_never_let_an_unchecked_item_through() {
+    let Some(mut s) = stack().await else { return };
+    let mut c = s.feed.client().await;
+    // A generated item exists in the corpus, and verdicts are cached.
+    let made = feed_until_made(
+        &mut c,
+        get_feed("watcher", 10, "write me a digest of this week's markets", ""),
+        &s.trust_keys,
+    )
+    .await;
+    let made_id = generated(&made)[0].item_id.clone();
+    let warm = feed(&mut c, get_feed("watcher", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_checked(&warm, &s.trust_keys);
+
+    // Generation down: retrieved items, labelled degraded.
+    drop(s.generation.take());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = feed(&mut c, get_feed("watcher", 10, "write me a digest of football", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_checked(&r, &s.trust_keys);
+    assert!(r.degraded);
+    assert!(
+        r.degraded_reasons.iter().any(|d| d.contains("generation")),
+        "{:?}",
+        r.degraded_reasons
+    );
+    assert_eq!(r.generation, pb::GenerationStatus::Skipped as i32);
+    assert!(!r.items.is_empty());
+    assert!(r.items.iter().all(|i| !i.made_for_you));
+
+    // Trust down too: no generated item at all, retrieved items only with a
+    // cached allowing verdict.
+    drop(s.trust.take());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for user in ["watcher", "stranger"] {
+        let r = feed(&mut c, get_feed(user, 10, "", ""), GENEROUS)
+            .await
+            .unwrap();
+        assert_checked(&r, &s.trust_keys);
+        assert!(r.degraded);
+        assert!(
+            r.degraded_reasons.iter().any(|d| d.contains("trust")),
+            "{:?}",
+            r.degraded_reasons
+        );
+        assert!(generated(&r).is_empty(), "{:?}", r.items);
+        assert!(r.items.iter().all(|i| i.item_id != made_id));
+    }
+    let warm_ids: Vec<&str> = warm.items.iter().map(|i| i.item_id.as_str()).collect();
+    let r = feed(&mut c, get_feed("watcher", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    for item in &r.items {
+        assert!(
+            item.origin == Origin::Human as i32,
+            "{} shown while trust is down",
+            item.item_id
+        );
+    }
+    let _ = warm_ids;
+
+    // Corpus down: nothing checked to show.
+    let corpus = s.corpus.take().unwrap();
+    corpus.stop().await;
+    let err = feed(&mut c, get_feed("watcher", 10, "", ""), GENEROUS)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+}
+
+#[tokio::test]
+async fn instruct_returns_at_once_and_watch_feed_delivers_the_item() {
+    let Some(s) = stack().await else { return };
+    let mut c = s.feed.client().await;
+    let keys = TrustedKeys::parse("k", &s.trust_keys).unwrap();
+    let mut events = c
+        .watch_feed(pb::WatchFeedRequest {
+            user_id: "asker".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let started = Instant::now();
+    let out = c
+        .instruct(pb::InstructRequest {
+            user_id: "asker".into(),
+            instruction: "write me a digest of this week's markets".into(),
+            context_item_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let answered = started.elapsed();
+    let decision = out.decision.expect("decision");
+    assert_eq!(decision.action, gen_pb::Action::Create as i32);
+    assert!(!out.job_id.is_empty());
+    assert!(out.guidance.is_some());
+
+    let event = tokio::time::timeout(Duration::from_secs(120), events.message())
+        .await
+        .expect("an event in time")
+        .unwrap()
+        .expect("the stream is open");
+    assert!(
+        answered < started.elapsed(),
+        "Instruct answered before the item was ready"
+    );
+    assert_eq!(event.job_id, out.job_id);
+    assert_eq!(event.kind, pb::FeedEventKind::ItemReady as i32, "{}", event.reason);
+    let item = event.item.expect("item");
+    assert_checked_item(&item, &keys);
+    assert!(item.made_for_you);
+    assert_eq!(item.trigger, gen_pb::Trigger::ExplicitRequest as i32);
+
+    // It is in the next feed too.
+    let r = feed(&mut c, get_feed("asker", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_checked(&r, &s.trust_keys);
+    assert!(r.items.iter().any(|i| i.item_id == item.item_id), "{:?}", r.items);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_by_field() {
+    let Some(s) = stack().await else { return };
+    let mut c = s.feed.client().await;
+    let cases = [
+        (get_feed("", 10, "", ""), "user_id"),
+        (get_feed("a b", 10, "", ""), "user_id"),
+        (get_feed("u", 0, "", ""), "count"),
+        (get_feed("u", 101, "", ""), "count"),
+        (get_feed("u", 10, &"x".repeat(5000), ""), "instruction"),
+    ];
+    for (req, field) in cases {
+        let err = feed(&mut c, req, GENEROUS).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert!(err.message().contains(field), "{field}: {}", err.message());
+    }
+    let err = feed(&mut c, get_feed("u", 10, "", "no-such-item"), GENEROUS)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+
+    let err = c
+        .instruct(pb::InstructRequest {
+            user_id: "u".into(),
+            instruction: "  ".into(),
+            context_item_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("instruction"), "{}", err.message());
+
+    let err = c
+        .submit_feedback(pb::SubmitFeedbackRequest {
+            user_id: "u".into(),
+            item_id: "bbc-tech-001".into(),
+            kind: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("kind"), "{}", err.message());
+    let err = c
+        .submit_feedback(pb::SubmitFeedbackRequest {
+            user_id: "u".into(),
+            item_id: "no-such-item".into(),
+            kind: gen_pb::FeedbackKind::Like as i32,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
+
+    let err = c
+        .watch_feed(pb::WatchFeedRequest {
+            user_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("user_id"), "{}", err.message());
+}

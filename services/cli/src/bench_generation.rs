@@ -145,7 +145,6 @@ pub async fn bench_generation(
     let edit = |k: usize| {
         let mut c = client.clone();
         let id = ids[(k * 37) % ids.len()].clone();
-        let length = length;
         async move {
             c.edit(pb::EditRequest {
                 user_id: "bench".into(),

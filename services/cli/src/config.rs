@@ -77,5 +77,7 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/generec.toml");
         let cfg = load(&path).unwrap();
         assert_eq!(cfg.server.listen.port(), 50051);
+        // The file documents the defaults.
+        assert_eq!(cfg.generation, generec_generation::config::GenerationConfig::default());
     }
 }

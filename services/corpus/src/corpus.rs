@@ -28,8 +28,8 @@ use crate::model::{
     EventType, FeedbackEvent, Item, ItemId, ItemKind, MAX_ABS_WEIGHT, Origin, UserId, limits,
     now_unix_ms,
 };
-use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
 use crate::provenance::TrustedKeys;
+use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
 use crate::store::{Store, Tombstone};
 
 /// Settings of one corpus.
@@ -1202,10 +1202,7 @@ mod tests {
         fn without_trusted_keys_generated_items_are_rejected_and_the_reason_says_so() {
             let dir = tempfile::tempdir().unwrap();
             let corpus = open(dir.path(), &[], true);
-            let reason = rejected(put(
-                &corpus,
-                item("gen-1", Origin::AiCreated, "T", "B"),
-            ));
+            let reason = rejected(put(&corpus, item("gen-1", Origin::AiCreated, "T", "B")));
             assert!(reason.contains("no trusted manifest keys"), "{reason}");
         }
 

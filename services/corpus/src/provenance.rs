@@ -185,11 +185,14 @@ impl TrustedKeys {
                 Status::SignatureMismatch => return Err(Rejection::BadSignature),
                 Status::HashMismatch => return Err(Rejection::ContentMismatch),
                 Status::Malformed => {
-                    return Err(Rejection::Malformed("the signature is not hex Ed25519".into()));
+                    return Err(Rejection::Malformed(
+                        "the signature is not hex Ed25519".into(),
+                    ));
                 }
             }
         }
-        let ingredients: BTreeSet<&str> = m.ingredients.iter().map(|i| i.item_id.as_str()).collect();
+        let ingredients: BTreeSet<&str> =
+            m.ingredients.iter().map(|i| i.item_id.as_str()).collect();
         let parents: BTreeSet<&str> = parent_ids.iter().copied().collect();
         if ingredients != parents {
             return Err(Rejection::ParentsMismatch {
@@ -265,7 +268,10 @@ mod tests {
     #[test]
     fn the_bound_text_is_title_blank_line_body_then_segments() {
         assert_eq!(provenance_text("T", "B", []), "T\n\nB");
-        assert_eq!(provenance_text("T", "B", ["s1", "s2"]), "T\n\nB\n\ns1\n\ns2");
+        assert_eq!(
+            provenance_text("T", "B", ["s1", "s2"]),
+            "T\n\nB\n\ns1\n\ns2"
+        );
     }
 
     #[test]
@@ -291,7 +297,10 @@ mod tests {
             TrustedKeys::default().check("gen-1", &text, &["p1"], &ok),
             Err(Rejection::NoTrustedKeys)
         );
-        assert_eq!(keys.check("gen-1", &text, &["p1"], &[]), Err(Rejection::Missing));
+        assert_eq!(
+            keys.check("gen-1", &text, &["p1"], &[]),
+            Err(Rejection::Missing)
+        );
         assert!(matches!(
             keys.check("gen-1", &text, &["p1"], b"{not json"),
             Err(Rejection::Malformed(_))
@@ -340,7 +349,11 @@ mod tests {
         ] {
             assert!(!r.to_string().is_empty());
         }
-        assert!(Rejection::NoTrustedKeys.to_string().contains("trusted_keys"));
+        assert!(
+            Rejection::NoTrustedKeys
+                .to_string()
+                .contains("trusted_keys")
+        );
     }
 
     #[test]
@@ -349,9 +362,6 @@ mod tests {
         assert!(err.to_string().contains("corpus.trusted_keys[0]"), "{err}");
         let key = SigningKey::from_bytes(&[7; 32]);
         let keys = trusted(&key);
-        assert_eq!(
-            keys.key_ids(),
-            vec![keys::key_id(&key.verifying_key())]
-        );
+        assert_eq!(keys.key_ids(), vec![keys::key_id(&key.verifying_key())]);
     }
 }

@@ -12,10 +12,13 @@
 //! needs a manifest that verifies against trust's published keys, binds
 //! its text and records an allowing verdict.
 //!
-//! Verdicts are cached by the item's canonical content hash for
-//! `verdict_ttl_ms`, so a bundle change reaches cached items within that
-//! time. When trust cannot be asked, a fresh cached allowing verdict still
-//! admits a human item; generated items are not shown at all.
+//! Verdicts are cached by the item's canonical content hash, with the hash
+//! of the policy bundle that decided, for `verdict_ttl_ms`. Every feed asks
+//! trust for its active bundle (which is also how it learns that trust is
+//! up), and only verdicts of that bundle count, so a bundle reload
+//! re-reviews every item. When trust cannot be asked, a fresh cached
+//! allowing verdict still admits a human item; generated items are not
+//! shown at all.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -34,13 +37,19 @@ pub fn review_key(item: &Item) -> String {
 }
 
 /// Verdicts of shared reviews by [`review_key`]: `Some(allowed)` or `None`
-/// for a verdict that does not allow.
+/// for a verdict that does not allow, each with the hash of the policy
+/// bundle that decided it.
 #[derive(Debug)]
 pub struct VerdictCache {
     ttl: Duration,
     max: usize,
-    inner: Mutex<(HashMap<String, (Option<Allowed>, Instant)>, VecDeque<String>)>,
+    inner: Mutex<Entries>,
 }
+
+type Entries = (
+    HashMap<String, (Option<Allowed>, String, Instant)>,
+    VecDeque<String>,
+);
 
 impl VerdictCache {
     pub fn new(ttl: Duration, max: usize) -> VerdictCache {
@@ -51,8 +60,10 @@ impl VerdictCache {
         }
     }
 
-    /// The fresh verdict for `key`, if any.
-    pub fn get(&self, key: &str) -> Option<Option<Allowed>> {
+    /// The fresh verdict for `key`. With `bundle`, only a verdict of that
+    /// policy bundle counts (a reload makes earlier verdicts stale); without
+    /// (trust cannot be asked), the last one does.
+    pub fn get(&self, key: &str, bundle: Option<&str>) -> Option<Option<Allowed>> {
         let inner = self
             .inner
             .lock()
@@ -60,18 +71,21 @@ impl VerdictCache {
         inner
             .0
             .get(key)
-            .filter(|(_, at)| at.elapsed() < self.ttl)
-            .map(|(v, _)| *v)
+            .filter(|(_, b, at)| at.elapsed() < self.ttl && bundle.is_none_or(|want| want == b))
+            .map(|(v, _, _)| *v)
     }
 
-    /// Stores a verdict, dropping the oldest entries past the bound.
-    pub fn put(&self, key: String, verdict: Option<Allowed>) {
+    /// Stores a verdict of `bundle`, dropping the oldest entries past the bound.
+    pub fn put(&self, key: String, verdict: Option<Allowed>, bundle: &str) {
         let mut inner = self
             .inner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let (map, order) = &mut *inner;
-        if map.insert(key.clone(), (verdict, Instant::now())).is_none() {
+        if map
+            .insert(key.clone(), (verdict, bundle.to_string(), Instant::now()))
+            .is_none()
+        {
             order.push_back(key);
         }
         while map.len() > self.max {
@@ -179,20 +193,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cached_verdicts_expire_and_are_bounded() {
+    fn cached_verdicts_expire_follow_the_bundle_and_are_bounded() {
         let cache = VerdictCache::new(Duration::from_secs(60), 2);
-        cache.put("a".into(), Some(Allowed::Allow));
-        cache.put("b".into(), None);
-        assert_eq!(cache.get("a"), Some(Some(Allowed::Allow)));
-        assert_eq!(cache.get("b"), Some(None));
-        assert_eq!(cache.get("c"), None);
-        cache.put("c".into(), Some(Allowed::AllowWithLabel));
+        cache.put("a".into(), Some(Allowed::Allow), "b1");
+        cache.put("b".into(), None, "b1");
+        assert_eq!(cache.get("a", Some("b1")), Some(Some(Allowed::Allow)));
+        assert_eq!(cache.get("b", Some("b1")), Some(None));
+        assert_eq!(cache.get("c", Some("b1")), None);
+        // Another bundle decides afresh; with trust down the last verdict counts.
+        assert_eq!(cache.get("a", Some("b2")), None);
+        assert_eq!(cache.get("a", None), Some(Some(Allowed::Allow)));
+        cache.put("c".into(), Some(Allowed::AllowWithLabel), "b1");
         assert_eq!(cache.len(), 2);
-        assert_eq!(cache.get("a"), None, "the oldest entry went first");
+        assert_eq!(cache.get("a", None), None, "the oldest entry went first");
 
         let stale = VerdictCache::new(Duration::ZERO, 10);
-        stale.put("a".into(), Some(Allowed::Allow));
-        assert_eq!(stale.get("a"), None);
+        stale.put("a".into(), Some(Allowed::Allow), "b1");
+        assert_eq!(stale.get("a", None), None);
         assert!(!stale.is_empty());
     }
 

@@ -119,7 +119,10 @@ impl FeedConfig {
         ];
         for (field, v) in shares {
             if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
-                return Err(FeedError::invalid(field, format!("must lie in [0, 1], got {v}")));
+                return Err(FeedError::invalid(
+                    field,
+                    format!("must lie in [0, 1], got {v}"),
+                ));
             }
         }
         let s = self.near_duplicate_similarity;
@@ -130,7 +133,10 @@ impl FeedConfig {
             ));
         }
         let positive = [
-            ("feed.background_timeout_ms", self.background_timeout_ms as usize),
+            (
+                "feed.background_timeout_ms",
+                self.background_timeout_ms as usize,
+            ),
             ("feed.candidates_per_item", self.candidates_per_item),
             ("feed.max_candidates", self.max_candidates),
             ("feed.verdict_cache_entries", self.verdict_cache_entries),
@@ -145,7 +151,10 @@ impl FeedConfig {
             }
         }
         if self.max_candidates > 1000 {
-            return Err(FeedError::invalid("feed.max_candidates", "must be at most 1000"));
+            return Err(FeedError::invalid(
+                "feed.max_candidates",
+                "must be at most 1000",
+            ));
         }
         if self.session_signals > 256 {
             return Err(FeedError::invalid(

@@ -3,7 +3,8 @@
 //! # One GetFeed
 //! 1. In parallel: candidates from the corpus (`Recommend` with the
 //!    instruction as free text, `Search` when there is an instruction, the
-//!    context item) and trust's published keys (cached).
+//!    context item); trust's active policy bundle (asked every time: it
+//!    is how the feed knows trust is up) and its published keys (cached).
 //! 2. Every candidate is admitted or not ([`crate::admit`]): a cached or
 //!    fresh trust verdict that allows it, and for a generated item a
 //!    manifest that verifies. These reviews run while generation's
@@ -30,8 +31,9 @@
 //!
 //! # Deadlines and failures
 //! Every downstream call carries the time left before its deadline
-//! (`grpc-timeout`) and is cut off there. The request answers a margin
-//! before its deadline (a tenth of it, 5 to 100 ms). Failures fail closed:
+//! (`grpc-timeout`) and is cut off there. The request stops waiting a
+//! margin before its deadline (a fifth of it, 10 to 150 ms), which is left
+//! for ranking and the response. Failures fail closed:
 //! - corpus down: `Unavailable` (there is nothing checked to show);
 //! - trust down: no generated item (none can be reviewed, certified or
 //!   verified) and retrieved items only with a fresh cached allowing
@@ -175,11 +177,19 @@ struct Candidate {
 
 /// What admitting one candidate found.
 enum Admission {
-    In(Entry),
+    In(Box<Entry>),
     /// Trust's verdict does not allow it, or its manifest does not verify.
     Out,
     /// Trust could not be asked and no fresh verdict was cached.
     Unchecked(String),
+}
+
+/// What the feed knows of trust for one request: the active policy
+/// bundle's hash and the published keys.
+#[derive(Clone, Debug)]
+struct TrustView {
+    bundle: String,
+    keys: TrustedKeys,
 }
 
 /// What a generation job makes.
@@ -228,7 +238,9 @@ fn verdict_name(v: i32) -> &'static str {
 
 fn why_text(reason: i32) -> &'static str {
     match corpus_pb::Reason::try_from(reason) {
-        Ok(corpus_pb::Reason::Collaborative) => "recommended: people who liked what you liked liked it",
+        Ok(corpus_pb::Reason::Collaborative) => {
+            "recommended: people who liked what you liked liked it"
+        }
         Ok(corpus_pb::Reason::Content) => "recommended: it reads like items you liked",
         Ok(corpus_pb::Reason::Popular) => "recommended: popular with everyone",
         Ok(corpus_pb::Reason::Query) => "recommended: it matches what you asked for",
@@ -366,6 +378,19 @@ impl Feed {
         }
     }
 
+    /// Asks trust for its active policy bundle (every request: this is how
+    /// the feed knows trust is up) and its published keys (cached).
+    async fn trust_view(&self, by: Instant) -> Result<TrustView, String> {
+        let mut trust = self.clients.trust.clone();
+        let req = self.clients.request(trust_pb::GetBundleRequest {}, by);
+        let (bundle, keys) = tokio::join!(within(by, trust.get_bundle(req)), self.trust_keys(by));
+        let bundle = bundle.map_err(|e| e.describe("trust", "GetBundle"))?;
+        Ok(TrustView {
+            bundle: bundle.hash,
+            keys: keys?,
+        })
+    }
+
     /// Verifies a generated item; a manifest signed by a key not yet cached
     /// refreshes the keys once (a rotation).
     async fn verify(
@@ -390,22 +415,39 @@ impl Feed {
         }
     }
 
-    /// Admits a retrieved candidate (see [`crate::admit`]).
+    /// Admits a retrieved candidate (see [`crate::admit`]). `trust` is
+    /// `None` when trust cannot be asked.
     async fn admit(
         self: Arc<Self>,
         candidate: Candidate,
-        keys: Option<TrustedKeys>,
+        trust: Option<TrustView>,
         by: Instant,
     ) -> Admission {
         let item = candidate.item;
         let generated = item.origin.is_generated();
-        let provenance = if generated {
-            let Some(keys) = keys else {
+        let key = admit::review_key(&item);
+        let Some(trust) = trust else {
+            if generated {
                 return Admission::Unchecked(
-                    "generated items are not shown while trust's keys are unavailable".into(),
+                    "no generated item is shown while trust is down".into(),
                 );
+            }
+            return match self.verdicts.get(&key, None) {
+                Some(Some(verdict)) => Admission::In(Box::new(Entry {
+                    item,
+                    verdict,
+                    provenance: None,
+                    reason: format!("{} (cached verdict; trust unavailable)", candidate.why),
+                    trigger: gen_pb::Trigger::None as i32,
+                    score: candidate.score,
+                    made_for_you: false,
+                })),
+                Some(None) => Admission::Out,
+                None => Admission::Unchecked("trust unavailable and no cached verdict".into()),
             };
-            match self.verify(&keys, &item, by).await {
+        };
+        let provenance = if generated {
+            match self.verify(&trust.keys, &item, by).await {
                 Ok(v) => Some(v),
                 Err(rejection) => {
                     tracing::warn!(item = %item.id, %rejection, "a retrieved generated item's manifest does not verify");
@@ -415,8 +457,7 @@ impl Feed {
         } else {
             None
         };
-        let key = admit::review_key(&item);
-        let verdict = match self.verdicts.get(&key) {
+        let verdict = match self.verdicts.get(&key, Some(&trust.bundle)) {
             Some(v) => v,
             None => {
                 let context = trust_pb::ReviewContext {
@@ -431,7 +472,7 @@ impl Feed {
                     sources: vec![],
                     instruction: String::new(),
                 };
-                let mut trust = self.clients.trust.clone();
+                let mut client = self.clients.trust.clone();
                 let req = self.clients.request(
                     trust_pb::ReviewRequest {
                         content: item.provenance_text(),
@@ -439,13 +480,13 @@ impl Feed {
                     },
                     by,
                 );
-                match within(by, trust.review(req)).await {
+                match within(by, client.review(req)).await {
                     Ok(r) => {
                         let v = Allowed::from_trust(r.verdict);
                         if v.is_none() {
                             tracing::info!(item = %item.id, verdict = verdict_name(r.verdict), "trust did not allow a retrieved item");
                         }
-                        self.verdicts.put(key, v);
+                        self.verdicts.put(key, v, &r.bundle_hash);
                         v
                     }
                     Err(e) if e.is_unavailable() => {
@@ -466,7 +507,7 @@ impl Feed {
         } else {
             candidate.why.to_string()
         };
-        Admission::In(Entry {
+        Admission::In(Box::new(Entry {
             item,
             verdict,
             provenance,
@@ -474,7 +515,7 @@ impl Feed {
             trigger: gen_pb::Trigger::None as i32,
             score: candidate.score,
             made_for_you: false,
-        })
+        }))
     }
 
     // -----------------------------------------------------------------
@@ -555,25 +596,38 @@ impl Feed {
             }
             Some(Err(e)) => return Err(FeedError::Unavailable(e.describe("corpus", "GetItem"))),
         };
-        let mut ids: Vec<(String, f32, &'static str)> = recommended
+        let recommended: Vec<(String, f32, &'static str)> = recommended
             .items
             .into_iter()
             .map(|s| (s.id, s.score, why_text(s.reason)))
             .collect();
-        match searched {
-            Some(Ok(found)) => {
-                for hit in found.hits {
-                    if Some(hit.id.as_str()) != context_item_id
-                        && !ids.iter().any(|(id, _, _)| *id == hit.id)
-                    {
-                        ids.push((hit.id, hit.score, "it matches what you asked for"));
-                    }
-                }
-            }
+        let searched: Vec<(String, f32, &'static str)> = match searched {
+            Some(Ok(found)) => found
+                .hits
+                .into_iter()
+                .filter(|h| Some(h.id.as_str()) != context_item_id)
+                .map(|h| (h.id, h.score, "found: it matches what you asked for"))
+                .collect(),
             Some(Err(e)) => {
                 tracing::warn!(error = %e.describe("corpus", "Search"), "search for the instruction failed; recommendations only");
+                Vec::new()
             }
-            None => {}
+            None => Vec::new(),
+        };
+        // Recommendations and search hits take turns, so both reach the pool.
+        let mut ids: Vec<(String, f32, &'static str)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let (mut r, mut f) = (recommended.into_iter(), searched.into_iter());
+        loop {
+            let (a, b) = (r.next(), f.next());
+            if a.is_none() && b.is_none() {
+                break;
+            }
+            for c in [a, b].into_iter().flatten() {
+                if seen.insert(c.0.clone()) {
+                    ids.push(c);
+                }
+            }
         }
         ids.truncate(self.config.max_candidates.max(count));
 
@@ -601,9 +655,7 @@ impl Feed {
         let candidates = ids
             .into_iter()
             .zip(items)
-            .filter_map(|((_, score, why), item)| {
-                item.map(|item| Candidate { item, score, why })
-            })
+            .filter_map(|((_, score, why), item)| item.map(|item| Candidate { item, score, why }))
             .collect();
         Ok((candidates, context))
     }
@@ -636,8 +688,11 @@ impl Feed {
                 score: c.score,
                 title: generec_trust::watermark::strip(&c.item.title),
                 tags: c.item.tags.clone(),
-                text: truncate(&generec_trust::watermark::strip(&c.item.body), CANDIDATE_TEXT_BYTES)
-                    .to_string(),
+                text: truncate(
+                    &generec_trust::watermark::strip(&c.item.body),
+                    CANDIDATE_TEXT_BYTES,
+                )
+                .to_string(),
                 timed: c.item.kind.is_timed(),
             })
             .collect();
@@ -738,11 +793,9 @@ impl Feed {
         self: &Arc<Self>,
         spec: JobSpec,
     ) -> Result<(String, oneshot::Receiver<JobResult>), String> {
-        let permit = self
-            .jobs
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| "the feed is running as many generations as it may; try again".to_string())?;
+        let permit = self.jobs.clone().try_acquire_owned().map_err(|_| {
+            "the feed is running as many generations as it may; try again".to_string()
+        })?;
         if !self
             .sessions
             .start_job(&spec.user_id, self.config.max_jobs_per_user)
@@ -826,11 +879,7 @@ impl Feed {
             }
         };
         let draft = draft.ok_or("generation returned no draft")?;
-        let title = draft
-            .title
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let title = draft.title.split_whitespace().collect::<Vec<_>>().join(" ");
         if title.is_empty() || draft.body.trim().is_empty() {
             return Err("the draft has no title or no body".into());
         }
@@ -907,7 +956,11 @@ impl Feed {
             id: draft.item_id.clone(),
             kind: draft.kind,
             title: title.clone(),
-            body: format!("{}{}", admit::mark_of(&certified.marked_content), draft.body),
+            body: format!(
+                "{}{}",
+                admit::mark_of(&certified.marked_content),
+                draft.body
+            ),
             segments: vec![],
             tags: draft.tags.clone(),
             creator_id: self.config.creator_id.clone(),
@@ -1010,14 +1063,14 @@ impl Feed {
     ) -> Result<FeedPage, FeedError> {
         let started = Instant::now();
         let (deadline, total) = self.deadline(timeout);
-        let margin = (total / 10).clamp(Duration::from_millis(5), Duration::from_millis(100));
+        let margin = (total / 5).clamp(Duration::from_millis(10), Duration::from_millis(150));
         let respond_by = deadline.checked_sub(margin).unwrap_or(started).max(started);
         let generation_by =
             (started + total.mul_f64(self.config.generation_budget_share)).min(respond_by);
         let mut degraded: Vec<String> = Vec::new();
 
-        // 1. Candidates and keys.
-        let (retrieved, keys) = tokio::join!(
+        // 1. Candidates, and whether trust is up.
+        let (retrieved, trust) = tokio::join!(
             self.retrieve(
                 &req.user_id,
                 req.count,
@@ -1025,24 +1078,24 @@ impl Feed {
                 req.context_item_id.as_deref(),
                 respond_by,
             ),
-            self.trust_keys(respond_by)
+            self.trust_view(respond_by)
         );
         let (candidates, _context) = retrieved?;
-        let keys = match keys {
-            Ok(k) => Some(k),
+        let trust = match trust {
+            Ok(t) => Some(t),
             Err(reason) => {
                 degraded.push(format!("trust unavailable: {reason}"));
                 None
             }
         };
-        let trust_up = keys.is_some();
+        let trust_up = trust.is_some();
 
         // 2. Admission runs while the instructor reads the request.
         let mut admissions = JoinSet::new();
         for (slot, c) in candidates.iter().cloned().enumerate() {
             let feed = self.clone();
-            let keys = keys.clone();
-            admissions.spawn(async move { (slot, feed.admit(c, keys, respond_by).await) });
+            let trust = trust.clone();
+            admissions.spawn(async move { (slot, feed.admit(c, trust, respond_by).await) });
         }
         let interpretation = self
             .interpret(
@@ -1076,7 +1129,9 @@ impl Feed {
                 {
                     if !trust_up {
                         status = GenerationStatus::Skipped;
-                        detail = "trust unavailable: generated items need its review and certification".into();
+                        detail =
+                            "trust unavailable: generated items need its review and certification"
+                                .into();
                     } else {
                         let streak = spec.trigger == gen_pb::Trigger::RejectionStreak as i32;
                         match self.start_job(spec) {
@@ -1096,7 +1151,10 @@ impl Feed {
                 (guidance, decision)
             }
             Err(e) => {
-                let reason = format!("generation unavailable: {}", e.describe("generation", "Interpret"));
+                let reason = format!(
+                    "generation unavailable: {}",
+                    e.describe("generation", "Interpret")
+                );
                 degraded.push(reason.clone());
                 status = GenerationStatus::Skipped;
                 detail = reason;
@@ -1113,7 +1171,7 @@ impl Feed {
             let left = respond_by.saturating_duration_since(Instant::now());
             match tokio::time::timeout(left, admissions.join_next()).await {
                 Ok(Some(Ok((slot, admission)))) => match admission {
-                    Admission::In(entry) => admitted[slot] = Some(entry),
+                    Admission::In(entry) => admitted[slot] = Some(*entry),
                     Admission::Out => dropped += 1,
                     Admission::Unchecked(reason) => {
                         dropped += 1;
@@ -1133,7 +1191,9 @@ impl Feed {
         if let Some(reason) = unchecked_reason
             && !degraded.iter().any(|d| d.starts_with("trust unavailable"))
         {
-            degraded.push(format!("trust unavailable: {reason}"));
+            degraded.push(format!(
+                "trust unavailable or too slow, items left out: {reason}"
+            ));
         }
         if late > 0 {
             degraded.push(format!(
@@ -1313,7 +1373,10 @@ mod tests {
         assert_eq!(search_query("make it shorter!"), "make it shorter");
         assert_eq!(search_query("title:x AND \"y\" (z)"), "title AND");
         assert_eq!(search_query("a b c"), "");
-        assert_eq!(search_query(&"word ".repeat(100)).split(' ').count(), MAX_QUERY_WORDS);
+        assert_eq!(
+            search_query(&"word ".repeat(100)).split(' ').count(),
+            MAX_QUERY_WORDS
+        );
     }
 
     #[test]
@@ -1322,15 +1385,101 @@ mod tests {
         assert_eq!(truncate("abc", 10), "abc");
     }
 
-    #[tokio::test]
-    async fn a_request_to_a_down_corpus_is_unavailable_not_an_unchecked_feed() {
+    fn down_feed() -> Arc<Feed> {
         let config = FeedConfig {
             corpus_url: "http://127.0.0.1:1".into(),
             trust_url: "http://127.0.0.1:1".into(),
             generation_url: "http://127.0.0.1:1".into(),
             ..FeedConfig::default()
         };
-        let feed = Feed::new(config, None).unwrap();
+        Feed::new(config, None).unwrap()
+    }
+
+    fn candidate(id: &str, tag: &str) -> Candidate {
+        use generec_corpus::model::ItemId;
+        Candidate {
+            item: Item {
+                id: ItemId::parse(id).unwrap(),
+                kind: generec_common::types::ItemKind::Article,
+                title: format!("Title {id}"),
+                body: "Body.".into(),
+                segments: vec![],
+                tags: vec![tag.into()],
+                creator_id: "c".into(),
+                origin: Origin::Human,
+                parent_ids: vec![],
+                licence: "CC-BY-4.0".into(),
+                created_unix_ms: 0,
+                content_sha256: String::new(),
+                provenance_manifest: vec![],
+            },
+            score: 1.0,
+            why: "recommended",
+        }
+    }
+
+    #[tokio::test]
+    async fn a_streak_with_nothing_asked_creates_about_a_topic_the_skipped_items_lacked() {
+        let feed = down_feed();
+        let shown: Vec<Candidate> = vec![
+            candidate("s1", "sport"),
+            candidate("s2", "sport"),
+            candidate("s3", "politics"),
+        ];
+        feed.sessions.with("u", |s| {
+            let entries: Vec<Entry> = shown
+                .iter()
+                .map(|c| Entry {
+                    item: c.item.clone(),
+                    verdict: Allowed::Allow,
+                    provenance: None,
+                    reason: String::new(),
+                    trigger: 0,
+                    score: 0.0,
+                    made_for_you: false,
+                })
+                .collect();
+            s.remember_shown(&entries);
+            for c in &shown {
+                s.record(c.item.id.as_str(), Signal::Skip, 256);
+            }
+        });
+        let candidates = vec![
+            candidate("a", "sport"),
+            candidate("b", "sport"),
+            candidate("c", "tech"),
+            candidate("d", "politics"),
+        ];
+        let out = gen_pb::InterpretResponse {
+            guidance: Some(gen_pb::Guidance::default()),
+            decision: Some(gen_pb::Decision {
+                action: gen_pb::Action::Create as i32,
+                target_item: String::new(),
+                trigger: gen_pb::Trigger::RejectionStreak as i32,
+                explanation: "You skipped the last 3 items.".into(),
+            }),
+        };
+        let spec = feed.job_spec("u", "", &out, &candidates).unwrap();
+        assert!(matches!(spec.action, JobAction::Create));
+        assert_eq!(spec.guidance.include[0].topic, "tech");
+        assert_eq!(spec.guidance.fact_query, "tech");
+        assert!(spec.explanation.contains("tech"), "{}", spec.explanation);
+        assert_eq!(spec.trigger, gen_pb::Trigger::RejectionStreak as i32);
+
+        // Retrieval only: no job.
+        let retrieve = gen_pb::InterpretResponse {
+            guidance: None,
+            decision: Some(gen_pb::Decision {
+                action: gen_pb::Action::Retrieve as i32,
+                ..Default::default()
+            }),
+        };
+        assert!(feed.job_spec("u", "", &retrieve, &candidates).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_request_to_a_down_corpus_is_unavailable_not_an_unchecked_feed() {
+        let feed = down_feed();
         let req = FeedRequest::parse("u".into(), 5, String::new(), String::new()).unwrap();
         let err = feed
             .get_feed(req, Some(Duration::from_millis(500)))

@@ -63,7 +63,10 @@ pub fn timeout_of<T>(req: &Request<T>) -> Option<Duration> {
 pub fn entry_to(e: Entry) -> pb::FeedItem {
     let generated = e.is_generated();
     let (manifest_id, manifest) = match &e.provenance {
-        Some(v) => (v.manifest_id().to_string(), e.item.provenance_manifest.clone()),
+        Some(v) => (
+            v.manifest_id().to_string(),
+            e.item.provenance_manifest.clone(),
+        ),
         None => (String::new(), Vec::new()),
     };
     pb::FeedItem {
@@ -290,11 +293,14 @@ mod tests {
     fn grpc_timeout_headers_parse() {
         let mut r = Request::new(());
         assert_eq!(timeout_of(&r), None);
-        r.metadata_mut().insert("grpc-timeout", "250m".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "250m".parse().unwrap());
         assert_eq!(timeout_of(&r), Some(Duration::from_millis(250)));
-        r.metadata_mut().insert("grpc-timeout", "2S".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "2S".parse().unwrap());
         assert_eq!(timeout_of(&r), Some(Duration::from_secs(2)));
-        r.metadata_mut().insert("grpc-timeout", "x".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "x".parse().unwrap());
         assert_eq!(timeout_of(&r), None);
     }
 }

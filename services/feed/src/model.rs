@@ -351,10 +351,22 @@ mod tests {
     #[test]
     fn bad_requests_name_their_field() {
         let cases = [
-            (FeedRequest::parse("".into(), 10, "".into(), "".into()), "user_id"),
-            (FeedRequest::parse("a b".into(), 10, "".into(), "".into()), "user_id"),
-            (FeedRequest::parse("u".into(), 0, "".into(), "".into()), "count"),
-            (FeedRequest::parse("u".into(), 101, "".into(), "".into()), "count"),
+            (
+                FeedRequest::parse("".into(), 10, "".into(), "".into()),
+                "user_id",
+            ),
+            (
+                FeedRequest::parse("a b".into(), 10, "".into(), "".into()),
+                "user_id",
+            ),
+            (
+                FeedRequest::parse("u".into(), 0, "".into(), "".into()),
+                "count",
+            ),
+            (
+                FeedRequest::parse("u".into(), 101, "".into(), "".into()),
+                "count",
+            ),
             (
                 FeedRequest::parse("u".into(), 10, "x".repeat(5000), "".into()),
                 "instruction",

@@ -5,10 +5,10 @@
 //! first. Each item is
 //! 1. left out when it is about a topic the user excluded (an excluded
 //!    topic equals one of its tags, or appears as words in its title);
-//! 2. left out when it is a near-duplicate of an item kept before it
+//! 2. left out when its creator already has `max_per_creator` items kept;
+//! 3. left out when it is a near-duplicate of an item kept before it
 //!    ([`Features::duplicate_score`] at least `near_duplicate_similarity`),
-//!    so an edit made for the user replaces its parent;
-//! 3. left out when its creator already has `max_per_creator` items.
+//!    so an edit made for the user replaces its parent.
 //!
 //! Of what is kept, the feed takes the longest prefix-respecting selection
 //! of at most `count` items in which generated items are at most
@@ -63,7 +63,11 @@ pub fn is_excluded(entry: &Entry, exclude: &[String]) -> bool {
 /// The most generated items a feed of `n` items may hold.
 fn generated_allowed(cap: f64, n: usize, made: bool) -> usize {
     let by_share = (cap * n as f64 + 1e-9).floor() as usize;
-    if made { by_share.max(1).min(n) } else { by_share.min(n) }
+    if made {
+        by_share.max(1).min(n)
+    } else {
+        by_share.min(n)
+    }
 }
 
 /// Applies the rules (see the module docs).
@@ -82,6 +86,11 @@ pub fn rank(
             dropped.excluded += 1;
             continue;
         }
+        let creator_count = per_creator.get(entry.creator()).copied().unwrap_or(0);
+        if rules.max_per_creator > 0 && creator_count >= rules.max_per_creator {
+            dropped.creator_cap += 1;
+            continue;
+        }
         let features = Features::of(&entry.item.title, &entry.item.body, &entry.item.tags);
         if kept
             .iter()
@@ -90,14 +99,7 @@ pub fn rank(
             dropped.duplicates += 1;
             continue;
         }
-        if rules.max_per_creator > 0 {
-            let n = per_creator.entry(entry.creator().to_string()).or_default();
-            if *n >= rules.max_per_creator {
-                dropped.creator_cap += 1;
-                continue;
-            }
-            *n += 1;
-        }
+        per_creator.insert(entry.creator().to_string(), creator_count + 1);
         kept.push((entry, features));
     }
 
@@ -243,7 +245,9 @@ mod tests {
     fn the_item_made_for_the_request_is_shown_first_even_in_a_feed_of_one() {
         let mut made = generated("made");
         made.made_for_you = true;
-        let retrieved: Vec<Entry> = (0..5).map(|i| human(&format!("h{i}"), &format!("c{i}"))).collect();
+        let retrieved: Vec<Entry> = (0..5)
+            .map(|i| human(&format!("h{i}"), &format!("c{i}")))
+            .collect();
         let r = rank(&RULES, vec![made.clone()], retrieved.clone(), &[], 1);
         assert_eq!(ids(&r), vec!["made"]);
         let r = rank(&RULES, vec![made.clone()], retrieved, &[], 3);
@@ -251,7 +255,9 @@ mod tests {
         // Made items count against the cap like any other generated item.
         let mut second = generated("made2");
         second.made_for_you = true;
-        let few: Vec<Entry> = (0..2).map(|i| human(&format!("h{i}"), &format!("c{i}"))).collect();
+        let few: Vec<Entry> = (0..2)
+            .map(|i| human(&format!("h{i}"), &format!("c{i}")))
+            .collect();
         let r = rank(&RULES, vec![made, second], few, &[], 10);
         assert_eq!(ids(&r), vec!["made", "h0", "h1"]);
         assert_eq!(r.dropped.generated_cap, 1);
@@ -299,7 +305,9 @@ mod tests {
 
     #[test]
     fn the_count_bounds_the_feed() {
-        let retrieved: Vec<Entry> = (0..20).map(|i| human(&format!("h{i}"), &format!("c{i}"))).collect();
+        let retrieved: Vec<Entry> = (0..20)
+            .map(|i| human(&format!("h{i}"), &format!("c{i}")))
+            .collect();
         assert_eq!(rank(&RULES, vec![], retrieved, &[], 7).entries.len(), 7);
         assert!(rank(&RULES, vec![], vec![], &[], 7).entries.is_empty());
     }

@@ -3,8 +3,11 @@
 
 use std::collections::HashSet;
 
-/// Words read from a body for shingles; the rest is ignored.
-const MAX_BODY_WORDS: usize = 2_000;
+/// Words read from a body for shingles; the rest is ignored (a copy shows
+/// in its opening).
+const MAX_BODY_WORDS: usize = 400;
+/// Bytes of a body read for those words.
+const MAX_BODY_BYTES: usize = 4_000;
 
 /// Lower-cased alphanumeric words of `text`, with in-text marks removed.
 pub fn words(text: &str) -> Vec<String> {
@@ -50,7 +53,14 @@ impl Features {
         let title: HashSet<String> = words(title).into_iter().collect();
         let mut topics = title.clone();
         topics.extend(tags.iter().map(|t| t.to_lowercase()));
-        let body_words: Vec<String> = words(body).into_iter().take(MAX_BODY_WORDS).collect();
+        let mut end = body.len().min(MAX_BODY_BYTES);
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        let body_words: Vec<String> = words(&body[..end])
+            .into_iter()
+            .take(MAX_BODY_WORDS)
+            .collect();
         let shingles = body_words
             .windows(3)
             .map(|w| {
@@ -91,7 +101,11 @@ mod tests {
         let a = Features::of("Shares rise", long, &[]);
         let b = Features::of("Shares rise after cut", short, &[]);
         assert!(a.duplicate_score(&b) >= 0.99);
-        let c = Features::of("Cup final", "The home side won the cup final on Saturday.", &[]);
+        let c = Features::of(
+            "Cup final",
+            "The home side won the cup final on Saturday.",
+            &[],
+        );
         assert!(a.duplicate_score(&c) < 0.2);
         assert_eq!(jaccard::<u8>(&HashSet::new(), &HashSet::new()), 0.0);
         assert_eq!(containment::<u8>(&HashSet::new(), &[1].into()), 0.0);

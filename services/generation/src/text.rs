@@ -189,7 +189,11 @@ impl TermVector {
             let idf = idf.map_or(1.0, |idf| idf.weight(term));
             *w = (1.0 + w.ln()) * idf;
         }
-        let norm = weights.values().map(|w| w * w).sum::<f32>().sqrt();
+        let norm = weights
+            .values()
+            .map(|w| f64::from(*w) * f64::from(*w))
+            .sum::<f64>()
+            .sqrt() as f32;
         if norm > 0.0 {
             for w in weights.values_mut() {
                 *w /= norm;
@@ -209,10 +213,12 @@ impl TermVector {
         } else {
             (&other.weights, &self.weights)
         };
-        small
+        // Summed in f64 so the hash map's iteration order cannot change the
+        // f32 result.
+        (small
             .iter()
-            .filter_map(|(t, w)| large.get(t).map(|v| w * v))
-            .sum::<f32>()
+            .filter_map(|(t, w)| large.get(t).map(|v| f64::from(*w) * f64::from(*v)))
+            .sum::<f64>() as f32)
             .clamp(0.0, 1.0)
     }
 
@@ -222,7 +228,12 @@ impl TermVector {
             *self.weights.entry(t.clone()).or_default() += w * factor;
         }
         self.weights.retain(|_, w| *w > 0.0);
-        let norm = self.weights.values().map(|w| w * w).sum::<f32>().sqrt();
+        let norm = self
+            .weights
+            .values()
+            .map(|w| f64::from(*w) * f64::from(*w))
+            .sum::<f64>()
+            .sqrt() as f32;
         if norm > 0.0 {
             for w in self.weights.values_mut() {
                 *w /= norm;

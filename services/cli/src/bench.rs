@@ -80,6 +80,18 @@ pub enum Bench {
         #[arg(long, default_value_t = 5)]
         embedded_creates: usize,
     },
+    /// GetFeed on the retrieve-only path at fixed concurrencies against a
+    /// plain tonic unary call, and the generate path's latency per back-end.
+    Feed {
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        datasets: PathBuf,
+        /// Requests in flight, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+        concurrency: Vec<usize>,
+        /// Timed requests per measurement.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+    },
     /// Certify and Verify per second against raw ed25519-dalek sign and verify.
     Provenance {
         #[arg(long, default_value_t = 2000)]
@@ -527,6 +539,11 @@ pub async fn run(what: Bench) -> Result<()> {
             requests,
         } => bench_recommend(&datasets, concurrency, requests).await,
         Bench::Ingest { datasets } => bench_ingest(&datasets).await,
+        Bench::Feed {
+            datasets,
+            concurrency,
+            requests,
+        } => crate::bench_feed::bench_feed(&datasets, concurrency, requests).await,
         Bench::Generation {
             datasets,
             interprets,

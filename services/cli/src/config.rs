@@ -21,6 +21,7 @@ pub struct AppConfig {
     pub corpus: CorpusConfig,
     pub trust: TrustConfig,
     pub generation: GenerationConfig,
+    pub feed: generec_feed::FeedConfig,
     /// Bearer tokens and roles; none means access control is off.
     pub auth: AuthConfig,
 }

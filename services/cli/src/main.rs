@@ -3,10 +3,12 @@
 
 mod audit;
 mod bench;
+mod bench_feed;
 mod bench_generation;
 mod bench_trust;
 mod client;
 mod config;
+mod demo;
 mod eval_generation;
 mod interpret;
 mod review;
@@ -49,6 +51,10 @@ enum Command {
     /// Runs the instructor on an instruction (no server needed) and prints
     /// the guidance and the decision as JSON.
     Interpret(interpret::InterpretArgs),
+    /// Runs a scripted session against `generec up` and prints each step:
+    /// feeds, generation triggers, verdicts, manifests, an offline audit
+    /// and a compliance query.
+    Demo(demo::DemoArgs),
     /// Auditor tools against a running trust service.
     Audit {
         #[command(subcommand)]
@@ -112,6 +118,7 @@ async fn main() -> Result<()> {
             tokio::task::spawn_blocking(move || audit::verify(bundle)).await?
         }
         Command::Interpret(args) => interpret::run(args),
+        Command::Demo(args) => demo::run(args).await,
         Command::Review(args) => tokio::task::spawn_blocking(move || review::run(args)).await?,
         Command::Eval { what } => match what {
             Eval::Ranking { data } => {

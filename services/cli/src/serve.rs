@@ -19,6 +19,9 @@ pub enum Service {
     /// The generation service: the instructor, the editor and the creator
     /// (reads the corpus named by `[generation] corpus_url`).
     Generation(ServeFlags),
+    /// The feed service: joins corpus, generation and trust (at the
+    /// addresses of `[feed]`).
+    Feed(ServeFlags),
 }
 
 /// Flags of `generec up`.
@@ -38,6 +41,9 @@ pub struct UpArgs {
     /// Where the generation service listens (default: the corpus port + 2).
     #[arg(long)]
     generation_listen: Option<std::net::SocketAddr>,
+    /// Where the feed service listens (default: the corpus port + 3).
+    #[arg(long)]
+    feed_listen: Option<std::net::SocketAddr>,
 }
 
 /// Opens the generation core (loading the models that are present) off the
@@ -125,6 +131,26 @@ pub async fn serve(service: Service) -> Result<()> {
             .await?;
             Ok(())
         }
+        Service::Feed(flags) => {
+            let cfg = flags.resolve()?;
+            let token = std::env::var(&cfg.feed.token_env).ok().filter(|t| !t.is_empty());
+            let feed = generec_feed::Feed::new(cfg.feed.clone(), token).context("starting the feed")?;
+            let listener = generec_common::server::bind(cfg.server.listen).await?;
+            let addr = listener.local_addr()?;
+            println!(
+                "feed listening on {addr} (corpus {}, trust {}, generation {})",
+                cfg.feed.corpus_url, cfg.feed.trust_url, cfg.feed.generation_url
+            );
+            generec_feed::grpc::serve(
+                feed,
+                listener,
+                &cfg.server,
+                &cfg.auth,
+                generec_common::server::shutdown_signal(),
+            )
+            .await?;
+            Ok(())
+        }
         Service::Generation(flags) => {
             let cfg = flags.resolve()?;
             let core = open_generation(&cfg.generation).await?;
@@ -170,9 +196,83 @@ pub(crate) fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
     Ok(created)
 }
 
-/// `generec up`: the corpus on the embedded defaults with the BBC corpus.
+/// Simulated users for a fresh platform: each likes a few articles of one
+/// or two favourite categories and skips one of another, so collaborative
+/// ranking has something to learn from. Deterministic.
+pub(crate) fn seed_interactions(corpus: &Corpus, users: usize) -> Result<u64> {
+    use generec_corpus::model::{EventType, FeedbackEvent, ItemId, UserId};
+    let categories = ["business", "entertainment", "politics", "sport", "tech"];
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % n as u64) as usize
+    };
+    let now = generec_common::now_unix_ms();
+    let mut events = Vec::new();
+    for u in 0..users {
+        let user = UserId::parse(&format!("sim-{u:03}"))?;
+        let favourites = [next(categories.len()), next(categories.len())];
+        for k in 0..12 {
+            let cat = categories[favourites[k % 2]];
+            let id = format!("bbc-{cat}-{:03}", 1 + next(80));
+            let Ok(item) = ItemId::parse(&id) else { continue };
+            if corpus.get_item(&item).is_err() {
+                continue;
+            }
+            let kind = if k % 3 == 0 { EventType::Like } else { EventType::Click };
+            events.push(FeedbackEvent {
+                user: user.clone(),
+                item,
+                kind,
+                value: 0.0,
+                timestamp_unix_ms: now - (k as i64) * 60_000,
+            });
+        }
+        let other = categories[(favourites[0] + 2) % categories.len()];
+        if let Ok(item) = ItemId::parse(&format!("bbc-{other}-{:03}", 1 + next(80)))
+            && corpus.get_item(&item).is_ok()
+        {
+            events.push(FeedbackEvent {
+                user: user.clone(),
+                item,
+                kind: EventType::Skip,
+                value: 0.0,
+                timestamp_unix_ms: now,
+            });
+        }
+    }
+    let mut n = 0;
+    for chunk in events.chunks(500) {
+        n += corpus.record_feedback(chunk.to_vec())?;
+    }
+    corpus.train_now()?;
+    Ok(n)
+}
+
+/// `generec up`: all four services in this process on the embedded
+/// defaults, with the BBC corpus and simulated users on first start.
 pub async fn up(args: UpArgs) -> Result<()> {
-    let cfg = args.flags.resolve()?;
+    let mut cfg = args.flags.resolve()?;
+
+    // Trust first: the corpus accepts generated items only with manifests
+    // signed by one of its keys.
+    let mut trust_cfg = cfg.trust.clone();
+    trust_cfg.assets_dir = args.datasets.clone();
+    let trust = tokio::task::spawn_blocking(move || trust_cfg.open())
+        .await?
+        .context("opening the trust service (its data comes from scripts/fetch-data)")?;
+    let (keys, _) = trust
+        .provenance
+        .public_keys()
+        .context("reading the trust service's public keys")?;
+    for k in keys {
+        if !cfg.corpus.trusted_keys.contains(&k.public_key) {
+            cfg.corpus.trusted_keys.push(k.public_key);
+        }
+    }
+
     let corpus = open_corpus(&cfg).await?;
     let stats = corpus.stats()?;
     if stats.items == 0 && !args.no_load {
@@ -185,22 +285,21 @@ pub async fn up(args: UpArgs) -> Result<()> {
         }
         let c = corpus.clone();
         let started = std::time::Instant::now();
-        let n = tokio::task::spawn_blocking(move || load_bbc(&c, &bbc)).await??;
+        let (n, events) = tokio::task::spawn_blocking(move || -> Result<(usize, u64)> {
+            let n = load_bbc(&c, &bbc)?;
+            let events = seed_interactions(&c, 60)?;
+            Ok((n, events))
+        })
+        .await??;
         tracing::info!(
             items = n,
+            events,
             secs = started.elapsed().as_secs_f64(),
-            "loaded the BBC corpus"
+            "loaded the BBC corpus and simulated users"
         );
     }
     let stats = corpus.stats()?;
 
-    // The trust service beside it, with the same datasets folder for its
-    // classifier and word lists.
-    let mut trust_cfg = cfg.trust.clone();
-    trust_cfg.assets_dir = args.datasets.clone();
-    let trust = tokio::task::spawn_blocking(move || trust_cfg.open())
-        .await?
-        .context("opening the trust service (its data comes from scripts/fetch-data)")?;
     let corpus_listener = generec_common::server::bind(cfg.server.listen).await?;
     let corpus_addr = corpus_listener.local_addr()?;
     let trust_addr = args
@@ -213,6 +312,12 @@ pub async fn up(args: UpArgs) -> Result<()> {
         .unwrap_or_else(|| next_port(corpus_addr, 2));
     let generation_listener = generec_common::server::bind(generation_addr).await?;
     let generation_addr = generation_listener.local_addr()?;
+    let feed_addr = args
+        .feed_listen
+        .unwrap_or_else(|| next_port(corpus_addr, 3));
+    let feed_listener = generec_common::server::bind(feed_addr).await?;
+    let feed_addr = feed_listener.local_addr()?;
+
     let mut generation_cfg = cfg.generation.clone();
     generation_cfg.corpus_url = format!("http://{corpus_addr}");
     if generation_cfg.models_dir.is_empty() {
@@ -221,6 +326,12 @@ pub async fn up(args: UpArgs) -> Result<()> {
     let generation = open_generation(&generation_cfg).await?;
     let generators = generation.generators().join(", ");
     let relevance = generation.relevance();
+    let mut feed_cfg = cfg.feed.clone();
+    feed_cfg.corpus_url = format!("http://{corpus_addr}");
+    feed_cfg.trust_url = format!("http://{trust_addr}");
+    feed_cfg.generation_url = format!("http://{generation_addr}");
+    let feed_token = std::env::var(&feed_cfg.token_env).ok().filter(|t| !t.is_empty());
+    let feed = generec_feed::Feed::new(feed_cfg, feed_token).context("starting the feed")?;
     let bundle = trust.reviewer.bundle();
 
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
@@ -249,6 +360,12 @@ pub async fn up(args: UpArgs) -> Result<()> {
                 .await
         }
     });
+    let feed_task = tokio::spawn({
+        let server = cfg.server.clone();
+        let auth = cfg.auth.clone();
+        let stop = stopped(&stop_tx);
+        async move { generec_feed::grpc::serve(feed, feed_listener, &server, &auth, stop).await }
+    });
     let corpus_task = tokio::spawn({
         let server = cfg.server.clone();
         let auth = cfg.auth.clone();
@@ -262,50 +379,50 @@ pub async fn up(args: UpArgs) -> Result<()> {
     let addr = corpus_addr;
     println!("generec is up.");
     println!(
-        "  corpus   grpc://{addr}   ({} items, {} interactions)",
+        "  corpus     grpc://{addr}   ({} items, {} interactions)",
         stats.items, stats.interactions
     );
     println!(
-        "  trust    grpc://{trust_addr}   (bundle {} {})",
+        "  trust      grpc://{trust_addr}   (bundle {} {})",
         bundle.version,
         &bundle.hash[..12]
     );
     println!("  generation grpc://{generation_addr}   ({generators}; relevance {relevance})");
-    println!("  data     {data_dir}, {trust_dir}");
+    println!("  feed       grpc://{feed_addr}");
+    println!("  data       {data_dir}, {trust_dir}");
     println!();
     println!("Try, from another terminal:");
+    println!(
+        "  {exe} demo --feed http://{feed_addr} --trust http://{trust_addr} --corpus http://{addr}"
+    );
+    println!(
+        "  grpcurl -plaintext -d '{{\"user_id\":\"alice\",\"count\":5,\"instruction\":\"less politics, more tech\"}}' {feed_addr} generec.feed.v1.FeedService/GetFeed"
+    );
+    println!("  {exe} interpret 'a two-minute digest of this week'\"'\"'s markets, nothing about football'");
     println!("  {exe} search --addr http://{addr} 'economy AND growth'");
-    println!("  {exe} recommend --addr http://{addr} --user alice --text 'football'");
-    println!("  {exe} load --addr http://{addr} movielens .data/ml-100k");
-    println!("  {exe} stats --addr http://{addr}");
+    println!("  {exe} recommend --addr http://{addr} --user sim-001");
     println!("  echo 'Call me on 020 7946 0018' | {exe} review -");
-    println!(
-        "  grpcurl -plaintext -d '{{\"query\":\"election\",\"limit\":3}}' {addr} generec.corpus.v1.CorpusService/Search"
-    );
     println!("  grpcurl -plaintext {trust_addr} generec.trust.v1.TrustService/GetCheckpoint");
-    println!("  {exe} interpret 'a two-minute digest of this week's markets, nothing about football'");
-    println!(
-        "  grpcurl -plaintext -d '{{\"guidance\":{{\"fact_query\":\"stock markets\",\"format\":\"FORMAT_DIGEST\"}}}}' {generation_addr} generec.generation.v1.Generation/Create"
-    );
     println!();
     println!("Ctrl-C stops it; the data stays in {data_dir} and {trust_dir}.");
 
-    let servers = async { tokio::join!(trust_task, corpus_task, generation_task) };
+    let servers = async { tokio::join!(trust_task, corpus_task, generation_task, feed_task) };
     tokio::pin!(servers);
-    tokio::select! {
+    let results = tokio::select! {
         _ = generec_common::server::shutdown_signal() => {
             let _ = stop_tx.send(());
-            let (t, c, g) = servers.await;
-            t??;
-            c??;
-            g??;
+            let (t, c, g, f) = servers.await;
+            (t, c, g, f, false)
         }
-        (t, c, g) = &mut servers => {
-            t??;
-            c??;
-            g??;
-            bail!("the servers stopped unexpectedly");
-        }
+        (t, c, g, f) = &mut servers => (t, c, g, f, true),
+    };
+    let (t, c, g, f, unexpected) = results;
+    t??;
+    c??;
+    g??;
+    f??;
+    if unexpected {
+        bail!("the servers stopped unexpectedly");
     }
     tracing::info!("stopped");
     Ok(())

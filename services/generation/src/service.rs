@@ -517,7 +517,7 @@ impl Generation {
         profile: &[String],
         max_sources: usize,
         deadline: Option<Instant>,
-    ) -> Result<Vec<SourceDoc>, GenerationError> {
+    ) -> Result<(Vec<SourceDoc>, bool), GenerationError> {
         let mut query_words: Vec<String> = text::words(&composer::query_text(guidance, instruction))
             .into_iter()
             .filter(|w| w.len() > 1 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric))
@@ -547,7 +547,7 @@ impl Generation {
         } else {
             None
         };
-        let req = corpus_pb::SearchRequest {
+        let search = |created: Option<generec_proto::common::v1::TimeRange>| corpus_pb::SearchRequest {
             query: query_words.join(" "),
             filters: Some(corpus_pb::Filters {
                 kinds: vec![ItemKind::Article.to_proto()],
@@ -561,12 +561,24 @@ impl Generation {
             with_snippets: false,
         };
         let mut client = self.parts.corpus.clone();
-        let hits = client
-            .search(self.request(req, deadline)?)
+        let mut hits = client
+            .search(self.request(search(created), deadline)?)
             .await
             .map_err(|s| Self::corpus_error(s, "search"))?
             .into_inner()
             .hits;
+        let mut relaxed = false;
+        if hits.is_empty() && created.is_some() {
+            // Nothing that recent (an archive, or a quiet week): the newest
+            // facts there are, and the draft says so.
+            relaxed = true;
+            hits = client
+                .search(self.request(search(None), deadline)?)
+                .await
+                .map_err(|s| Self::corpus_error(s, "search"))?
+                .into_inner()
+                .hits;
+        }
         let excluded: Vec<String> = guidance.exclude.iter().map(|t| t.topic.clone()).collect();
         let mut docs = Vec::new();
         for hit in hits {
@@ -599,7 +611,7 @@ impl Generation {
                 query_words.join(" ")
             )));
         }
-        Ok(docs)
+        Ok((docs, relaxed))
     }
 
     /// Composes a new item.
@@ -638,7 +650,7 @@ impl Generation {
             args.max_sources
         };
         let profile = self.profile_texts(&args.liked_item_ids, deadline).await?;
-        let docs = self
+        let (docs, recency_relaxed) = self
             .source_docs(&args.guidance, &args.instruction, &profile, max_sources, deadline)
             .await?;
         let composition = {
@@ -676,13 +688,19 @@ impl Generation {
             supported_share: 0.0,
             watermark_z: 0.0,
         };
-        let draft = match backend {
+        let mut draft = match backend {
             Backend::Composer => composed_draft(base, composition),
             Backend::Embedded | Backend::Openai => {
                 self.written_draft(base, composition, &args, backend, deadline)
                     .await?
             }
         };
+        if recency_relaxed {
+            draft.actions.push(format!(
+                "recency_relaxed:nothing_in_the_last_{}_days",
+                args.guidance.recency_days
+            ));
+        }
         Ok(draft.seal())
     }
 

@@ -80,5 +80,6 @@ mod tests {
         assert_eq!(cfg.server.listen.port(), 50051);
         // The file documents the defaults.
         assert_eq!(cfg.generation, generec_generation::config::GenerationConfig::default());
+        assert_eq!(cfg.feed, generec_feed::FeedConfig::default());
     }
 }

@@ -128,53 +128,7 @@ pub async fn run(what: Audit) -> Result<()> {
             content,
         } => {
             let content = read_input(&content)?;
-            let mut c = TrustServiceClient::connect(addr.clone())
-                .await
-                .with_context(|| format!("cannot reach the trust service at {addr}"))?;
-            let found = c
-                .detect_provenance(pb::DetectProvenanceRequest {
-                    content: content.clone(),
-                })
-                .await?
-                .into_inner();
-            if !found.found {
-                bail!("no manifest found for this content (no mark, no close soft binding)");
-            }
-            let cp = c
-                .get_checkpoint(pb::GetCheckpointRequest {})
-                .await?
-                .into_inner();
-            let proof = c
-                .get_inclusion_proof(pb::GetInclusionProofRequest {
-                    index: found.log_index,
-                    tree_size: cp.tree_size,
-                })
-                .await?
-                .into_inner();
-            let keys = c
-                .get_public_keys(pb::GetPublicKeysRequest {})
-                .await?
-                .into_inner();
-            let bundle = AuditBundle {
-                content,
-                manifest: serde_json::from_slice(&found.manifest)
-                    .context("the service sent an unreadable manifest")?,
-                log_index: found.log_index,
-                log_entry: String::from_utf8(proof.entry).context("the log entry is not UTF-8")?,
-                inclusion_proof: proof.hashes.iter().map(|h| hex_encode(h)).collect(),
-                checkpoint: cp.signed_note,
-                checkpoint_verifier_key: keys.checkpoint_verifier_key,
-                public_keys: keys
-                    .keys
-                    .into_iter()
-                    .map(|k| PublicKey {
-                        key_id: k.key_id,
-                        public_key: k.public_key,
-                        created_unix_ms: k.created_unix_ms,
-                        retired_unix_ms: k.retired_unix_ms,
-                    })
-                    .collect(),
-            };
+            let bundle = fetch_bundle(&addr, content).await?;
             let json = serde_json::to_string_pretty(&bundle)?;
             match output {
                 Some(path) => std::fs::write(&path, json)
@@ -186,6 +140,60 @@ pub async fn run(what: Audit) -> Result<()> {
     }
 }
 
+/// Gathers everything an auditor needs to check `content` offline from the
+/// trust service at `addr`: its manifest (found by the mark or the soft
+/// binding), the log entry with an inclusion proof, a signed checkpoint and
+/// the public keys.
+pub(crate) async fn fetch_bundle(addr: &str, content: String) -> Result<AuditBundle> {
+    let mut c = TrustServiceClient::connect(addr.to_string())
+        .await
+        .with_context(|| format!("cannot reach the trust service at {addr}"))?;
+    let found = c
+        .detect_provenance(pb::DetectProvenanceRequest {
+            content: content.clone(),
+        })
+        .await?
+        .into_inner();
+    if !found.found {
+        bail!("no manifest found for this content (no mark, no close soft binding)");
+    }
+    let cp = c
+        .get_checkpoint(pb::GetCheckpointRequest {})
+        .await?
+        .into_inner();
+    let proof = c
+        .get_inclusion_proof(pb::GetInclusionProofRequest {
+            index: found.log_index,
+            tree_size: cp.tree_size,
+        })
+        .await?
+        .into_inner();
+    let keys = c
+        .get_public_keys(pb::GetPublicKeysRequest {})
+        .await?
+        .into_inner();
+    Ok(AuditBundle {
+        content,
+        manifest: serde_json::from_slice(&found.manifest)
+            .context("the service sent an unreadable manifest")?,
+        log_index: found.log_index,
+        log_entry: String::from_utf8(proof.entry).context("the log entry is not UTF-8")?,
+        inclusion_proof: proof.hashes.iter().map(|h| hex_encode(h)).collect(),
+        checkpoint: cp.signed_note,
+        checkpoint_verifier_key: keys.checkpoint_verifier_key,
+        public_keys: keys
+            .keys
+            .into_iter()
+            .map(|k| PublicKey {
+                key_id: k.key_id,
+                public_key: k.public_key,
+                created_unix_ms: k.created_unix_ms,
+                retired_unix_ms: k.retired_unix_ms,
+            })
+            .collect(),
+    })
+}
+
 fn hex_encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -194,7 +202,13 @@ fn hex_encode(bytes: &[u8]) -> String {
 pub fn verify(path: PathBuf) -> Result<()> {
     let text = read_input(&path)?;
     let bundle: AuditBundle = serde_json::from_str(&text).context("not an audit bundle")?;
-    let results = verify_bundle(&bundle);
+    check_bundle(&bundle)
+}
+
+/// Runs every offline check on `bundle`, printing one line per check; an
+/// error names the first that failed.
+pub(crate) fn check_bundle(bundle: &AuditBundle) -> Result<()> {
+    let results = verify_bundle(bundle);
     for r in &results {
         println!(
             "{} {:<22} {}",

@@ -336,7 +336,7 @@ async fn bench_search(datasets: &Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-async fn closed_loop<F, Fut>(concurrency: usize, requests: usize, call: F) -> Result<Summary>
+pub(crate) async fn closed_loop<F, Fut>(concurrency: usize, requests: usize, call: F) -> Result<Summary>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,

@@ -163,7 +163,10 @@ async fn create_composes_a_grounded_digest_from_the_bbc_corpus() {
         .draft
         .unwrap();
     assert!(draft.item_id.starts_with("gen-"));
-    assert_eq!(draft.origin, generec_proto::common::v1::Origin::AiCreated as i32);
+    assert_eq!(
+        draft.origin,
+        generec_proto::common::v1::Origin::AiCreated as i32
+    );
     assert_eq!(draft.c2pa_action, "c2pa.created");
     assert!(draft.generator_name.contains("composer"));
     assert!(!draft.generator_version.is_empty());
@@ -196,7 +199,11 @@ async fn create_composes_a_grounded_digest_from_the_bbc_corpus() {
     assert!(!draft.body.to_lowercase().contains("football"));
     // The trust service's own check finds every sentence supported.
     assert_eq!(supported_share(&draft), 1.0);
-    assert!(draft.tags.contains(&"business".to_string()), "{:?}", draft.tags);
+    assert!(
+        draft.tags.contains(&"business".to_string()),
+        "{:?}",
+        draft.tags
+    );
     assert_eq!(
         draft.content_sha256,
         generec_generation::draft::content_hash(&draft.title, &draft.body)
@@ -282,7 +289,10 @@ async fn edit_condenses_restyles_and_respects_licences() {
         .into_inner()
         .draft
         .unwrap();
-    assert_eq!(draft.origin, generec_proto::common::v1::Origin::AiEdited as i32);
+    assert_eq!(
+        draft.origin,
+        generec_proto::common::v1::Origin::AiEdited as i32
+    );
     assert_eq!(draft.c2pa_action, "c2pa.edited");
     assert_eq!(draft.parents.len(), 1);
     assert_eq!(draft.parents[0].id, "bbc-tech-001");
@@ -324,10 +334,7 @@ async fn edit_condenses_restyles_and_respects_licences() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = client
-        .edit(pb::EditRequest::default())
-        .await
-        .unwrap_err();
+    let err = client.edit(pb::EditRequest::default()).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("item_id"));
 }
@@ -352,8 +359,16 @@ async fn edit_cuts_a_clip_from_a_video_for_the_user() {
         segments: vec![
             seg(0.0, 10.0, "The teams walk out to a packed stadium."),
             seg(10.0, 20.0, "A long spell of midfield passing."),
-            seg(20.0, 30.0, "The striker races clear and scores the winning goal."),
-            seg(30.0, 40.0, "The goal celebrations go on in front of the fans."),
+            seg(
+                20.0,
+                30.0,
+                "The striker races clear and scores the winning goal.",
+            ),
+            seg(
+                30.0,
+                40.0,
+                "The goal celebrations go on in front of the fans.",
+            ),
             seg(40.0, 50.0, "The manager talks about the weather."),
         ],
         creator_id: "club-tv".into(),
@@ -460,11 +475,18 @@ async fn create_with_the_embedded_model_is_watermarked_and_attributed() {
         .unwrap()
         .into_inner();
     assert!(
-        backends.generators.iter().any(|g| g.starts_with("embedded:SmolLM2")),
+        backends
+            .generators
+            .iter()
+            .any(|g| g.starts_with("embedded:SmolLM2")),
         "{backends:?}"
     );
     assert_eq!(backends.relevance, "embedding:all-MiniLM-L6-v2");
-    assert!(backends.tone_lexicon.starts_with("vader"), "{}", backends.tone_lexicon);
+    assert!(
+        backends.tone_lexicon.starts_with("vader"),
+        "{}",
+        backends.tone_lexicon
+    );
 
     let guidance = pb::Guidance {
         include: vec![topic("markets")],
@@ -486,7 +508,11 @@ async fn create_with_the_embedded_model_is_watermarked_and_attributed() {
         .into_inner()
         .draft
         .unwrap();
-    assert!(draft.generator_name.contains("embedded:SmolLM2"), "{}", draft.generator_name);
+    assert!(
+        draft.generator_name.contains("embedded:SmolLM2"),
+        "{}",
+        draft.generator_name
+    );
     assert!(!draft.body.trim().is_empty());
     assert!(!draft.sources.is_empty());
     // One attribution per sentence, each naming a cited passage or flagged.
@@ -520,7 +546,12 @@ async fn create_with_the_embedded_model_is_watermarked_and_attributed() {
 /// the first two facts of the prompt, as a model told to use only the facts
 /// might, and records the requests it got. `status` other than 200 makes it
 /// answer with that error.
-async fn chat_server(status: u16) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) {
+async fn chat_server(
+    status: u16,
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -556,7 +587,10 @@ async fn chat_server(status: u16) -> (std::net::SocketAddr, tokio::sync::mpsc::U
                 }
                 let request: serde_json::Value =
                     serde_json::from_slice(&buf[head_end..head_end + length]).unwrap();
-                let user = request["messages"][1]["content"].as_str().unwrap_or("").to_string();
+                let user = request["messages"][1]["content"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
                 let _ = tx.send(request);
                 let facts: Vec<&str> = user
                     .lines()
@@ -584,7 +618,12 @@ async fn chat_server(status: u16) -> (std::net::SocketAddr, tokio::sync::mpsc::U
     (addr, rx)
 }
 
-async fn openai_stack(status: u16) -> Option<(Stack, tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>)> {
+async fn openai_stack(
+    status: u16,
+) -> Option<(
+    Stack,
+    tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>,
+)> {
     let (chat, requests) = chat_server(status).await;
     let dir = tempfile::tempdir().unwrap();
     let corpus = CorpusServer::start(test_config(dir.path())).await;
@@ -640,7 +679,11 @@ async fn create_through_an_openai_compatible_endpoint_is_attributed() {
     // The endpoint repeated facts word for word: every sentence is
     // attributed and supported, and the trust check agrees.
     assert!(!draft.attributions.is_empty());
-    assert!(draft.attributions.iter().all(|a| a.supported), "{:?}", draft.attributions);
+    assert!(
+        draft.attributions.iter().all(|a| a.supported),
+        "{:?}",
+        draft.attributions
+    );
     assert_eq!(supported_share(&draft), 1.0);
     assert_eq!(draft.watermark_z, 0.0);
 }

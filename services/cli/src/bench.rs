@@ -123,7 +123,12 @@ pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub(crate) fn print_comparison(what: &str, subject: &Summary, baseline_name: &str, baseline: &Summary) {
+pub(crate) fn print_comparison(
+    what: &str,
+    subject: &Summary,
+    baseline_name: &str,
+    baseline: &Summary,
+) {
     println!(
         "| {:<32} | {:>9} | {:>9} | {:>10} |",
         "", "p50 ms", "p99 ms", "per second"
@@ -336,7 +341,11 @@ async fn bench_search(datasets: &Path, n: usize) -> Result<()> {
     Ok(())
 }
 
-pub(crate) async fn closed_loop<F, Fut>(concurrency: usize, requests: usize, call: F) -> Result<Summary>
+pub(crate) async fn closed_loop<F, Fut>(
+    concurrency: usize,
+    requests: usize,
+    call: F,
+) -> Result<Summary>
 where
     F: Fn(usize) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Result<()>> + Send,

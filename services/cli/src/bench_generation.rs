@@ -42,12 +42,7 @@ where
 }
 
 fn row(name: &str, s: &Summary) {
-    println!(
-        "| {:<40} | {:>9.1} | {:>9.1} |",
-        name,
-        ms(s.p50),
-        ms(s.p99)
-    );
+    println!("| {:<40} | {:>9.1} | {:>9.1} |", name, ms(s.p50), ms(s.p99));
 }
 
 /// Runs the benchmark.
@@ -132,10 +127,18 @@ pub async fn bench_generation(
     };
     timed(interprets / 4 + 1, unary).await?;
     let baseline = timed(interprets, unary).await?;
-    print_comparison("Interpret", &subject, "plain tonic unary (health)", &baseline);
+    print_comparison(
+        "Interpret",
+        &subject,
+        "plain tonic unary (health)",
+        &baseline,
+    );
 
     println!();
-    println!("| {:<40} | {:>9} | {:>9} |", "one request at a time", "p50 ms", "p99 ms");
+    println!(
+        "| {:<40} | {:>9} | {:>9} |",
+        "one request at a time", "p50 ms", "p99 ms"
+    );
     println!("|{:-<42}|{:->11}|{:->11}|", "", "", "");
     let length = Some(pb::Length {
         unit: pb::LengthUnit::Sentences as i32,
@@ -162,9 +165,19 @@ pub async fn bench_generation(
         }
     };
     if edits > 0 {
-        row("Edit (condense + restyle, editor)", &timed(edits, edit).await?);
+        row(
+            "Edit (condense + restyle, editor)",
+            &timed(edits, edit).await?,
+        );
     }
-    let topics = ["markets", "election", "films", "mobile phones", "rugby", "music"];
+    let topics = [
+        "markets",
+        "election",
+        "films",
+        "mobile phones",
+        "rugby",
+        "music",
+    ];
     let create = |k: usize, backend: pb::Backend| {
         let mut c = client.clone();
         let topic = topics[k % topics.len()].to_string();
@@ -199,7 +212,9 @@ pub async fn bench_generation(
             let mut prompt_tokens = 0.0;
             for seed in 0..3u64 {
                 let out = lm.generate(
-                    &[ChatMessage::user("Write a short news story about the economy.")],
+                    &[ChatMessage::user(
+                        "Write a short news story about the economy.",
+                    )],
                     &GenerateOptions {
                         max_tokens: 128,
                         seed,

@@ -79,7 +79,10 @@ mod tests {
         let cfg = load(&path).unwrap();
         assert_eq!(cfg.server.listen.port(), 50051);
         // The file documents the defaults.
-        assert_eq!(cfg.generation, generec_generation::config::GenerationConfig::default());
+        assert_eq!(
+            cfg.generation,
+            generec_generation::config::GenerationConfig::default()
+        );
         assert_eq!(cfg.feed, generec_feed::FeedConfig::default());
     }
 }

@@ -103,13 +103,13 @@ fn body_sentences(d: &Draft) -> Vec<String> {
 }
 
 fn length_ok(d: &Draft, g: &generec_generation::guidance::Guidance, sentences: usize) -> bool {
-    let words = text::word_count(
-        &body_sentences(d).join(" "),
-    );
+    let words = text::word_count(&body_sentences(d).join(" "));
     match g.length {
         Some(l) if l.value > 0 => match l.unit {
             LengthUnit::Sentences => sentences == l.value as usize,
-            LengthUnit::Words => (words as f64 - f64::from(l.value)).abs() <= 0.25 * f64::from(l.value),
+            LengthUnit::Words => {
+                (words as f64 - f64::from(l.value)).abs() <= 0.25 * f64::from(l.value)
+            }
             LengthUnit::Seconds => {
                 let target = f64::from(l.value) * 200.0 / 60.0;
                 (words as f64 - target).abs() <= 0.25 * target
@@ -170,7 +170,10 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     let started = Instant::now();
     let bbc = args.data.join("bbc");
     if !bbc.is_dir() {
-        bail!("the BBC corpus is not at {}; run scripts/fetch-data", bbc.display());
+        bail!(
+            "the BBC corpus is not at {}; run scripts/fetch-data",
+            bbc.display()
+        );
     }
     let dir = tempfile::tempdir()?;
     let corpus_cfg = CorpusConfig {
@@ -221,7 +224,8 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     if lm.is_some() && args.embedded_cases > 0 {
         backends.push(Backend::Embedded);
     }
-    let mut tallies: Vec<(Backend, Tally)> = backends.iter().map(|b| (*b, Tally::default())).collect();
+    let mut tallies: Vec<(Backend, Tally)> =
+        backends.iter().map(|b| (*b, Tally::default())).collect();
     for (i, instruction) in INSTRUCTIONS.iter().enumerate() {
         let interp = instructor.interpret(&InterpretInput {
             instruction: instruction.to_string(),
@@ -245,12 +249,17 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
                     None,
                 )
                 .await
-                .with_context(|| format!("creating for {instruction:?} with {}", backend.as_str()))?;
+                .with_context(|| {
+                    format!("creating for {instruction:?} with {}", backend.as_str())
+                })?;
             tally.millis.push(t0.elapsed().as_secs_f64() * 1e3);
             let sentences = if *backend == Backend::Composer {
                 body_sentences(&draft)
             } else {
-                text::sentences(&draft.body).into_iter().map(|s| s.text).collect()
+                text::sentences(&draft.body)
+                    .into_iter()
+                    .map(|s| s.text)
+                    .collect()
             };
             // The baseline: the top search hit's lead, as long as the output.
             let words: Vec<String> = text::words(instruction)
@@ -295,12 +304,14 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
         }
     }
 
-    println!("## Generation quality ({} instructions, BBC corpus)\n", INSTRUCTIONS.len());
     println!(
-        "relevance measured with {}\n",
-        measure.describe()
+        "## Generation quality ({} instructions, BBC corpus)\n",
+        INSTRUCTIONS.len()
     );
-    println!("| back-end | n | relevance | baseline (top hit lead) | length conformance | supported share | redundancy | latency p50 ms | p99 ms |");
+    println!("relevance measured with {}\n", measure.describe());
+    println!(
+        "| back-end | n | relevance | baseline (top hit lead) | length conformance | supported share | redundancy | latency p50 ms | p99 ms |"
+    );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (backend, t) in &tallies {
         println!(
@@ -344,7 +355,8 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     let labels = std::fs::read_to_string(&args.timed_labels)
         .with_context(|| format!("reading {}", args.timed_labels.display()))?;
     let cases = generec_generation::editor::parse_labelled_timed(&labels)?;
-    let editor = generec_generation::editor::Editor::new(generec_generation::tone::ToneLexicon::builtin());
+    let editor =
+        generec_generation::editor::Editor::new(generec_generation::tone::ToneLexicon::builtin());
     let timed = generec_generation::editor::eval_timed(&editor, &cases);
     println!(
         "\n## Clips and thumbnails\n\n| labelled items | clip accuracy | thumbnail accuracy |\n|---|---|---|\n| {} | {:.3} | {:.3} |",

@@ -133,8 +133,11 @@ pub async fn serve(service: Service) -> Result<()> {
         }
         Service::Feed(flags) => {
             let cfg = flags.resolve()?;
-            let token = std::env::var(&cfg.feed.token_env).ok().filter(|t| !t.is_empty());
-            let feed = generec_feed::Feed::new(cfg.feed.clone(), token).context("starting the feed")?;
+            let token = std::env::var(&cfg.feed.token_env)
+                .ok()
+                .filter(|t| !t.is_empty());
+            let feed =
+                generec_feed::Feed::new(cfg.feed.clone(), token).context("starting the feed")?;
             let listener = generec_common::server::bind(cfg.server.listen).await?;
             let addr = listener.local_addr()?;
             println!(
@@ -217,11 +220,17 @@ pub(crate) fn seed_interactions(corpus: &Corpus, users: usize) -> Result<u64> {
         for k in 0..12 {
             let cat = categories[favourites[k % 2]];
             let id = format!("bbc-{cat}-{:03}", 1 + next(80));
-            let Ok(item) = ItemId::parse(&id) else { continue };
+            let Ok(item) = ItemId::parse(&id) else {
+                continue;
+            };
             if corpus.get_item(&item).is_err() {
                 continue;
             }
-            let kind = if k % 3 == 0 { EventType::Like } else { EventType::Click };
+            let kind = if k % 3 == 0 {
+                EventType::Like
+            } else {
+                EventType::Click
+            };
             events.push(FeedbackEvent {
                 user: user.clone(),
                 item,
@@ -330,7 +339,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
     feed_cfg.corpus_url = format!("http://{corpus_addr}");
     feed_cfg.trust_url = format!("http://{trust_addr}");
     feed_cfg.generation_url = format!("http://{generation_addr}");
-    let feed_token = std::env::var(&feed_cfg.token_env).ok().filter(|t| !t.is_empty());
+    let feed_token = std::env::var(&feed_cfg.token_env)
+        .ok()
+        .filter(|t| !t.is_empty());
     let feed = generec_feed::Feed::new(feed_cfg, feed_token).context("starting the feed")?;
     let bundle = trust.reviewer.bundle();
 
@@ -398,7 +409,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
     println!(
         "  grpcurl -plaintext -d '{{\"user_id\":\"alice\",\"count\":5,\"instruction\":\"less politics, more tech\"}}' {feed_addr} generec.feed.v1.FeedService/GetFeed"
     );
-    println!("  {exe} interpret 'a two-minute digest of this week'\"'\"'s markets, nothing about football'");
+    println!(
+        "  {exe} interpret 'a two-minute digest of this week'\"'\"'s markets, nothing about football'"
+    );
     println!("  {exe} search --addr http://{addr} 'economy AND growth'");
     println!("  {exe} recommend --addr http://{addr} --user sim-001");
     println!("  echo 'Call me on 020 7946 0018' | {exe} review -");

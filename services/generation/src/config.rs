@@ -149,7 +149,10 @@ impl GenerationConfig {
             ..InstructorConfig::default()
         }
         .validate()?;
-        self.embedded.watermark().validate().map_err(|e| e.to_string())?;
+        self.embedded
+            .watermark()
+            .validate()
+            .map_err(|e| e.to_string())?;
         Ok(())
     }
 
@@ -214,7 +217,8 @@ impl GenerationConfig {
     /// Assembles the core over models already loaded.
     pub fn open_with(&self, models: Models) -> Result<Generation, ConfigError> {
         self.validate().map_err(ConfigError::Invalid)?;
-        let openai = OpenAiClient::new(&self.openai).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let openai =
+            OpenAiClient::new(&self.openai).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         let scorer = match &models.embedder {
             Some(e) => Scorer::with_embedding(e.clone()),
             None => Scorer::lexical(),
@@ -232,7 +236,9 @@ impl GenerationConfig {
         });
         let default_backend = match self.default_backend {
             Backend::Embedded if embedded.is_none() => {
-                tracing::warn!("default back-end is embedded but no model is loaded; using the composer");
+                tracing::warn!(
+                    "default back-end is embedded but no model is loaded; using the composer"
+                );
                 Backend::Composer
             }
             Backend::Openai if openai.is_none() => {
@@ -261,7 +267,9 @@ impl GenerationConfig {
             openai,
             default_backend,
             max_tokens: self.max_tokens,
-            corpus: generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient::new(channel),
+            corpus: generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient::new(
+                channel,
+            ),
             corpus_token,
         });
         tracing::info!(
@@ -314,7 +322,9 @@ fn generate_with(
         watermark: Some(watermark),
     };
     let messages = [ChatMessage::system(system), ChatMessage::user(user)];
-    let out = model.generate(&messages, &options).map_err(|e| e.to_string())?;
+    let out = model
+        .generate(&messages, &options)
+        .map_err(|e| e.to_string())?;
     let z = generec_models::watermark::detect(&out.token_ids, &watermark).z;
     Ok(ModelText {
         text: out.text,

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
 use generec_proto::generation::v1 as pb;
-use generec_proto::generation::v1::generation_server::{Generation as GenerationApi, GenerationServer};
+use generec_proto::generation::v1::generation_server::{
+    Generation as GenerationApi, GenerationServer,
+};
 use tonic::{Request, Response, Status};
 
 use crate::draft::Draft;
@@ -449,7 +451,9 @@ pub async fn serve(
     let (routes, health) = generec_common::server::base_routes(generec_proto::FILE_DESCRIPTOR_SET)?;
     let routes =
         routes.add_service(GenerationGrpc::new(core).into_server(config.max_message_bytes));
-    health.set_serving::<GenerationServer<GenerationGrpc>>().await;
+    health
+        .set_serving::<GenerationServer<GenerationGrpc>>()
+        .await;
     generec_common::server::serve(listener, config, routes, policy, shutdown).await
 }
 
@@ -460,11 +464,13 @@ mod tests {
     #[test]
     fn grpc_timeout_headers_parse() {
         let mut r = Request::new(());
-        r.metadata_mut().insert("grpc-timeout", "250m".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "250m".parse().unwrap());
         let d = deadline(&r).unwrap();
         let left = d.saturating_duration_since(Instant::now());
         assert!(left <= Duration::from_millis(250) && left > Duration::from_millis(100));
-        r.metadata_mut().insert("grpc-timeout", "x".parse().unwrap());
+        r.metadata_mut()
+            .insert("grpc-timeout", "x".parse().unwrap());
         assert!(deadline(&r).is_none());
     }
 

@@ -111,9 +111,13 @@ impl LengthUnit {
     }
 
     pub fn parse(s: &str) -> Option<LengthUnit> {
-        [LengthUnit::Sentences, LengthUnit::Words, LengthUnit::Seconds]
-            .into_iter()
-            .find(|u| u.as_str() == s)
+        [
+            LengthUnit::Sentences,
+            LengthUnit::Words,
+            LengthUnit::Seconds,
+        ]
+        .into_iter()
+        .find(|u| u.as_str() == s)
     }
 }
 

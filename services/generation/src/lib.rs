@@ -11,18 +11,18 @@
 //! The parts are pure (no I/O); [`service`] joins them with the corpus and
 //! the model back-ends, and [`grpc`] is the thin gRPC skin over it.
 
+pub mod attribute;
+pub mod composer;
+pub mod config;
+pub mod draft;
+pub mod editor;
+pub mod error;
+pub mod grpc;
 pub mod guidance;
+pub mod instructor;
+pub mod openai;
+pub mod relevance;
+pub mod service;
+pub mod table;
 pub mod text;
 pub mod tone;
-pub mod instructor;
-pub mod table;
-pub mod editor;
-pub mod relevance;
-pub mod composer;
-pub mod attribute;
-pub mod draft;
-pub mod error;
-pub mod openai;
-pub mod service;
-pub mod config;
-pub mod grpc;

@@ -138,7 +138,9 @@ impl OpenAiClient {
             )));
         }
         if config.model.trim().is_empty() {
-            return Err(OpenAiError::Config("model must be set with base_url".into()));
+            return Err(OpenAiError::Config(
+                "model must be set with base_url".into(),
+            ));
         }
         if config.timeout_ms == 0 {
             return Err(OpenAiError::Config("timeout_ms must be positive".into()));

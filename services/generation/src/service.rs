@@ -28,7 +28,7 @@ use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
 use tonic::transport::Channel;
 
 use crate::attribute::attribute;
-use crate::composer::{self, ComposeInput, Composition, ComposerConfig, SourceDoc};
+use crate::composer::{self, ComposeInput, ComposerConfig, Composition, SourceDoc};
 use crate::draft::{self, Attribution, Draft, Parent, SourcePassage};
 use crate::editor::{self, EditOp, EditOutput, Editor, SourceItem, UserProfile};
 use crate::error::GenerationError;
@@ -196,7 +196,8 @@ fn check_guidance(g: &Guidance) -> Result<(), GenerationError> {
             "value at most 100000 and relative in [0, 10]",
         ));
     }
-    if g.fact_query.len() > MAX_INSTRUCTION_BYTES || g.imitate.as_ref().is_some_and(|s| s.len() > 256)
+    if g.fact_query.len() > MAX_INSTRUCTION_BYTES
+        || g.imitate.as_ref().is_some_and(|s| s.len() > 256)
     {
         return Err(GenerationError::invalid(
             "guidance.fact_query",
@@ -279,15 +280,19 @@ impl Generation {
         Ok(self.parts.instructor.interpret(input))
     }
 
-    fn request<T>(&self, msg: T, deadline: Option<Instant>) -> Result<tonic::Request<T>, GenerationError> {
+    fn request<T>(
+        &self,
+        msg: T,
+        deadline: Option<Instant>,
+    ) -> Result<tonic::Request<T>, GenerationError> {
         let mut req = tonic::Request::new(msg);
         if let Some(left) = remaining(deadline)? {
             req.set_timeout(left);
         }
         if let Some(token) = &self.parts.corpus_token {
-            let value = format!("Bearer {token}")
-                .parse()
-                .map_err(|_| GenerationError::Internal("corpus token is not a valid header".into()))?;
+            let value = format!("Bearer {token}").parse().map_err(|_| {
+                GenerationError::Internal("corpus token is not a valid header".into())
+            })?;
             req.metadata_mut().insert("authorization", value);
         }
         Ok(req)
@@ -319,10 +324,7 @@ impl Generation {
         deadline: Option<Instant>,
     ) -> Result<corpus_pb::Item, GenerationError> {
         let mut client = self.parts.corpus.clone();
-        let req = self.request(
-            corpus_pb::GetItemRequest { id: id.to_string() },
-            deadline,
-        )?;
+        let req = self.request(corpus_pb::GetItemRequest { id: id.to_string() }, deadline)?;
         client
             .get_item(req)
             .await
@@ -518,16 +520,21 @@ impl Generation {
         max_sources: usize,
         deadline: Option<Instant>,
     ) -> Result<(Vec<SourceDoc>, bool), GenerationError> {
-        let mut query_words: Vec<String> = text::words(&composer::query_text(guidance, instruction))
-            .into_iter()
-            .filter(|w| w.len() > 1 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric))
-            .collect();
+        let mut query_words: Vec<String> =
+            text::words(&composer::query_text(guidance, instruction))
+                .into_iter()
+                .filter(|w| {
+                    w.len() > 1 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric)
+                })
+                .collect();
         if query_words.is_empty() {
             // No topic asked for: draw on what the user liked.
             query_words = profile
                 .iter()
                 .flat_map(|p| text::words(p))
-                .filter(|w| w.len() > 3 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric))
+                .filter(|w| {
+                    w.len() > 3 && !text::is_stop_word(w) && w.chars().all(char::is_alphanumeric)
+                })
                 .take(16)
                 .collect();
         }
@@ -547,19 +554,20 @@ impl Generation {
         } else {
             None
         };
-        let search = |created: Option<generec_proto::common::v1::TimeRange>| corpus_pb::SearchRequest {
-            query: query_words.join(" "),
-            filters: Some(corpus_pb::Filters {
-                kinds: vec![ItemKind::Article.to_proto()],
-                origins: vec![Origin::Human.to_proto()],
-                tags: vec![],
-                licences: vec![],
-                created,
-            }),
-            limit: (max_sources * 2) as u32,
-            offset: 0,
-            with_snippets: false,
-        };
+        let search =
+            |created: Option<generec_proto::common::v1::TimeRange>| corpus_pb::SearchRequest {
+                query: query_words.join(" "),
+                filters: Some(corpus_pb::Filters {
+                    kinds: vec![ItemKind::Article.to_proto()],
+                    origins: vec![Origin::Human.to_proto()],
+                    tags: vec![],
+                    licences: vec![],
+                    created,
+                }),
+                limit: (max_sources * 2) as u32,
+                offset: 0,
+                with_snippets: false,
+            };
         let mut client = self.parts.corpus.clone();
         let mut hits = client
             .search(self.request(search(created), deadline)?)
@@ -639,7 +647,8 @@ impl Generation {
             }
             Backend::Openai if self.parts.openai.is_none() => {
                 return Err(GenerationError::FailedPrecondition(
-                    "no OpenAI-compatible endpoint is configured ([generation.openai] base_url)".into(),
+                    "no OpenAI-compatible endpoint is configured ([generation.openai] base_url)"
+                        .into(),
                 ));
             }
             _ => {}
@@ -651,7 +660,13 @@ impl Generation {
         };
         let profile = self.profile_texts(&args.liked_item_ids, deadline).await?;
         let (docs, recency_relaxed) = self
-            .source_docs(&args.guidance, &args.instruction, &profile, max_sources, deadline)
+            .source_docs(
+                &args.guidance,
+                &args.instruction,
+                &profile,
+                max_sources,
+                deadline,
+            )
             .await?;
         let composition = {
             let lexicon = self.parts.editor.lexicon();
@@ -864,7 +879,10 @@ fn topic_tags(g: &Guidance, docs: &[SourceDoc]) -> Vec<String> {
     let mut tags: Vec<String> = g
         .include
         .iter()
-        .filter(|t| docs.iter().any(|d| d.tags.iter().any(|x| x.eq_ignore_ascii_case(&t.topic))))
+        .filter(|t| {
+            docs.iter()
+                .any(|d| d.tags.iter().any(|x| x.eq_ignore_ascii_case(&t.topic)))
+        })
         .map(|t| t.topic.to_ascii_lowercase())
         .collect();
     if tags.is_empty() {
@@ -882,10 +900,11 @@ fn topic_tags(g: &Guidance, docs: &[SourceDoc]) -> Vec<String> {
 
 /// The system and user prompts for a model back-end.
 fn prompt(g: &Guidance, title: &str, facts: &[&composer::Passage]) -> (String, String) {
-    let system = "You are a careful news writer. Write only from the numbered facts you are given. \
+    let system =
+        "You are a careful news writer. Write only from the numbered facts you are given. \
                   Do not add names, numbers, dates or claims that are not in the facts. \
                   Write plain prose without lists or headings."
-        .to_string();
+            .to_string();
     let mut user = String::from("Facts:\n");
     for (i, f) in facts.iter().enumerate() {
         user.push_str(&format!("{}. {}\n", i + 1, f.text));

@@ -109,14 +109,14 @@ const STOP_WORDS: &[&str] = &[
     "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few",
     "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers",
     "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its",
-    "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of",
-    "off", "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "said",
-    "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs",
-    "them", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
-    "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who",
-    "whom", "why", "will", "with", "would", "you", "your", "yours", "s", "t", "mr", "mrs", "ms",
-    "one", "two", "new", "year", "years", "says", "say", "told", "get", "got", "make", "made",
-    "may", "might", "must", "us", "it's", "i'm", "don't",
+    "itself", "just", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off",
+    "on", "once", "only", "or", "other", "our", "ours", "out", "over", "own", "said", "same",
+    "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
+    "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until",
+    "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom",
+    "why", "will", "with", "would", "you", "your", "yours", "s", "t", "mr", "mrs", "ms", "one",
+    "two", "new", "year", "years", "says", "say", "told", "get", "got", "make", "made", "may",
+    "might", "must", "us", "it's", "i'm", "don't",
 ];
 
 /// Whether `word` (lower case) is a stop word.
@@ -149,7 +149,9 @@ pub fn stem(word: &str) -> String {
     if w.len() < 5 || !w.is_ascii() {
         return w.to_string();
     }
-    for suffix in ["ingly", "edly", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s"] {
+    for suffix in [
+        "ingly", "edly", "ings", "ing", "ies", "ied", "es", "ed", "ly", "s",
+    ] {
         if let Some(base) = w.strip_suffix(suffix)
             && base.len() >= 3
         {
@@ -287,7 +289,8 @@ mod tests {
 
     #[test]
     fn sentences_split_at_marks_and_keep_abbreviations_and_decimals() {
-        let text = "Mr. Smith paid $3.5m for it. Was it worth it? \"Yes!\" he said.\n\nNew part here";
+        let text =
+            "Mr. Smith paid $3.5m for it. Was it worth it? \"Yes!\" he said.\n\nNew part here";
         let got: Vec<String> = sentences(text).into_iter().map(|s| s.text).collect();
         assert_eq!(
             got,
@@ -310,7 +313,10 @@ mod tests {
 
     #[test]
     fn terms_drop_stop_words_and_stem() {
-        assert_eq!(terms("The markets are rising"), vec!["market".to_string(), stem("rising")]);
+        assert_eq!(
+            terms("The markets are rising"),
+            vec!["market".to_string(), stem("rising")]
+        );
         assert_eq!(stem("companies"), "company");
     }
 

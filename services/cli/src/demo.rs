@@ -162,6 +162,8 @@ struct Session {
     user: String,
     /// The user's background generation events (WatchFeed), when open.
     events: Option<tonic::Streaming<pb::FeedEvent>>,
+    /// Items already made for the user and shown.
+    shown: Vec<String>,
 }
 
 impl Session {
@@ -245,23 +247,30 @@ impl Session {
                 "  The generation is still running; waiting for it on WatchFeed (up to {} s)...",
                 GENERATION_WAIT.as_secs()
             );
-            let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, events.message()).await {
-                Ok(Ok(Some(event))) => {
-                    if event.kind == pb::FeedEventKind::Failed as i32 {
-                        bail!("the generation produced nothing to show: {}", event.reason);
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, events.message()).await {
+                    Ok(Ok(Some(event))) => {
+                        if event.kind == pb::FeedEventKind::Failed as i32 {
+                            bail!("the generation produced nothing to show: {}", event.reason);
+                        }
+                        let id = event.item.as_ref().map_or("?", |i| i.item_id.as_str());
+                        // An earlier generation, already shown in a feed.
+                        if self.shown.iter().any(|s| s == id) {
+                            continue;
+                        }
+                        println!("  WatchFeed: {} is ready ({})", id, event.job_id);
                     }
-                    let id = event.item.as_ref().map_or("?", |i| i.item_id.as_str());
-                    println!("  WatchFeed: {} is ready ({})", id, event.job_id);
+                    Ok(Ok(None)) | Ok(Err(_)) => {
+                        println!("  (WatchFeed closed; asking for the feed again instead)");
+                        self.events = None;
+                    }
+                    Err(_) => bail!(
+                        "no generated item after {} s; see the platform's log",
+                        GENERATION_WAIT.as_secs()
+                    ),
                 }
-                Ok(Ok(None)) | Ok(Err(_)) => {
-                    println!("  (WatchFeed closed; asking for the feed again instead)");
-                    self.events = None;
-                }
-                Err(_) => bail!(
-                    "no generated item after {} s; see the platform's log",
-                    GENERATION_WAIT.as_secs()
-                ),
+                break;
             }
         } else {
             println!(
@@ -369,6 +378,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         trust_url: args.trust.clone(),
         user: user.clone(),
         events: None,
+        shown: Vec::new(),
     };
     println!(
         "generec demo: feed {}, trust {}, corpus {}",
@@ -430,6 +440,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("  GetFeed again, still with no instruction:");
     let after = s.feed_until_made("", "").await?;
     let created = made(&after).context("no created item in the feed")?;
+    s.shown.push(created.item_id.clone());
     print_made(&created);
     println!("  The feed now:");
     print_items(&after);

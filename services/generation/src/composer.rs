@@ -94,6 +94,9 @@ pub struct ComposerConfig {
     pub words_per_minute: usize,
     /// At most this many sentences, whatever the length asked.
     pub max_sentences: usize,
+    /// Candidates scored with the (possibly slow) relevance model; more are
+    /// first narrowed by TF-IDF similarity to the query.
+    pub max_candidates: usize,
 }
 
 impl Default for ComposerConfig {
@@ -108,6 +111,7 @@ impl Default for ComposerConfig {
             summary_sentences: 3,
             words_per_minute: 200,
             max_sentences: 40,
+            max_candidates: 96,
         }
     }
 }
@@ -209,8 +213,30 @@ pub fn compose(
         return Err(ComposeError::NoSentences);
     }
 
-    // One batch: the query, the profile texts, then every candidate.
     let query = query_text(input.guidance, input.instruction);
+    if candidates.len() > config.max_candidates {
+        // Narrow cheaply first: TF-IDF similarity to the query (and the
+        // profile), with the documents' leads kept in the running.
+        let mut batch: Vec<&str> = vec![query.as_str()];
+        batch.extend(input.profile.iter().map(String::as_str));
+        batch.extend(candidates.iter().map(|c| c.text.as_str()));
+        let lexical = Scorer::lexical().vectors(&batch);
+        let (head, rest) = lexical.split_at(1 + input.profile.len());
+        let mut scored: Vec<(f32, Candidate)> = candidates
+            .into_iter()
+            .zip(rest)
+            .map(|(c, v)| {
+                let s = head.iter().map(|h| v.similarity(h)).fold(0.0f32, f32::max)
+                    + if c.index < 3 { 0.1 } else { 0.0 };
+                (s, c)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.truncate(config.max_candidates);
+        candidates = scored.into_iter().map(|(_, c)| c).collect();
+    }
+
+    // One batch: the query, the profile texts, then every candidate.
     let mut batch: Vec<&str> = vec![query.as_str()];
     batch.extend(input.profile.iter().map(String::as_str));
     batch.extend(candidates.iter().map(|c| c.text.as_str()));
@@ -567,6 +593,26 @@ mod tests {
             .map(|a| word_count(&c.body[a.start..a.end]))
             .sum();
         assert!((25..=45).contains(&words), "{words} words");
+    }
+
+    #[test]
+    fn narrowing_keeps_the_sentences_closest_to_the_query() {
+        let docs = docs();
+        let g = guidance(2);
+        let input = ComposeInput {
+            guidance: &g,
+            instruction: "",
+            profile: &[],
+            docs: &docs,
+            tone_fit: None,
+        };
+        let config = ComposerConfig {
+            max_candidates: 2,
+            ..ComposerConfig::default()
+        };
+        let c = compose(&input, &Scorer::lexical(), &config).unwrap();
+        assert!(c.body.contains("Stock markets rallied"), "{}", c.body);
+        assert!(!c.body.contains("Brent crude"), "{}", c.body);
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub(crate) fn print_comparison(
         );
     }
     println!(
-        "ratio {what} / {baseline_name}: p50 {:.2}x, p99 {:.2}x, throughput {:.2}x",
+        "ratio {what} / {baseline_name}: p50 {:.2}x, p99 {:.2}x, throughput {:.4}x",
         ms(subject.p50) / ms(baseline.p50).max(1e-9),
         ms(subject.p99) / ms(baseline.p99).max(1e-9),
         subject.per_second / baseline.per_second.max(1e-9)

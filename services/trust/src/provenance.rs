@@ -73,6 +73,12 @@ pub enum LogEntry {
     ComplianceQuery {
         caller: String,
         query: crate::query::Query,
+        /// The page asked for: the token it continued from (none for the
+        /// first page) and its size. Two pages of one query are two entries.
+        #[serde(default)]
+        page_after: Option<u64>,
+        #[serde(default)]
+        page_size: usize,
         when_unix_ms: i64,
     },
     /// The signing key changed; the new key's id and public key.
@@ -236,6 +242,8 @@ impl Provenance {
         self.append(vec![LogEntry::ComplianceQuery {
             caller: caller.to_string(),
             query: query.clone(),
+            page_after: after,
+            page_size: limit,
             when_unix_ms: now_unix_ms(),
         }])?;
         self.index.query(&self.log, query, after, limit)

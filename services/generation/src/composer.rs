@@ -47,14 +47,9 @@ pub struct SourceDoc {
     pub score: f32,
 }
 
-/// A passage a composition cites.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Passage {
-    /// `<item id>#<sentence index>` or `<item id>#title`.
-    pub id: String,
-    pub item_id: String,
-    pub text: String,
-}
+/// A passage a composition cites (`<item id>#<sentence index>` or
+/// `<item id>#title`): the draft's own source type.
+pub type Passage = crate::draft::SourcePassage;
 
 /// One sentence (or heading) of the body and where it comes from.
 #[derive(Clone, Debug, PartialEq)]

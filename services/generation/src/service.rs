@@ -789,14 +789,7 @@ impl Generation {
                 backend.as_str()
             )));
         }
-        d.sources = facts
-            .iter()
-            .map(|p| SourcePassage {
-                id: p.id.clone(),
-                item_id: p.item_id.clone(),
-                text: p.text.clone(),
-            })
-            .collect();
+        d.sources = facts.into_iter().cloned().collect();
         d.attributions = attribute(&body, &d.sources);
         d.body = body;
         d.watermark_z = written.watermark_z;
@@ -807,15 +800,7 @@ impl Generation {
 
 fn composed_draft(mut d: Draft, c: Composition) -> Draft {
     d.body = c.body;
-    d.sources = c
-        .sources
-        .into_iter()
-        .map(|p| SourcePassage {
-            id: p.id,
-            item_id: p.item_id,
-            text: p.text,
-        })
-        .collect();
+    d.sources = c.sources;
     d.attributions = c
         .attributions
         .into_iter()

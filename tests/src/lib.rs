@@ -401,6 +401,14 @@ impl Stack {
             ..test_config(&dir.path().join("corpus"))
         })
         .await;
+        // After a rotation the corpus learns the new key from trust.
+        let provenance = trust.trust.provenance.clone();
+        corpus.corpus.set_key_source(Arc::new(move || {
+            provenance
+                .public_keys()
+                .map(|(keys, _)| keys)
+                .map_err(|e| e.to_string())
+        }));
         load_bbc(corpus.corpus.clone()).await?;
         let generation = GenerationServer::start(
             generec_generation::config::GenerationConfig {

@@ -90,12 +90,19 @@ fn assert_checked_item(item: &pb::FeedItem, keys: &TrustedKeys) {
     assert_eq!(item.origin_label, pb::OriginLabel::Generated as i32);
     let text = format!("{}\n\n{}", item.title, item.body);
     let parents: Vec<&str> = item.parent_ids.iter().map(String::as_str).collect();
+    let claimed = generec_corpus::provenance::Claimed {
+        item_id: &item.item_id,
+        text: &text,
+        parent_ids: &parents,
+        creator_id: &item.creator_id,
+        licence: &item.licence,
+    };
     let manifest = keys
-        .check(&item.item_id, &text, &parents, &item.manifest)
+        .check(&claimed, &item.manifest)
         .unwrap_or_else(|r| panic!("{}: the manifest does not verify: {r}", item.item_id));
     assert_eq!(manifest.manifest_id, item.manifest_id);
     // The in-text mark carries the manifest id.
-    let mark = generec_trust::watermark::extract(&text).expect("an in-text mark");
+    let mark = generec_provenance::watermark::extract(&text).expect("an in-text mark");
     assert_eq!(hex_encode(&mark), item.manifest_id);
 }
 
@@ -333,21 +340,24 @@ async fn nothing_unchecked_reaches_a_feed_or_the_corpus() {
         keys.key_ids()[0].clone()
     };
     let text = format!("{}\n\n{}", forged.title, forged.body);
-    forged.provenance_manifest = serde_json::to_vec(&generec_trust::manifest::Manifest {
+    forged.provenance_manifest = serde_json::to_vec(&generec_provenance::manifest::Manifest {
         manifest_id: "00".repeat(16),
         item_id: "gen-forged-2".into(),
+        creator_id: "mallory".into(),
+        licence: "CC-BY-4.0".into(),
         actions: vec![],
         ingredients: vec![],
-        hard_binding: generec_trust::manifest::hard_binding(&text),
-        soft_binding: generec_trust::manifest::soft_binding(&text),
-        generator: generec_trust::manifest::Generator {
+        hard_binding: generec_provenance::manifest::hard_binding(&text),
+        soft_binding: generec_provenance::manifest::soft_binding(&text),
+        generator: generec_provenance::manifest::Generator {
             name: "mallory".into(),
             version: "1".into(),
         },
-        review: generec_trust::manifest::ReviewSummary {
+        review: generec_provenance::manifest::ReviewSummary {
             verdict: "allow".into(),
             bundle_hash: String::new(),
             bundle_version: String::new(),
+            log_index: 0,
             rule_ids: vec![],
         },
         created_unix_ms: 1,
@@ -687,4 +697,94 @@ async fn bad_input_is_refused_by_field() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("user_id"), "{}", err.message());
+}
+
+/// Rotation works end to end: after RotateKey the corpus and the feed learn
+/// the new key from trust, generated items keep flowing, signed by the new
+/// key; and a generated item's labels cannot be laundered through PutItems.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_key_rotation_items_keep_flowing_and_labels_cannot_be_laundered() {
+    let Some(s) = stack().await else { return };
+    let mut trust = s.trust.as_ref().unwrap().client().await;
+    let rotated = trust
+        .rotate_key(trust_pb::RotateKeyRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let keys: Vec<String> = trust
+        .get_public_keys(trust_pb::GetPublicKeysRequest {})
+        .await
+        .unwrap()
+        .into_inner()
+        .keys
+        .into_iter()
+        .map(|k| k.public_key)
+        .collect();
+    let mut c = s.feed.client().await;
+    let r = feed_until_made(
+        &mut c,
+        get_feed("rotator", 6, "write me a digest about stock markets", ""),
+        &keys,
+    )
+    .await;
+    let made = r.items.iter().find(|i| i.made_for_you).unwrap();
+    let m: generec_provenance::manifest::Manifest = serde_json::from_slice(&made.manifest).unwrap();
+    assert_eq!(m.key_id, rotated.key_id, "signed by the new key");
+
+    // The stored item, relabelled in every way an attacker might try.
+    let mut corpus = s.corpus.as_ref().unwrap().client().await;
+    let stored = corpus
+        .get_item(corpus_pb::GetItemRequest {
+            id: made.item_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    let mut as_human = stored.clone();
+    as_human.origin = Origin::Human as i32;
+    as_human.provenance_manifest = vec![];
+    let mut other_creator = stored.clone();
+    other_creator.creator_id = "someone-else".into();
+    let mut other_licence = stored.clone();
+    other_licence.licence = "CC0-1.0".into();
+    let mut smuggled = stored.clone();
+    smuggled.body.push_str(&"\u{E0150}".repeat(124));
+    smuggled.content_sha256 = String::new();
+    let results = put(&s, vec![as_human]).await;
+    assert_eq!(
+        results[0].status,
+        corpus_pb::PutStatus::Rejected as i32,
+        "{results:?}"
+    );
+    assert!(results[0].error.contains("origin"), "{}", results[0].error);
+    for (item, word) in [
+        (other_creator, "creator"),
+        (other_licence, "licence"),
+        (smuggled, "invisible"),
+    ] {
+        let results = put(&s, vec![item]).await;
+        assert_eq!(
+            results[0].status,
+            corpus_pb::PutStatus::Rejected as i32,
+            "{results:?}"
+        );
+        assert!(
+            results[0].error.contains(word),
+            "{word}: {}",
+            results[0].error
+        );
+    }
+    let still = corpus
+        .get_item(corpus_pb::GetItemRequest {
+            id: made.item_id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(still.origin, stored.origin);
+    assert_eq!(still.provenance_manifest, stored.provenance_manifest);
 }

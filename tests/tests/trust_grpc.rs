@@ -383,6 +383,8 @@ async fn certified_items_verify_are_detected_and_are_provable_in_the_log() {
         item_id: "gen-digest-1".into(),
         content: content.into(),
         creator: "feed".into(),
+        creator_id: "generec".into(),
+        licence: "CC-BY-4.0".into(),
         generator_name: "generec-composer".into(),
         generator_version: "0.1.0".into(),
         ..Default::default()
@@ -902,6 +904,9 @@ async fn after_a_key_rotation_old_manifests_verify_and_new_checkpoints_use_the_n
         .certify(pb::CertifyRequest {
             item_id: "g".into(),
             content: text.into(),
+            creator: "feed".into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
             ..Default::default()
         })
         .await
@@ -958,5 +963,201 @@ async fn after_a_key_rotation_old_manifests_verify_and_new_checkpoints_use_the_n
         rotations.records.len(),
         2,
         "the first key and the rotation are announced"
+    );
+}
+
+/// Nothing unbounded enters the log: every writing RPC refuses oversized or
+/// malformed fields with InvalidArgument naming the field, before anything
+/// is signed or logged, and the log stays queryable.
+#[tokio::test]
+async fn oversized_and_malformed_writes_are_refused_before_anything_is_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = bundle_file(dir.path(), PRIVACY_ONLY);
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), Some(path))).await;
+    let mut c = server.client().await;
+    let text = "A calm digest of the week: markets steady, rates held, shares slightly up.";
+    c.review(request(text)).await.unwrap();
+    let size = |c: &TrustServer| c.trust.provenance.log().head().0;
+    let before = size(&server);
+    let certify = |f: &dyn Fn(&mut pb::CertifyRequest)| {
+        let mut r = pb::CertifyRequest {
+            item_id: "gen-caps".into(),
+            content: text.into(),
+            creator: "feed".into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
+            ..Default::default()
+        };
+        f(&mut r);
+        r
+    };
+    let parent = |i: usize| pb::Ingredient {
+        item_id: format!("bbc-{i}"),
+        content_sha256: "ab".repeat(32),
+    };
+    let cases: Vec<(&str, pb::CertifyRequest)> = vec![
+        (
+            "parents",
+            certify(&|r| r.parents = (0..100_000).map(parent).collect()),
+        ),
+        ("item_id", certify(&|r| r.item_id = "gen\0nul".into())),
+        ("item_id", certify(&|r| r.item_id = "x".repeat(1 << 20))),
+        (
+            "action",
+            certify(&|r| r.action = "c2pa.evil\u{202e}".into()),
+        ),
+        (
+            "parents[0].content_sha256",
+            certify(&|r| {
+                r.parents = vec![pb::Ingredient {
+                    item_id: "bbc-1".into(),
+                    content_sha256: "zz".into(),
+                }]
+            }),
+        ),
+        (
+            "generator_name",
+            certify(&|r| {
+                r.generator_name = "g".repeat(1 << 20);
+                r.generator_version = "1".into();
+            }),
+        ),
+        ("licence", certify(&|r| r.licence = String::new())),
+    ];
+    for (field, req) in cases {
+        let err = c.certify(req).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert!(err.message().contains(field), "{field}: {}", err.message());
+    }
+    let err = c
+        .record_upload(pb::RecordUploadRequest {
+            item_id: "up-1".into(),
+            content_sha256: "zz".into(),
+            creator: "someone".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("content_sha256"),
+        "{}",
+        err.message()
+    );
+    let err = c
+        .register_private_attributes(pb::RegisterPrivateAttributesRequest {
+            user_id: "alice".into(),
+            attributes: (0..100_000)
+                .map(|i| pb::PrivateAttribute {
+                    kind: "name".into(),
+                    value: format!("person number {i}"),
+                })
+                .collect(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("attributes"), "{}", err.message());
+    assert_eq!(size(&server), before, "nothing was logged");
+
+    // A 1 MB field in a compliance query is refused, and not logged.
+    let err = c
+        .query_log(pb::QueryLogRequest {
+            item_id: "x".repeat(1 << 20),
+            page_size: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("item_id"), "{}", err.message());
+    assert_eq!(size(&server), before);
+    // The log still answers every query, at any page size.
+    for page_size in [1, 1000] {
+        let page = c
+            .query_log(pb::QueryLogRequest {
+                entry_type: "policy_decision".into(),
+                page_size,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(!page.records.is_empty());
+    }
+}
+
+/// Certify signs what was reviewed: a review made in another context (no
+/// origin) does not vouch for generated content, and the manifest records
+/// the review it used.
+#[tokio::test]
+async fn certify_needs_an_allowing_review_made_for_generated_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = TrustServer::start(trust_config(&dir.path().join("trust"), None)).await;
+    let mut c = server.client().await;
+    // Factual text with no sources: held when reviewed as generated,
+    // allowed when reviewed with no context.
+    let text = "The central bank raised interest rates by half a point on Tuesday, the largest rise in twenty years, and said inflation would peak at eleven percent this autumn.";
+    let generated = c.review(request(text)).await.unwrap().into_inner();
+    assert_ne!(
+        generated.verdict,
+        pb::Verdict::Allow as i32,
+        "{generated:?}"
+    );
+    let plain = c
+        .review(pb::ReviewRequest {
+            content: text.into(),
+            context: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(plain.verdict, pb::Verdict::Allow as i32, "{plain:?}");
+    let err = c
+        .certify(pb::CertifyRequest {
+            item_id: "gen-laundered".into(),
+            content: text.into(),
+            creator: "feed".into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    // The review made for generated content held it; the later allow,
+    // made with no context, does not count.
+    assert!(
+        err.message().contains("verdict was review"),
+        "{}",
+        err.message()
+    );
+
+    // Allowed as generated: the manifest names that review's log entry.
+    // (A short video's description: not held for unsupported facts.)
+    let calm = "A calm note: three short paragraphs on gardening in autumn, with tips on mulch.";
+    let mut video = request(calm);
+    if let Some(ctx) = video.context.as_mut() {
+        ctx.kind = ItemKind::Video as i32;
+    }
+    let allowed = c.review(video).await.unwrap().into_inner();
+    assert_eq!(allowed.verdict, pb::Verdict::Allow as i32, "{allowed:?}");
+    let reviewed_at = server.trust.provenance.log().head().0 - 1;
+    let cert = c
+        .certify(pb::CertifyRequest {
+            item_id: "gen-ok".into(),
+            content: calm.into(),
+            creator: "feed".into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let m: generec_provenance::manifest::Manifest = serde_json::from_slice(&cert.manifest).unwrap();
+    assert_eq!(m.review.log_index, reviewed_at);
+    assert_eq!(
+        (m.creator_id.as_str(), m.licence.as_str()),
+        ("generec", "CC-BY-4.0")
     );
 }

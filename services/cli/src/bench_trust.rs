@@ -130,7 +130,11 @@ pub fn bench_provenance(items: usize) -> Result<()> {
         bundle_version: "bench".into(),
     };
     for t in &texts {
-        p.record_review(t, "bench", &allow)?;
+        p.record_review(
+            t,
+            &generec_trust::checks::ReviewContext::created_for("bench"),
+            &allow,
+        )?;
     }
     let t0 = Instant::now();
     let mut certified = Vec::with_capacity(items);
@@ -139,6 +143,8 @@ pub fn bench_provenance(items: usize) -> Result<()> {
             item_id: format!("gen-{i}"),
             content: t.clone(),
             creator: "bench".into(),
+            creator_id: "bench".into(),
+            licence: "CC-BY-4.0".into(),
             ..Default::default()
         })?);
     }

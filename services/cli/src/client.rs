@@ -4,17 +4,19 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
+use generec_common::auth::{AuthedChannel, Role};
 use generec_corpus::grpc::item_to_proto;
 use generec_proto::corpus::v1 as pb;
 use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
-use tonic::transport::Channel;
 
-/// The address flag of every client command.
+/// The address and token flags of every client command.
 #[derive(clap::Args)]
 pub struct AddrArgs {
     /// The corpus service.
     #[arg(long, env = "GENEREC_CORPUS", default_value = "http://127.0.0.1:50051")]
     pub addr: String,
+    #[command(flatten)]
+    pub tokens: crate::config::TokenArgs,
 }
 
 /// What `generec load` reads.
@@ -71,17 +73,23 @@ pub struct RecommendArgs {
     text: String,
 }
 
-async fn connect(addr: &str) -> Result<CorpusServiceClient<Channel>> {
-    let client = CorpusServiceClient::connect(addr.to_string())
+/// A corpus client presenting the internal role's token.
+async fn connect(args: &AddrArgs) -> Result<CorpusServiceClient<AuthedChannel>> {
+    let addr = &args.addr;
+    let channel = tonic::transport::Endpoint::from_shared(addr.clone())
+        .with_context(|| format!("--addr {addr:?} is not a URL"))?
+        .connect()
         .await
         .with_context(|| {
             format!("cannot reach the corpus service at {addr}; is it running (generec up)?")
         })?;
-    Ok(client.max_decoding_message_size(64 * 1024 * 1024))
+    let bearer = args.tokens.bearer(Role::Internal)?;
+    Ok(CorpusServiceClient::with_interceptor(channel, bearer)
+        .max_decoding_message_size(64 * 1024 * 1024))
 }
 
 async fn put_all(
-    client: &mut CorpusServiceClient<Channel>,
+    client: &mut CorpusServiceClient<AuthedChannel>,
     items: Vec<generec_corpus::model::Item>,
 ) -> Result<()> {
     let (mut created, mut updated, mut unchanged, mut rejected) = (0, 0, 0, 0);
@@ -113,7 +121,7 @@ async fn put_all(
 
 /// `generec load`.
 pub async fn load(args: LoadArgs) -> Result<()> {
-    let mut client = connect(&args.addr.addr).await?;
+    let mut client = connect(&args.addr).await?;
     match args.source {
         Source::Jsonl { file } => {
             let reader = std::io::BufReader::new(
@@ -156,7 +164,7 @@ pub async fn load(args: LoadArgs) -> Result<()> {
 
 /// `generec search`.
 pub async fn search(args: SearchArgs) -> Result<()> {
-    let mut client = connect(&args.addr.addr).await?;
+    let mut client = connect(&args.addr).await?;
     let filters = (!args.tag.is_empty()).then(|| pb::Filters {
         tags: args.tag.clone(),
         ..Default::default()
@@ -186,7 +194,7 @@ pub async fn recommend(args: RecommendArgs) -> Result<()> {
     if args.user.is_empty() {
         bail!("--user must not be empty");
     }
-    let mut client = connect(&args.addr.addr).await?;
+    let mut client = connect(&args.addr).await?;
     let response = client
         .recommend(pb::RecommendRequest {
             user_id: args.user,
@@ -210,7 +218,7 @@ pub async fn recommend(args: RecommendArgs) -> Result<()> {
 
 /// `generec stats`.
 pub async fn stats(args: AddrArgs) -> Result<()> {
-    let mut client = connect(&args.addr).await?;
+    let mut client = connect(&args).await?;
     let s = client.stats(pb::StatsRequest {}).await?.into_inner();
     println!("{s:#?}");
     Ok(())

@@ -26,6 +26,18 @@ pub struct AppConfig {
     pub auth: AuthConfig,
 }
 
+impl AppConfig {
+    /// The folder above the services' data folders, where `generec up`
+    /// keeps its tokens.
+    pub fn data_root(&self) -> PathBuf {
+        self.trust
+            .data_dir
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
 /// Flags shared by the commands that start services.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeFlags {
@@ -42,6 +54,40 @@ pub struct ServeFlags {
     /// A trust policy bundle (TOML); the default bundle when unset.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Allow serving on a non-loopback address with access control off
+    /// (refused otherwise).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// How a client command finds its bearer token.
+#[derive(clap::Args, Clone, Debug)]
+pub struct TokenArgs {
+    /// A bearer token; by default the token of the role the command needs,
+    /// read from DATA_DIR/tokens/<role>.token (written by `generec up`).
+    #[arg(long, env = "GENEREC_TOKEN")]
+    pub token: Option<String>,
+    /// The platform's data folder, where `generec up` keeps its tokens.
+    #[arg(
+        long = "data-dir",
+        env = "GENEREC_DATA_DIR",
+        default_value = "generec-data"
+    )]
+    pub data_dir: PathBuf,
+}
+
+impl TokenArgs {
+    /// The token to present for a call that needs `role`.
+    pub fn token(&self, role: generec_common::auth::Role) -> Option<String> {
+        crate::tokens::for_role(self.token.as_deref(), &self.data_dir, role)
+    }
+
+    /// An interceptor presenting that token.
+    pub fn bearer(&self, role: generec_common::auth::Role) -> Result<generec_common::auth::Bearer> {
+        Ok(generec_common::auth::Bearer::new(
+            self.token(role).as_deref(),
+        )?)
+    }
 }
 
 impl ServeFlags {
@@ -60,6 +106,9 @@ impl ServeFlags {
         }
         if let Some(bundle) = &self.bundle {
             cfg.trust.bundle = Some(bundle.clone());
+        }
+        if self.insecure {
+            cfg.server.insecure = true;
         }
         Ok(cfg)
     }

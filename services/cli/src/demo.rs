@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use generec_common::auth::{AuthedChannel, Role};
 use generec_proto::common::v1 as common_pb;
 use generec_proto::corpus::v1 as corpus_pb;
 use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
@@ -17,8 +18,8 @@ use generec_proto::feed::v1::feed_service_client::FeedServiceClient;
 use generec_proto::generation::v1 as gen_pb;
 use generec_proto::trust::v1 as trust_pb;
 use generec_proto::trust::v1::trust_service_client::TrustServiceClient;
-use generec_trust::audit::AuditBundle;
-use generec_trust::manifest::Manifest;
+use generec_provenance::audit::AuditBundle;
+use generec_provenance::manifest::Manifest;
 use tonic::transport::{Channel, Endpoint};
 
 /// Flags of `generec demo`.
@@ -33,6 +34,8 @@ pub struct DemoArgs {
     /// The corpus service.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     pub corpus: String,
+    #[command(flatten)]
+    pub tokens: crate::config::TokenArgs,
 }
 
 /// The deadline each GetFeed carries: long enough for a generation to
@@ -110,7 +113,7 @@ fn label(item: &pb::FeedItem) -> &'static str {
 
 /// The first `max` characters of a text, marks stripped, on one line.
 fn excerpt(text: &str, max: usize) -> String {
-    let plain = generec_trust::watermark::strip(text);
+    let plain = generec_provenance::watermark::strip(text);
     let one_line = plain.split_whitespace().collect::<Vec<_>>().join(" ");
     if one_line.chars().count() <= max {
         return one_line;
@@ -120,7 +123,7 @@ fn excerpt(text: &str, max: usize) -> String {
 }
 
 fn words(text: &str) -> usize {
-    generec_trust::watermark::strip(text)
+    generec_provenance::watermark::strip(text)
         .split_whitespace()
         .count()
 }
@@ -155,10 +158,11 @@ async fn connect(service: &str, url: &str) -> Result<Channel> {
 
 /// The demo's clients and its user.
 struct Session {
-    feed: FeedServiceClient<Channel>,
-    trust: TrustServiceClient<Channel>,
-    corpus: CorpusServiceClient<Channel>,
+    feed: FeedServiceClient<AuthedChannel>,
+    trust: TrustServiceClient<AuthedChannel>,
+    corpus: CorpusServiceClient<AuthedChannel>,
     trust_url: String,
+    tokens: crate::config::TokenArgs,
     user: String,
     /// The user's background generation events (WatchFeed), when open.
     events: Option<tonic::Streaming<pb::FeedEvent>>,
@@ -372,10 +376,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         .as_secs();
     let user = format!("demo-{now}");
     let mut s = Session {
-        feed: FeedServiceClient::new(feed),
-        trust: TrustServiceClient::new(trust),
-        corpus: CorpusServiceClient::new(corpus),
+        // Each service is called in the role that may: the feed and the
+        // corpus as an internal service, trust as a compliance officer
+        // (who also reads what auditors read).
+        feed: FeedServiceClient::with_interceptor(feed, args.tokens.bearer(Role::Internal)?),
+        trust: TrustServiceClient::with_interceptor(trust, args.tokens.bearer(Role::Compliance)?),
+        corpus: CorpusServiceClient::with_interceptor(corpus, args.tokens.bearer(Role::Internal)?),
         trust_url: args.trust.clone(),
+        tokens: args.tokens.clone(),
         user: user.clone(),
         events: None,
         shown: Vec::new(),
@@ -510,7 +518,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!(
         "  mark and gathers the log entry, an inclusion proof, a signed checkpoint and the keys:"
     );
-    let bundle = crate::audit::fetch_bundle(&s.trust_url, bound_text(&created)).await?;
+    let bundle = crate::audit::fetch_bundle(
+        &s.trust_url,
+        s.tokens.bearer(Role::Auditor)?,
+        bound_text(&created),
+    )
+    .await?;
     let json = serde_json::to_string_pretty(&bundle)?;
     let path = std::env::temp_dir().join(format!("{user}-audit.json"));
     let written = std::fs::write(&path, &json).is_ok();
@@ -531,13 +544,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             String::new()
         }
     );
-    println!("  `generec verify` checks it with no server:");
+    println!("  The auditor pinned the platform's keys once (`generec audit trust-root`);");
+    println!("  `generec verify --trust-root` checks the bundle against them, with no server:");
+    let root =
+        crate::audit::fetch_trust_root(&s.trust_url, s.tokens.bearer(Role::Auditor)?).await?;
+    let root_path = std::env::temp_dir().join(format!("{user}-trust-root.json"));
+    let root_written = std::fs::write(&root_path, serde_json::to_string_pretty(&root)?).is_ok();
     let offline: AuditBundle = serde_json::from_str(&json).context("re-reading the bundle")?;
-    crate::audit::check_bundle(&offline)?;
+    crate::audit::check_bundle(&offline, &root)?;
     println!("  The same bundle with one word added to the content:");
     let mut tampered = offline.clone();
     tampered.content = tampered.content.replacen(' ', " not ", 1);
-    match crate::audit::check_bundle(&tampered) {
+    match crate::audit::check_bundle(&tampered, &root) {
         Ok(()) => bail!("a tampered bundle passed verification"),
         Err(e) => println!("  -> {e}"),
     }
@@ -550,8 +568,12 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     println!();
     println!("Done. Try: generec audit query --item {}", created.item_id);
-    if written {
-        println!("     generec verify {}", path.display());
+    if written && root_written {
+        println!(
+            "     generec verify --trust-root {} {}",
+            root_path.display(),
+            path.display()
+        );
     }
     Ok(())
 }
@@ -631,7 +653,11 @@ async fn describe_manifest(s: &mut Session, item: &pb::FeedItem) -> Result<()> {
 }
 
 /// One compliance query (QueryLog) by `field`, printing each entry's type.
-async fn query(trust: &mut TrustServiceClient<Channel>, field: &str, value: &str) -> Result<()> {
+async fn query(
+    trust: &mut TrustServiceClient<AuthedChannel>,
+    field: &str,
+    value: &str,
+) -> Result<()> {
     let mut req = trust_pb::QueryLogRequest {
         page_size: 100,
         ..Default::default()

@@ -13,6 +13,7 @@ mod eval_generation;
 mod interpret;
 mod review;
 mod serve;
+mod tokens;
 
 use std::path::PathBuf;
 
@@ -61,12 +62,13 @@ enum Command {
         what: audit::Audit,
     },
     /// Check an offline audit bundle (from `generec audit bundle`) with no
-    /// server: checkpoint signature, manifest signature, content hash, log
-    /// entry and inclusion. Exits non-zero naming the failed check.
-    Verify {
-        /// The bundle (JSON), or - for standard input.
-        bundle: PathBuf,
-    },
+    /// server, against keys the auditor pinned (never the bundle's own):
+    /// checkpoint signature, manifest signature and signing key, content
+    /// hash, invisible characters, log entry and inclusion. Exit status: 0
+    /// every check passed; 1 no trusted keys or an unreadable file; 2 the
+    /// bundle or manifest is malformed; 3 a log check failed; 4 the
+    /// manifest's signature or key; 5 the content.
+    Verify(audit::VerifyArgs),
     /// Offline evaluations.
     Eval {
         #[command(subcommand)]
@@ -114,8 +116,12 @@ async fn main() -> Result<()> {
         Command::Recommend(args) => client::recommend(args).await,
         Command::Stats(args) => client::stats(args).await,
         Command::Audit { what } => audit::run(what).await,
-        Command::Verify { bundle } => {
-            tokio::task::spawn_blocking(move || audit::verify(bundle)).await?
+        Command::Verify(args) => {
+            let code = tokio::task::spawn_blocking(move || audit::verify(args)).await??;
+            if code != 0 {
+                std::process::exit(i32::from(code));
+            }
+            Ok(())
         }
         Command::Interpret(args) => interpret::run(args),
         Command::Demo(args) => demo::run(args).await,

@@ -103,6 +103,12 @@ pub async fn serve(service: Service) -> Result<()> {
         Service::Corpus(flags) => {
             let cfg = flags.resolve()?;
             let corpus = open_corpus(&cfg).await?;
+            if !cfg.corpus.trust_url.is_empty() {
+                corpus.set_key_source(remote_key_source(
+                    &cfg.corpus.trust_url,
+                    std::env::var("GENEREC_CORPUS_TRUST_TOKEN").ok(),
+                )?);
+            }
             run(corpus, &cfg, |addr| {
                 println!("corpus listening on {addr}");
                 tracing::info!(%addr, "corpus service listening");
@@ -176,6 +182,47 @@ pub async fn serve(service: Service) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Fetches the trust service's public keys over gRPC for the corpus (see
+/// `corpus.trust_url`); runs on the corpus's blocking threads.
+fn remote_key_source(
+    url: &str,
+    token: Option<String>,
+) -> Result<generec_corpus::corpus::KeySource> {
+    let endpoint = tonic::transport::Endpoint::from_shared(url.to_string())
+        .with_context(|| format!("corpus.trust_url {url:?} is not a URL"))?;
+    let bearer = generec_common::auth::Bearer::new(token.as_deref())?;
+    let handle = tokio::runtime::Handle::current();
+    Ok(Arc::new(move || {
+        let endpoint = endpoint.clone();
+        let bearer = bearer.clone();
+        handle.block_on(async move {
+            use generec_proto::trust::v1 as pb;
+            let channel = endpoint
+                .connect_timeout(std::time::Duration::from_secs(3))
+                .connect()
+                .await
+                .map_err(|e| e.to_string())?;
+            let mut client =
+                pb::trust_service_client::TrustServiceClient::with_interceptor(channel, bearer);
+            let keys = client
+                .get_public_keys(pb::GetPublicKeysRequest {})
+                .await
+                .map_err(|e| e.message().to_string())?
+                .into_inner();
+            Ok(keys
+                .keys
+                .into_iter()
+                .map(|k| generec_provenance::keys::PublicKey {
+                    key_id: k.key_id,
+                    public_key: k.public_key,
+                    created_unix_ms: k.created_unix_ms,
+                    retired_unix_ms: k.retired_unix_ms,
+                })
+                .collect())
+        })
+    }))
 }
 
 /// Loads the BBC articles of `dir` into `corpus` and trains the models.
@@ -264,6 +311,15 @@ pub(crate) fn seed_interactions(corpus: &Corpus, users: usize) -> Result<u64> {
 /// defaults, with the BBC corpus and simulated users on first start.
 pub async fn up(args: UpArgs) -> Result<()> {
     let mut cfg = args.flags.resolve()?;
+    // Access control is on by default: one token per role, made on first
+    // start, unless the configuration names its own tokens.
+    let made_tokens = cfg.auth.tokens.is_empty();
+    if made_tokens {
+        cfg.auth = crate::tokens::ensure(&cfg.data_root())
+            .context("creating the platform's access tokens")?;
+    }
+    let internal_token =
+        crate::tokens::for_role(None, &cfg.data_root(), generec_common::auth::Role::Internal);
 
     // Trust first: the corpus accepts generated items only with manifests
     // signed by one of its keys.
@@ -283,6 +339,14 @@ pub async fn up(args: UpArgs) -> Result<()> {
     }
 
     let corpus = open_corpus(&cfg).await?;
+    // After a rotation the corpus learns the new key from trust itself.
+    let provenance = trust.provenance.clone();
+    corpus.set_key_source(Arc::new(move || {
+        provenance
+            .public_keys()
+            .map(|(keys, _)| keys)
+            .map_err(|e| e.to_string())
+    }));
     let stats = corpus.stats()?;
     if stats.items == 0 && !args.no_load {
         let bbc = args.datasets.join("bbc");
@@ -329,6 +393,11 @@ pub async fn up(args: UpArgs) -> Result<()> {
 
     let mut generation_cfg = cfg.generation.clone();
     generation_cfg.corpus_url = format!("http://{corpus_addr}");
+    if made_tokens {
+        generation_cfg.corpus_token = internal_token
+            .clone()
+            .map(generec_common::auth::BearerToken::new);
+    }
     if generation_cfg.models_dir.is_empty() {
         generation_cfg.models_dir = args.datasets.join("models").display().to_string();
     }
@@ -339,9 +408,13 @@ pub async fn up(args: UpArgs) -> Result<()> {
     feed_cfg.corpus_url = format!("http://{corpus_addr}");
     feed_cfg.trust_url = format!("http://{trust_addr}");
     feed_cfg.generation_url = format!("http://{generation_addr}");
-    let feed_token = std::env::var(&feed_cfg.token_env)
-        .ok()
-        .filter(|t| !t.is_empty());
+    let feed_token = if made_tokens {
+        internal_token.clone()
+    } else {
+        std::env::var(&feed_cfg.token_env)
+            .ok()
+            .filter(|t| !t.is_empty())
+    };
     let feed = generec_feed::Feed::new(feed_cfg, feed_token).context("starting the feed")?;
     let bundle = trust.reviewer.bundle();
 
@@ -401,13 +474,30 @@ pub async fn up(args: UpArgs) -> Result<()> {
     println!("  generation grpc://{generation_addr}   ({generators}; relevance {relevance})");
     println!("  feed       grpc://{feed_addr}");
     println!("  data       {data_dir}, {trust_dir}");
+    let root = cfg.data_root();
+    if made_tokens {
+        println!(
+            "  access     on: one token per role in {} (mode 0600); the CLI reads them from there",
+            crate::tokens::dir(&root).display()
+        );
+        println!(
+            "             auditors: {}   compliance: {}",
+            crate::tokens::path(&root, generec_common::auth::Role::Auditor).display(),
+            crate::tokens::path(&root, generec_common::auth::Role::Compliance).display()
+        );
+    } else {
+        println!("  access     on: the tokens of [auth] in the configuration");
+    }
+    let internal = crate::tokens::path(&root, generec_common::auth::Role::Internal);
     println!();
     println!("Try, from another terminal:");
     println!(
-        "  {exe} demo --feed http://{feed_addr} --trust http://{trust_addr} --corpus http://{addr}"
+        "  {exe} demo --feed http://{feed_addr} --trust http://{trust_addr} --corpus http://{addr} --data-dir {}",
+        root.display()
     );
     println!(
-        "  grpcurl -plaintext -d '{{\"user_id\":\"alice\",\"count\":5,\"instruction\":\"less politics, more tech\"}}' {feed_addr} generec.feed.v1.FeedService/GetFeed"
+        "  grpcurl -plaintext -H \"authorization: Bearer $(cat {})\" -d '{{\"user_id\":\"alice\",\"count\":5,\"instruction\":\"less politics, more tech\"}}' {feed_addr} generec.feed.v1.FeedService/GetFeed",
+        internal.display()
     );
     println!(
         "  {exe} interpret 'a two-minute digest of this week'\"'\"'s markets, nothing about football'"
@@ -415,7 +505,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
     println!("  {exe} search --addr http://{addr} 'economy AND growth'");
     println!("  {exe} recommend --addr http://{addr} --user sim-001");
     println!("  echo 'Call me on 020 7946 0018' | {exe} review -");
-    println!("  grpcurl -plaintext {trust_addr} generec.trust.v1.TrustService/GetCheckpoint");
+    println!(
+        "  {exe} audit trust-root --addr http://{trust_addr} -o trust-root.json   # what auditors pin"
+    );
     println!();
     println!("Ctrl-C stops it; the data stays in {data_dir} and {trust_dir}.");
 

@@ -28,7 +28,7 @@ use crate::model::{
     EventType, FeedbackEvent, Item, ItemId, ItemKind, MAX_ABS_WEIGHT, Origin, UserId, limits,
     now_unix_ms,
 };
-use crate::provenance::TrustedKeys;
+use crate::provenance::{Claimed, Rejection, TrustedKeys};
 use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
 use crate::store::{Store, Tombstone};
 
@@ -56,6 +56,11 @@ pub struct CorpusConfig {
     /// [`crate::provenance`]). With no trusted keys, every such item is
     /// refused.
     pub require_manifest_for_ai: bool,
+    /// The trust service whose public keys the corpus fetches when a
+    /// manifest names a key it does not know (after a rotation), at most
+    /// once a minute; empty: only `trusted_keys`. `generec serve corpus`
+    /// reads it; `generec up` asks its own trust service directly.
+    pub trust_url: String,
 }
 
 impl Default for CorpusConfig {
@@ -68,6 +73,7 @@ impl Default for CorpusConfig {
             query_weight: 1.0,
             trusted_keys: Vec::new(),
             require_manifest_for_ai: true,
+            trust_url: String::new(),
         }
     }
 }
@@ -309,11 +315,27 @@ impl Snapshot {
     }
 }
 
+/// Where the corpus learns of signing keys it was not started with (after
+/// a rotation): the trust service's public keys. Called at most once per
+/// [`KEY_REFRESH_INTERVAL`], and only when a manifest names an unknown key.
+pub type KeySource =
+    Arc<dyn Fn() -> Result<Vec<generec_provenance::keys::PublicKey>, String> + Send + Sync>;
+
+/// Least time between two key fetches.
+pub const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The trusted keys, and how to learn new ones.
+struct Keys {
+    trusted: RwLock<TrustedKeys>,
+    source: RwLock<Option<KeySource>>,
+    last_fetch: Mutex<Option<Instant>>,
+}
+
 /// The corpus: see the module docs.
 pub struct Corpus {
     config: CorpusConfig,
     /// Keys whose manifests generated items may carry.
-    trusted_keys: TrustedKeys,
+    keys: Keys,
     store: Store,
     index: TextIndex,
     catalogue: RwLock<Catalogue>,
@@ -402,12 +424,69 @@ impl Corpus {
             event_generation: AtomicU64::new(0),
             training: Mutex::new(()),
             trained_at: Mutex::new((0, 0, Instant::now())),
-            trusted_keys,
+            keys: Keys {
+                trusted: RwLock::new(trusted_keys),
+                source: RwLock::new(None),
+                last_fetch: Mutex::new(None),
+            },
             config,
         });
         corpus.train_now()?;
         spawn_trainer(Arc::downgrade(&corpus))?;
         Ok(corpus)
+    }
+
+    /// Sets where new signing keys are learnt (see [`KeySource`]).
+    pub fn set_key_source(&self, source: KeySource) {
+        if let Ok(mut s) = self.keys.source.write() {
+            *s = Some(source);
+        }
+    }
+
+    /// Checks a generated item's manifest; on an unknown key, fetches keys
+    /// from the key source (at most once per [`KEY_REFRESH_INTERVAL`]) and
+    /// checks again.
+    fn check_manifest(&self, claimed: &Claimed<'_>, manifest: &[u8]) -> Result<(), Rejection> {
+        let first = self
+            .keys
+            .trusted
+            .read()
+            .map_err(|_| Rejection::NoTrustedKeys)?
+            .check(claimed, manifest);
+        if !matches!(
+            first,
+            Err(Rejection::UntrustedKey { .. } | Rejection::NoTrustedKeys)
+        ) {
+            return first.map(|_| ());
+        }
+        let Some(source) = self.keys.source.read().ok().and_then(|s| s.clone()) else {
+            return first.map(|_| ());
+        };
+        {
+            let Ok(mut last) = self.keys.last_fetch.lock() else {
+                return first.map(|_| ());
+            };
+            if last.is_some_and(|t| t.elapsed() < KEY_REFRESH_INTERVAL) {
+                return first.map(|_| ());
+            }
+            *last = Some(Instant::now());
+        }
+        match source() {
+            Ok(fresh) => {
+                let mut trusted = self
+                    .keys
+                    .trusted
+                    .write()
+                    .map_err(|_| Rejection::NoTrustedKeys)?;
+                trusted.extend(fresh);
+                tracing::info!(keys = ?trusted.key_ids(), "fetched the trust service's signing keys");
+                trusted.check(claimed, manifest).map(|_| ())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not fetch the trust service's signing keys");
+                first.map(|_| ())
+            }
+        }
     }
 
     /// The configuration the corpus was opened with.
@@ -525,15 +604,18 @@ impl Corpus {
         }
         item.validate(now)?;
         item.seal()?;
+        check_labels(&item, existing.as_ref())?;
         if self.config.require_manifest_for_ai && item.origin.is_generated() {
             let parents: Vec<&str> = item.parent_ids.iter().map(ItemId::as_str).collect();
-            self.trusted_keys
-                .check(
-                    item.id.as_str(),
-                    &item.provenance_text(),
-                    &parents,
-                    &item.provenance_manifest,
-                )
+            let text = item.provenance_text();
+            let claimed = Claimed {
+                item_id: item.id.as_str(),
+                text: &text,
+                parent_ids: &parents,
+                creator_id: &item.creator_id,
+                licence: &item.licence,
+            };
+            self.check_manifest(&claimed, &item.provenance_manifest)
                 .map_err(|r| CorpusError::invalid("provenance_manifest", r.to_string()))?;
         }
         Ok((item, existing))
@@ -1008,6 +1090,46 @@ fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
     Ok(())
 }
 
+/// Labels cannot be laundered: a generated item stays generated (its
+/// origin cannot become human, its manifest cannot be dropped), and no
+/// item's text may carry invisible characters beyond its mark (a hidden
+/// payload a reader cannot see).
+fn check_labels(item: &Item, existing: Option<&Item>) -> Result<(), CorpusError> {
+    if let Some(old) = existing
+        && old.origin.is_generated()
+    {
+        if !item.origin.is_generated() {
+            return Err(CorpusError::invalid(
+                "origin",
+                format!(
+                    "{} is a generated item ({}); its origin cannot become {}",
+                    item.id,
+                    old.origin.as_str(),
+                    item.origin.as_str()
+                ),
+            ));
+        }
+        if item.provenance_manifest.is_empty() {
+            return Err(CorpusError::invalid(
+                "provenance_manifest",
+                format!(
+                    "{} is a generated item; its manifest cannot be dropped",
+                    item.id
+                ),
+            ));
+        }
+    }
+    for (field, text) in [("title", item.title.as_str()), ("body", item.body.as_str())] {
+        if let Some(at) = generec_provenance::watermark::smuggled(text) {
+            return Err(CorpusError::invalid(
+                field,
+                format!("carries invisible characters beyond the provenance mark at byte {at}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1054,11 +1176,11 @@ mod tests {
     mod manifests {
         use super::*;
         use ed25519_dalek::SigningKey;
-        use generec_trust::keys::key_id;
-        use generec_trust::manifest::{
+        use generec_provenance::keys::key_id;
+        use generec_provenance::manifest::{
             self, ActionRecord, Generator, Ingredient, Manifest, ReviewSummary,
         };
-        use generec_trust::watermark;
+        use generec_provenance::watermark;
 
         fn item(id: &str, origin: Origin, title: &str, body: &str) -> Item {
             Item {
@@ -1083,6 +1205,8 @@ mod tests {
             let mut m = Manifest {
                 manifest_id: "0102030405060708090a0b0c0d0e0f10".into(),
                 item_id: item_id.into(),
+                creator_id: "generec".into(),
+                licence: "CC-BY-4.0".into(),
                 actions: vec![ActionRecord {
                     action: "c2pa.created".into(),
                     digital_source_type: manifest::TRAINED_ALGORITHMIC_MEDIA.into(),
@@ -1106,6 +1230,7 @@ mod tests {
                     verdict: "allow".into(),
                     bundle_hash: String::new(),
                     bundle_version: String::new(),
+                    log_index: 0,
                     rule_ids: vec![],
                 },
                 created_unix_ms: 1,
@@ -1196,6 +1321,70 @@ mod tests {
             let human = item("h-1", Origin::Human, "Markets", "Shares rose today.");
             assert_eq!(put(&corpus, human), PutOutcome::Created);
             assert!(corpus.get_item(&ItemId::parse("gen-2").unwrap()).is_err());
+        }
+
+        #[test]
+        fn labels_cannot_be_laundered_and_hidden_payloads_are_refused() {
+            let dir = tempfile::tempdir().unwrap();
+            let key = SigningKey::from_bytes(&[9; 32]);
+            let corpus = open(dir.path(), &[&key], true);
+            let mut good = item("gen-1", Origin::AiCreated, "Markets", "Shares rose today.");
+            good.provenance_manifest = certify(&key, "gen-1", &good.provenance_text(), &[]);
+            assert_eq!(put(&corpus, good.clone()), PutOutcome::Created);
+
+            // Relabelled as human, manifest dropped: refused.
+            let mut human = good.clone();
+            human.origin = Origin::Human;
+            human.provenance_manifest = vec![];
+            let reason = rejected(put(&corpus, human));
+            assert!(reason.contains("origin"), "{reason}");
+            // Still generated, manifest dropped: refused.
+            let mut bare = good.clone();
+            bare.provenance_manifest = vec![];
+            assert!(rejected(put(&corpus, bare)).contains("provenance_manifest"));
+            // Another creator or licence than the manifest signed: refused.
+            let mut relabelled = good.clone();
+            relabelled.creator_id = "someone-else".into();
+            assert!(rejected(put(&corpus, relabelled)).contains("creator"));
+            let mut relicensed = good.clone();
+            relicensed.licence = "CC0-1.0".into();
+            assert!(rejected(put(&corpus, relicensed)).contains("licence"));
+            // 124 variation selectors (an encoded instruction) beside the mark.
+            let mut smuggled = good.clone();
+            smuggled.id = ItemId::parse("gen-9").unwrap();
+            smuggled.body = format!("Shares rose today.{}", "\u{E0150}".repeat(124));
+            let reason = rejected(put(&corpus, smuggled));
+            assert!(reason.contains("invisible"), "{reason}");
+            // Ids with bidi overrides are not ids.
+            assert!(ItemId::parse("gen\u{202e}txt").is_err());
+            let stored = corpus.get_item(&ItemId::parse("gen-1").unwrap()).unwrap();
+            assert_eq!(stored.origin, Origin::AiCreated);
+        }
+
+        #[test]
+        fn an_unknown_key_is_fetched_from_the_key_source_at_most_once_a_minute() {
+            let dir = tempfile::tempdir().unwrap();
+            let old = SigningKey::from_bytes(&[9; 32]);
+            let rotated = SigningKey::from_bytes(&[11; 32]);
+            let corpus = open(dir.path(), &[&old], true);
+            let calls = Arc::new(AtomicU64::new(0));
+            let rotated_public =
+                generec_provenance::keys::PublicKey::new(&rotated.verifying_key(), 0, 0);
+            let counter = calls.clone();
+            corpus.set_key_source(Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Ok(vec![rotated_public.clone()])
+            }));
+            let mut a = item("gen-a", Origin::AiCreated, "Markets", "Shares rose today.");
+            a.provenance_manifest = certify(&rotated, "gen-a", &a.provenance_text(), &[]);
+            assert_eq!(put(&corpus, a), PutOutcome::Created);
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
+            // A key nobody trusts does not make the corpus ask again at once.
+            let rogue = SigningKey::from_bytes(&[12; 32]);
+            let mut b = item("gen-b", Origin::AiCreated, "Markets", "Shares fell today.");
+            b.provenance_manifest = certify(&rogue, "gen-b", &b.provenance_text(), &[]);
+            assert!(rejected(put(&corpus, b)).contains("not a trusted key"));
+            assert_eq!(calls.load(Ordering::SeqCst), 1);
         }
 
         #[test]

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
+use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy};
 use generec_proto::common::v1 as common;
 use generec_proto::corpus::v1 as pb;
 use pb::corpus_service_server::{CorpusService, CorpusServiceServer};
@@ -404,9 +404,10 @@ impl CorpusService for CorpusGrpc {
     }
 }
 
-/// Who may call the corpus: internal services (admins may call anything).
+/// Who may call this service: its rows of the platform's access table
+/// (`shared/common/data/access.toml`; admins may call anything).
 pub fn access_rules() -> AccessRules {
-    AccessRules::new().allow_service("generec.corpus.v1.CorpusService", &[Role::Internal])
+    AccessRules::from_table("generec.corpus.v1.CorpusService")
 }
 
 /// Serves the corpus (with health and reflection) on a bound listener until

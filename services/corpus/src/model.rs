@@ -62,13 +62,8 @@ fn check_id(field: &str, value: &str) -> Result<(), CorpusError> {
             ),
         ));
     }
-    if value.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return Err(CorpusError::invalid(
-            field,
-            "must not contain whitespace or control characters",
-        ));
-    }
-    Ok(())
+    // The same rule as every id the trust service signs or logs.
+    generec_provenance::ids::check_id(value).map_err(|e| CorpusError::invalid(field, e))
 }
 
 macro_rules! typed_id {

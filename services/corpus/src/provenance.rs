@@ -2,9 +2,9 @@
 //! what text a manifest binds.
 //!
 //! # The bound text
-//! A manifest's hard binding (see `generec_trust::manifest`) is the SHA-256
-//! of a *text* with every variation selector removed, so the in-text mark
-//! does not change it. The corpus stores items, not texts; the text of an
+//! A manifest's hard binding (see `generec_provenance::manifest`) is the
+//! SHA-256 of a *text* with its in-text mark (and nothing else) removed, so
+//! the mark does not change it and every other character is bound. The corpus stores items, not texts; the text of an
 //! item is [`provenance_text`]: the title, a blank line (`"\n\n"`) and the
 //! body, then for each timed segment a blank line and the segment's text.
 //! Whoever certifies an item (the feed) certifies exactly this text and
@@ -19,8 +19,9 @@
 //! 2. names this item's id,
 //! 3. is signed by one of the configured trusted keys (matched by key id),
 //! 4. binds this item's [`provenance_text`] (hard binding),
-//! 5. lists exactly the item's parents as ingredients, and
-//! 6. records an allowing review (`allow` or `allow_with_label`).
+//! 5. lists exactly the item's parents as ingredients,
+//! 6. states the item's `creator_id` and licence, and
+//! 7. records an allowing review (`allow` or `allow_with_label`).
 //!
 //! Each failure is a [`Rejection`] with a reason: data, not an error, so a
 //! PutItems batch reports it per item.
@@ -28,8 +29,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use generec_trust::keys::{self, PublicKey};
-use generec_trust::manifest::{self, Manifest, Status};
+use generec_provenance::keys::PublicKey;
+use generec_provenance::manifest::{self, Manifest, Status};
 
 use crate::error::CorpusError;
 
@@ -48,6 +49,17 @@ pub fn provenance_text<'a>(
         text.push_str(segment);
     }
     text
+}
+
+/// What a generated item states about itself, checked against its manifest.
+#[derive(Clone, Copy, Debug)]
+pub struct Claimed<'a> {
+    pub item_id: &'a str,
+    /// The item's [`provenance_text`].
+    pub text: &'a str,
+    pub parent_ids: &'a [&'a str],
+    pub creator_id: &'a str,
+    pub licence: &'a str,
 }
 
 /// Why a generated item's manifest was not accepted.
@@ -74,6 +86,10 @@ pub enum Rejection {
     },
     /// The signed review did not allow the content.
     NotAllowed { verdict: String },
+    /// The item names another creator than the manifest signed.
+    CreatorMismatch { manifest: String, item: String },
+    /// The item states another licence than the manifest signed.
+    LicenceMismatch { manifest: String, item: String },
 }
 
 impl fmt::Display for Rejection {
@@ -103,6 +119,14 @@ impl fmt::Display for Rejection {
             Rejection::NotAllowed { verdict } => {
                 write!(f, "records a review verdict of {verdict:?}, which does not allow the content")
             }
+            Rejection::CreatorMismatch { manifest, item } => write!(
+                f,
+                "was signed for creator {manifest:?}, not the item's creator_id {item:?}"
+            ),
+            Rejection::LicenceMismatch { manifest, item } => write!(
+                f,
+                "was signed with licence {manifest:?}, not the item's licence {item:?}"
+            ),
         }
     }
 }
@@ -119,20 +143,18 @@ impl TrustedKeys {
     pub fn parse(field: &str, keys: &[String]) -> Result<TrustedKeys, CorpusError> {
         let mut by_id = HashMap::new();
         for (i, hex_key) in keys.iter().enumerate() {
-            let key = PublicKey {
-                key_id: String::new(),
-                public_key: hex_key.trim().to_ascii_lowercase(),
-                created_unix_ms: 0,
-                retired_unix_ms: 0,
-            };
-            let Some(verifying) = key.verifying_key() else {
+            let verifying = hex::decode(hex_key.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .and_then(|b| ed25519_dalek::VerifyingKey::from_bytes(&b).ok());
+            let Some(verifying) = verifying else {
                 return Err(CorpusError::invalid(
                     &format!("{field}[{i}]"),
                     "must be an Ed25519 public key as 64 hex digits",
                 ));
             };
-            let key_id = keys::key_id(&verifying);
-            by_id.insert(key_id.clone(), PublicKey { key_id, ..key });
+            let key = PublicKey::new(&verifying, 0, 0);
+            by_id.insert(key.key_id.clone(), key);
         }
         Ok(TrustedKeys { by_id })
     }
@@ -149,15 +171,31 @@ impl TrustedKeys {
         ids
     }
 
+    /// Adds keys with their periods (as trust's `GetPublicKeys` lists
+    /// them); a key already trusted keeps its entry.
+    pub fn extend(&mut self, keys: impl IntoIterator<Item = PublicKey>) {
+        for k in keys {
+            if k.verifying_key().is_some() {
+                self.by_id.entry(k.key_id.clone()).or_insert(k);
+            }
+        }
+    }
+
+    /// Whether a key with this id is trusted.
+    pub fn contains(&self, key_id: &str) -> bool {
+        self.by_id.contains_key(key_id)
+    }
+
     /// Checks a generated item's manifest against the rule in the module
     /// docs. `text` is the item's [`provenance_text`].
-    pub fn check(
-        &self,
-        item_id: &str,
-        text: &str,
-        parent_ids: &[&str],
-        manifest_bytes: &[u8],
-    ) -> Result<Manifest, Rejection> {
+    pub fn check(&self, item: &Claimed<'_>, manifest_bytes: &[u8]) -> Result<Manifest, Rejection> {
+        let Claimed {
+            item_id,
+            text,
+            parent_ids,
+            creator_id,
+            licence,
+        } = *item;
         if self.is_empty() {
             return Err(Rejection::NoTrustedKeys);
         }
@@ -171,9 +209,7 @@ impl TrustedKeys {
                 manifest_item: m.item_id,
             });
         }
-        let statuses = manifest::verify(text, &m, |id| {
-            self.by_id.get(id).and_then(PublicKey::verifying_key)
-        });
+        let statuses = manifest::verify(text, &m, |id| self.by_id.get(id).cloned());
         for status in statuses {
             match status {
                 Status::SignatureValidated | Status::HashMatch => {}
@@ -182,7 +218,9 @@ impl TrustedKeys {
                         key_id: m.key_id.clone(),
                     });
                 }
-                Status::SignatureMismatch => return Err(Rejection::BadSignature),
+                Status::SignatureMismatch | Status::KeyNotActive => {
+                    return Err(Rejection::BadSignature);
+                }
                 Status::HashMismatch => return Err(Rejection::ContentMismatch),
                 Status::Malformed => {
                     return Err(Rejection::Malformed(
@@ -200,6 +238,18 @@ impl TrustedKeys {
                 item: parents.into_iter().map(str::to_string).collect(),
             });
         }
+        if m.creator_id != creator_id {
+            return Err(Rejection::CreatorMismatch {
+                manifest: m.creator_id,
+                item: creator_id.to_string(),
+            });
+        }
+        if m.licence != licence {
+            return Err(Rejection::LicenceMismatch {
+                manifest: m.licence,
+                item: licence.to_string(),
+            });
+        }
         if !matches!(m.review.verdict.as_str(), "allow" | "allow_with_label") {
             return Err(Rejection::NotAllowed {
                 verdict: m.review.verdict.clone(),
@@ -213,13 +263,16 @@ impl TrustedKeys {
 mod tests {
     use super::*;
     use ed25519_dalek::SigningKey;
-    use generec_trust::manifest::{ActionRecord, Generator, Ingredient, ReviewSummary};
-    use generec_trust::watermark;
+    use generec_provenance::keys;
+    use generec_provenance::manifest::{ActionRecord, Generator, Ingredient, ReviewSummary};
+    use generec_provenance::watermark;
 
     fn signed(key: &SigningKey, item_id: &str, text: &str, parents: &[&str]) -> Manifest {
         let mut m = Manifest {
             manifest_id: "00112233445566778899aabbccddeeff".into(),
             item_id: item_id.into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
             actions: vec![ActionRecord {
                 action: "c2pa.created".into(),
                 digital_source_type: manifest::TRAINED_ALGORITHMIC_MEDIA.into(),
@@ -243,6 +296,7 @@ mod tests {
                 verdict: "allow".into(),
                 bundle_hash: "cd".repeat(32),
                 bundle_version: "generec-default-1".into(),
+                log_index: 3,
                 rule_ids: vec![],
             },
             created_unix_ms: 1_700_000_000_001,
@@ -259,6 +313,16 @@ mod tests {
             &[hex::encode(key.verifying_key().to_bytes())],
         )
         .unwrap()
+    }
+
+    fn claimed<'a>(item_id: &'a str, text: &'a str, parent_ids: &'a [&'a str]) -> Claimed<'a> {
+        Claimed {
+            item_id,
+            text,
+            parent_ids,
+            creator_id: "generec",
+            licence: "CC-BY-4.0",
+        }
     }
 
     fn bytes(m: &Manifest) -> Vec<u8> {
@@ -280,9 +344,15 @@ mod tests {
         let keys = trusted(&key);
         let text = provenance_text("Markets today", "Shares rose.", []);
         let m = signed(&key, "gen-1", &text, &[]);
-        assert!(keys.check("gen-1", &text, &[], &bytes(&m)).is_ok());
+        assert!(
+            keys.check(&claimed("gen-1", &text, &[]), &bytes(&m))
+                .is_ok()
+        );
         let marked = watermark::embed(&text, &[3; 16]);
-        assert!(keys.check("gen-1", &marked, &[], &bytes(&m)).is_ok());
+        assert!(
+            keys.check(&claimed("gen-1", &marked, &[]), &bytes(&m))
+                .is_ok()
+        );
     }
 
     #[test]
@@ -294,27 +364,27 @@ mod tests {
         let ok = bytes(&m);
 
         assert_eq!(
-            TrustedKeys::default().check("gen-1", &text, &["p1"], &ok),
+            TrustedKeys::default().check(&claimed("gen-1", &text, &["p1"]), &ok),
             Err(Rejection::NoTrustedKeys)
         );
         assert_eq!(
-            keys.check("gen-1", &text, &["p1"], &[]),
+            keys.check(&claimed("gen-1", &text, &["p1"]), &[]),
             Err(Rejection::Missing)
         );
         assert!(matches!(
-            keys.check("gen-1", &text, &["p1"], b"{not json"),
+            keys.check(&claimed("gen-1", &text, &["p1"]), b"{not json"),
             Err(Rejection::Malformed(_))
         ));
         assert!(matches!(
-            keys.check("gen-2", &text, &["p1"], &ok),
+            keys.check(&claimed("gen-2", &text, &["p1"]), &ok),
             Err(Rejection::OtherItem { .. })
         ));
         assert_eq!(
-            keys.check("gen-1", "T\n\nChanged.", &["p1"], &ok),
+            keys.check(&claimed("gen-1", "T\n\nChanged.", &["p1"]), &ok),
             Err(Rejection::ContentMismatch)
         );
         assert!(matches!(
-            keys.check("gen-1", &text, &[], &ok),
+            keys.check(&claimed("gen-1", &text, &[]), &ok),
             Err(Rejection::ParentsMismatch { .. })
         ));
 
@@ -322,14 +392,14 @@ mod tests {
         let mut forged = m.clone();
         forged.review.verdict = "block".into();
         assert_eq!(
-            keys.check("gen-1", &text, &["p1"], &bytes(&forged)),
+            keys.check(&claimed("gen-1", &text, &["p1"]), &bytes(&forged)),
             Err(Rejection::BadSignature)
         );
         // Another key, even with a valid signature of its own, is not trusted.
         let other = SigningKey::from_bytes(&[8; 32]);
         let foreign = signed(&other, "gen-1", &text, &["p1"]);
         assert!(matches!(
-            keys.check("gen-1", &text, &["p1"], &bytes(&foreign)),
+            keys.check(&claimed("gen-1", &text, &["p1"]), &bytes(&foreign)),
             Err(Rejection::UntrustedKey { .. })
         ));
         // A properly signed manifest of a blocked review is still refused.
@@ -337,11 +407,36 @@ mod tests {
         blocked.review.verdict = "block".into();
         blocked.sign(&key);
         assert_eq!(
-            keys.check("gen-1", &text, &["p1"], &bytes(&blocked)),
+            keys.check(&claimed("gen-1", &text, &["p1"]), &bytes(&blocked)),
             Err(Rejection::NotAllowed {
                 verdict: "block".into()
             })
         );
+        // Creator and licence are signed: relabelling either is refused.
+        let relabelled = Claimed {
+            creator_id: "someone-else",
+            ..claimed("gen-1", &text, &["p1"])
+        };
+        assert!(matches!(
+            keys.check(&relabelled, &ok),
+            Err(Rejection::CreatorMismatch { .. })
+        ));
+        let relicensed = Claimed {
+            licence: "CC0-1.0",
+            ..claimed("gen-1", &text, &["p1"])
+        };
+        assert!(matches!(
+            keys.check(&relicensed, &ok),
+            Err(Rejection::LicenceMismatch { .. })
+        ));
+        // A field outside the signed encoding makes it no manifest.
+        let extra = String::from_utf8(ok.clone())
+            .unwrap()
+            .replacen('{', "{\"unsigned\":true,", 1);
+        assert!(matches!(
+            keys.check(&claimed("gen-1", &text, &["p1"]), extra.as_bytes()),
+            Err(Rejection::Malformed(_))
+        ));
         for r in [
             Rejection::NoTrustedKeys,
             Rejection::Missing,

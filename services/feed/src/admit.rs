@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use generec_corpus::model::{Item, ItemId};
-use generec_corpus::provenance::{Rejection, TrustedKeys};
+use generec_corpus::provenance::{Claimed, Rejection, TrustedKeys};
 
 use crate::model::{Allowed, Verified};
 
@@ -162,12 +162,15 @@ impl KeyCache {
 /// (the corpus's rule; see [`generec_corpus::provenance`]).
 pub fn verify_generated(keys: &TrustedKeys, item: &Item) -> Result<Verified, Rejection> {
     let parents: Vec<&str> = item.parent_ids.iter().map(ItemId::as_str).collect();
-    let m = keys.check(
-        item.id.as_str(),
-        &item.provenance_text(),
-        &parents,
-        &item.provenance_manifest,
-    )?;
+    let text = item.provenance_text();
+    let claimed = Claimed {
+        item_id: item.id.as_str(),
+        text: &text,
+        parent_ids: &parents,
+        creator_id: &item.creator_id,
+        licence: &item.licence,
+    };
+    let m = keys.check(&claimed, &item.provenance_manifest)?;
     let verdict = Allowed::from_name(&m.review.verdict).ok_or(Rejection::NotAllowed {
         verdict: m.review.verdict.clone(),
     })?;
@@ -227,15 +230,18 @@ mod tests {
 
     #[test]
     fn the_mark_is_lifted_out_of_a_marked_text() {
-        let marked = generec_trust::watermark::embed("Title\n\nBody", &[7; 16]);
+        let marked = generec_provenance::watermark::embed("Title\n\nBody", &[7; 16]);
         let mark = mark_of(&marked);
         assert_eq!(mark.chars().count(), 20);
         let moved = format!("Title\n\n{mark}Body");
         assert_eq!(
-            generec_trust::watermark::extract(&moved),
+            generec_provenance::watermark::extract(&moved),
             Some([7; 16]),
             "the moved mark still carries the manifest id"
         );
-        assert_eq!(generec_trust::watermark::strip(&moved), "Title\n\nBody");
+        assert_eq!(
+            generec_provenance::watermark::strip(&moved),
+            "Title\n\nBody"
+        );
     }
 }

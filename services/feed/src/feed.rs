@@ -686,10 +686,10 @@ impl Feed {
             .map(|c| gen_pb::Candidate {
                 item_id: c.item.id.to_string(),
                 score: c.score,
-                title: generec_trust::watermark::strip(&c.item.title),
+                title: generec_provenance::watermark::strip(&c.item.title),
                 tags: c.item.tags.clone(),
                 text: truncate(
-                    &generec_trust::watermark::strip(&c.item.body),
+                    &generec_provenance::watermark::strip(&c.item.body),
                     CANDIDATE_TEXT_BYTES,
                 )
                 .to_string(),
@@ -903,6 +903,7 @@ impl Feed {
             sources: self.review_sources(&draft, deadline).await,
             instruction: spec.instruction.clone(),
         };
+        let source_ids: Vec<String> = context.sources.iter().map(|s| s.id.clone()).collect();
         let req = self.clients.request(
             trust_pb::ReviewRequest {
                 content: text.clone(),
@@ -924,7 +925,12 @@ impl Feed {
             ));
         };
 
-        // Certify the reviewed text.
+        // Certify the reviewed text, with the creator and licence the
+        // corpus will store (both are signed).
+        let licence = match draft.parents.first() {
+            Some(p) if !p.licence.is_empty() => p.licence.clone(),
+            _ => self.config.created_licence.clone(),
+        };
         let req = self.clients.request(
             trust_pb::CertifyRequest {
                 item_id: draft.item_id.clone(),
@@ -941,6 +947,9 @@ impl Feed {
                 generator_name: draft.generator_name.clone(),
                 generator_version: draft.generator_version.clone(),
                 creator: spec.user_id.clone(),
+                licence: licence.clone(),
+                source_ids,
+                creator_id: self.config.creator_id.clone(),
             },
             deadline,
         );
@@ -948,10 +957,6 @@ impl Feed {
             .await
             .map_err(|e| e.describe("trust", "Certify"))?;
 
-        let licence = match draft.parents.first() {
-            Some(p) if !p.licence.is_empty() => p.licence.clone(),
-            _ => self.config.created_licence.clone(),
-        };
         let proto_item = corpus_pb::Item {
             id: draft.item_id.clone(),
             kind: draft.kind,
@@ -1043,7 +1048,7 @@ impl Feed {
             {
                 sources.push(trust_pb::SourcePassage {
                     id: format!("{}#title", parent.id),
-                    text: generec_trust::watermark::strip(&p.title),
+                    text: generec_provenance::watermark::strip(&p.title),
                 });
             }
         }

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
+use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy};
 use generec_proto::feed::v1 as pb;
 use pb::feed_service_server::{FeedService, FeedServiceServer};
 use tokio::sync::broadcast::error::RecvError;
@@ -263,9 +263,10 @@ impl FeedService for FeedGrpc {
     }
 }
 
-/// Who may call the feed: internal services (admins may call anything).
+/// Who may call this service: its rows of the platform's access table
+/// (`shared/common/data/access.toml`; admins may call anything).
 pub fn access_rules() -> AccessRules {
-    AccessRules::new().allow_service("generec.feed.v1.FeedService", &[Role::Internal])
+    AccessRules::from_table("generec.feed.v1.FeedService")
 }
 
 /// Serves the feed (with health and reflection) on a bound listener until

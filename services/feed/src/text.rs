@@ -11,7 +11,7 @@ const MAX_BODY_BYTES: usize = 4_000;
 
 /// Lower-cased alphanumeric words of `text`, with in-text marks removed.
 pub fn words(text: &str) -> Vec<String> {
-    generec_trust::watermark::strip(text)
+    generec_provenance::watermark::strip(text)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn words_ignore_case_punctuation_and_marks() {
-        let marked = generec_trust::watermark::embed("Markets, today!", &[1; 16]);
+        let marked = generec_provenance::watermark::embed("Markets, today!", &[1; 16]);
         assert_eq!(words(&marked), vec!["markets", "today"]);
     }
 

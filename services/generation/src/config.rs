@@ -71,6 +71,11 @@ pub struct GenerationConfig {
     pub corpus_url: String,
     /// Environment variable holding a bearer token for the corpus.
     pub corpus_token_env: String,
+    /// A bearer token for the corpus given by whoever assembles the service
+    /// (`generec up`); when set it is used instead of `corpus_token_env`.
+    /// Never read from or written to a file.
+    #[serde(skip)]
+    pub corpus_token: Option<generec_common::auth::BearerToken>,
     /// Where models live; empty: `$GENEREC_MODELS`, `$GENEREC_DATA/models`
     /// or `./.data/models`.
     pub models_dir: String,
@@ -93,6 +98,7 @@ impl Default for GenerationConfig {
         GenerationConfig {
             corpus_url: "http://127.0.0.1:50051".into(),
             corpus_token_env: "GENEREC_CORPUS_TOKEN".into(),
+            corpus_token: None,
             models_dir: String::new(),
             embeddings: true,
             default_backend: Backend::Composer,
@@ -251,9 +257,15 @@ impl GenerationConfig {
         let channel = tonic::transport::Endpoint::from_shared(self.corpus_url.clone())
             .map_err(|e| ConfigError::Invalid(format!("corpus_url {:?}: {e}", self.corpus_url)))?
             .connect_lazy();
-        let corpus_token = std::env::var(&self.corpus_token_env)
-            .ok()
-            .filter(|t| !t.is_empty());
+        let corpus_token = self
+            .corpus_token
+            .as_ref()
+            .map(|t| t.reveal().to_string())
+            .or_else(|| {
+                std::env::var(&self.corpus_token_env)
+                    .ok()
+                    .filter(|t| !t.is_empty())
+            });
         let core = Generation::new(Parts {
             instructor: Instructor::new(InstructorConfig {
                 rejection_streak: self.rejection_streak,

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
+use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy};
 use generec_proto::generation::v1 as pb;
 use generec_proto::generation::v1::generation_server::{
     Generation as GenerationApi, GenerationServer,
@@ -432,9 +432,10 @@ impl GenerationApi for GenerationGrpc {
     }
 }
 
-/// Who may call generation: internal services (admins may call anything).
+/// Who may call this service: its rows of the platform's access table
+/// (`shared/common/data/access.toml`; admins may call anything).
 pub fn access_rules() -> AccessRules {
-    AccessRules::new().allow_service("generec.generation.v1.Generation", &[Role::Internal])
+    AccessRules::from_table("generec.generation.v1.Generation")
 }
 
 /// Serves generation (with health and reflection) on a bound listener until

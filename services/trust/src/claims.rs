@@ -81,13 +81,7 @@ pub struct Claims {
 }
 
 fn check_id(field: &str, v: &str) -> Result<(), TrustError> {
-    if v.is_empty() || v.len() > 256 || v.chars().any(char::is_control) {
-        return Err(TrustError::invalid(
-            field,
-            "must be 1 to 256 bytes without control characters",
-        ));
-    }
-    Ok(())
+    generec_provenance::ids::check_id(v).map_err(|e| TrustError::invalid(field, e))
 }
 
 impl Claims {
@@ -162,6 +156,19 @@ impl Claims {
         check_id("claim_id", claim_id)?;
         check_id("work_id", work_id)?;
         check_id("claimant", claimant)?;
+        if !licence.is_empty() {
+            crate::provenance::check_licence("licence", licence)?;
+        }
+        if text.len() > crate::review::limits::MAX_CONTENT_BYTES {
+            return Err(TrustError::invalid(
+                "text",
+                format!(
+                    "is {} bytes; the limit is {}",
+                    text.len(),
+                    crate::review::limits::MAX_CONTENT_BYTES
+                ),
+            ));
+        }
         if self.tree.contains_key(claim_id.as_bytes())? {
             return Err(TrustError::invalid(
                 "claim_id",

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy, Role};
+use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy};
 use generec_common::types::{ItemKind, Origin};
 use generec_proto::trust::v1 as pb;
 use pb::trust_service_server::{TrustService, TrustServiceServer};
@@ -100,6 +100,10 @@ pub fn context_from(ctx: Option<pb::ReviewContext>) -> Result<ReviewContext, Tru
                 .map_err(|e| TrustError::invalid("context.origin", e.to_string()))?,
         ),
     };
+    if !ctx.user_id.is_empty() {
+        generec_provenance::ids::check_id(&ctx.user_id)
+            .map_err(|e| TrustError::invalid("context.user_id", e))?;
+    }
     Ok(ReviewContext {
         kind,
         user_id: ctx.user_id,
@@ -232,7 +236,7 @@ impl TrustService for TrustGrpc {
         let outcome = self
             .run(move |r| {
                 let outcome = r.review(&req.content, &context)?;
-                provenance.record_review(&req.content, &context.user_id, &outcome)?;
+                provenance.record_review(&req.content, &context, &outcome)?;
                 Ok(outcome)
             })
             .await?;
@@ -258,7 +262,7 @@ impl TrustService for TrustGrpc {
                         let reviewed = tokio::task::spawn_blocking(move || {
                             let context = context_from(req.context)?;
                             let outcome = reviewer.review(&req.content, &context)?;
-                            provenance.record_review(&req.content, &context.user_id, &outcome)?;
+                            provenance.record_review(&req.content, &context, &outcome)?;
                             Ok::<_, TrustError>(outcome)
                         })
                         .await;
@@ -312,12 +316,10 @@ impl TrustService for TrustGrpc {
         request: Request<pb::RegisterWorkRequest>,
     ) -> Result<Response<pb::RegisterWorkResponse>, Status> {
         let req = request.into_inner();
-        if req.work_id.is_empty() || req.work_id.len() > 256 {
-            return Err(TrustError::invalid("work_id", "must be 1 to 256 bytes").into());
-        }
-        if req.claimant.is_empty() {
-            return Err(TrustError::invalid("claimant", "must not be empty").into());
-        }
+        generec_provenance::ids::check_id(&req.work_id)
+            .map_err(|e| TrustError::invalid("work_id", e))?;
+        generec_provenance::ids::check_id(&req.claimant)
+            .map_err(|e| TrustError::invalid("claimant", e))?;
         if req.text.split_whitespace().count() < 5 {
             return Err(
                 TrustError::invalid("text", "a claimed work needs at least 5 words").into(),
@@ -390,9 +392,6 @@ impl TrustService for TrustGrpc {
         request: Request<pb::CertifyRequest>,
     ) -> Result<Response<pb::CertifyResponse>, Status> {
         let req = request.into_inner();
-        if req.content.len() > crate::review::limits::MAX_CONTENT_BYTES {
-            return Err(TrustError::invalid("content", "is larger than a review accepts").into());
-        }
         let generator = (!req.generator_name.is_empty()).then(|| crate::manifest::Generator {
             name: req.generator_name.clone(),
             version: req.generator_version.clone(),
@@ -412,6 +411,9 @@ impl TrustService for TrustGrpc {
                 .collect(),
             generator,
             creator: req.creator,
+            creator_id: req.creator_id,
+            licence: req.licence,
+            source_ids: req.source_ids,
         };
         let certified = self.with_provenance(move |p| p.certify(&certify)).await?;
         Ok(Response::new(pb::CertifyResponse {
@@ -761,26 +763,10 @@ where
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-/// Who may call the trust service: internal services review and certify;
-/// auditors read proofs, checkpoints and keys and verify; compliance reads
-/// what auditors read and queries the log; only admins reload bundles.
+/// Who may call this service: its rows of the platform's access table
+/// (`shared/common/data/access.toml`; admins may call anything).
 pub fn access_rules() -> AccessRules {
-    const SVC: &str = "generec.trust.v1.TrustService";
-    let readers = [Role::Internal, Role::Auditor, Role::Compliance];
-    AccessRules::new()
-        .allow_service(SVC, &[Role::Internal])
-        .allow(SVC, "ReloadBundle", &[])
-        .allow(SVC, "GetBundle", &readers)
-        .allow(SVC, "Verify", &readers)
-        .allow(SVC, "DetectProvenance", &readers)
-        .allow(SVC, "GetCheckpoint", &readers)
-        .allow(SVC, "GetInclusionProof", &readers)
-        .allow(SVC, "GetConsistencyProof", &readers)
-        .allow(SVC, "GetPublicKeys", &readers)
-        .allow(SVC, "QueryLog", &[Role::Compliance])
-        .allow(SVC, "ListClaims", &readers)
-        .allow(SVC, "ResolveClaim", &[])
-        .allow(SVC, "RotateKey", &[])
+    AccessRules::from_table("generec.trust.v1.TrustService")
 }
 
 /// Serves the trust service (with health and reflection) on a bound

@@ -10,9 +10,7 @@ use generec_common::now_unix_ms;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::{SigningKey, VerifyingKey};
-use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use ed25519_dalek::SigningKey;
 
 /// Why the key ring could not be opened or changed.
 #[derive(Debug, thiserror::Error)]
@@ -30,33 +28,7 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> KeyError {
     }
 }
 
-/// The id of a public key: `ed25519:` and the first 8 bytes of its SHA-256, hex.
-pub fn key_id(key: &VerifyingKey) -> String {
-    format!(
-        "ed25519:{}",
-        hex::encode(&Sha256::digest(key.to_bytes())[..8])
-    )
-}
-
-/// A public key the service has signed with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicKey {
-    pub key_id: String,
-    /// The 32-byte Ed25519 public key, hex.
-    pub public_key: String,
-    pub created_unix_ms: i64,
-    /// When it stopped signing; 0 for the active key.
-    #[serde(default)]
-    pub retired_unix_ms: i64,
-}
-
-impl PublicKey {
-    /// The verifying key.
-    pub fn verifying_key(&self) -> Option<VerifyingKey> {
-        let bytes: [u8; 32] = hex::decode(&self.public_key).ok()?.try_into().ok()?;
-        VerifyingKey::from_bytes(&bytes).ok()
-    }
-}
+pub use generec_provenance::keys::{PublicKey, key_id};
 
 /// The active signing key and every public key ever used.
 pub struct KeyRing {
@@ -131,16 +103,12 @@ impl KeyRing {
         };
         let id = key_id(&active.verifying_key());
         if !public.iter().any(|k| k.key_id == id) {
+            // A configured key file that is not yet listed: it signs from now.
             let now = now_unix_ms();
             for k in public.iter_mut().filter(|k| k.retired_unix_ms == 0) {
                 k.retired_unix_ms = now;
             }
-            public.push(PublicKey {
-                key_id: id,
-                public_key: hex::encode(active.verifying_key().to_bytes()),
-                created_unix_ms: now,
-                retired_unix_ms: 0,
-            });
+            public.push(PublicKey::new(&active.verifying_key(), now, 0));
             write_public(&public_path, &public)?;
         }
         Ok(KeyRing {
@@ -165,12 +133,9 @@ impl KeyRing {
         &self.public
     }
 
-    /// The public key with this id, active or retired.
-    pub fn find(&self, id: &str) -> Option<VerifyingKey> {
-        self.public
-            .iter()
-            .find(|k| k.key_id == id)
-            .and_then(PublicKey::verifying_key)
+    /// The public key with this id, active or retired, with its period.
+    pub fn find(&self, id: &str) -> Option<PublicKey> {
+        self.public.iter().find(|k| k.key_id == id).cloned()
     }
 
     /// Replaces the active key by a new one; the old public key stays.
@@ -183,12 +148,7 @@ impl KeyRing {
             k.retired_unix_ms = now;
         }
         let id = key_id(&key.verifying_key());
-        public.push(PublicKey {
-            key_id: id.clone(),
-            public_key: hex::encode(key.verifying_key().to_bytes()),
-            created_unix_ms: now,
-            retired_unix_ms: 0,
-        });
+        public.push(PublicKey::new(&key.verifying_key(), now, 0));
         // Public keys first: a crash in between leaves the old key active
         // and the new one merely announced.
         write_public(&self.dir.join("public.json"), &public)?;
@@ -234,7 +194,7 @@ mod tests {
         assert_ne!(old_id, new_id);
         let ring = KeyRing::open(dir.path(), None).unwrap();
         assert_eq!(ring.active_id(), new_id);
-        let old = ring.find(&old_id).unwrap();
+        let old = ring.find(&old_id).unwrap().verifying_key().unwrap();
         assert!(old.verify(b"manifest", &sig).is_ok());
         let keys = ring.public_keys();
         assert_eq!(keys.len(), 2);

@@ -13,7 +13,6 @@
 //! what users and claimants registered (salted fingerprints of private
 //! attributes, claimed works); [`grpc`] is the thin gRPC skin.
 
-pub mod audit;
 pub mod bundle;
 pub mod checks;
 pub mod claims;
@@ -23,15 +22,14 @@ pub mod eval;
 pub mod finding;
 pub mod grpc;
 pub mod keys;
-pub mod manifest;
-pub mod merkle;
-pub mod note;
 pub mod provenance;
 pub mod query;
 pub mod registry;
 pub mod review;
 pub mod tlog;
-pub mod watermark;
 
 pub use config::{Trust, TrustConfig};
 pub use error::TrustError;
+/// The provenance formats, from the shared crate every service and
+/// auditor uses.
+pub use generec_provenance::{audit, entry, ids, manifest, merkle, note, watermark};

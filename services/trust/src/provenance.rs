@@ -17,6 +17,7 @@ use std::sync::RwLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::ReviewContext;
 use crate::error::{TrustError, internal};
 use crate::finding::Action;
 use crate::keys::{KeyRing, PublicKey};
@@ -26,6 +27,8 @@ use crate::query::{Page, Query, QueryIndex};
 use crate::review::Outcome;
 use crate::tlog::{Log, LogError};
 use crate::watermark;
+use generec_provenance::entry::Authorship;
+use generec_provenance::ids;
 
 /// Largest Hamming distance at which a soft binding still names a manifest.
 pub const SOFT_MATCH_BITS: u32 = 12;
@@ -43,20 +46,9 @@ pub enum LogEntry {
         user_id: String,
         when_unix_ms: i64,
     },
-    /// A generator made (or edited) an item, under this manifest.
-    Authorship {
-        item_id: String,
-        /// `human` for an upload, `generated` for a certified item.
-        #[serde(default)]
-        origin: String,
-        /// Empty for a human upload (it has no manifest).
-        manifest_id: String,
-        content_sha256: String,
-        creator: String,
-        parents: Vec<Ingredient>,
-        key_id: String,
-        when_unix_ms: i64,
-    },
+    /// A generator made (or edited) an item, under this manifest; or a
+    /// human uploaded it.
+    Authorship(Authorship),
     /// A copyright claim was registered, disputed or resolved.
     CopyrightClaim {
         claim_id: String,
@@ -91,10 +83,87 @@ pub enum LogEntry {
 }
 
 impl LogEntry {
-    /// The bytes logged: canonical JSON (fields in declaration order).
+    /// The bytes logged: canonical JSON (fields in declaration order). An
+    /// entry larger than a log entry may be is refused here, before
+    /// anything is signed or appended.
     pub fn to_bytes(&self) -> Result<Vec<u8>, TrustError> {
-        serde_json::to_vec(self).map_err(|e| TrustError::Internal(e.to_string()))
+        let bytes = serde_json::to_vec(self).map_err(|e| TrustError::Internal(e.to_string()))?;
+        if bytes.len() > generec_provenance::entry::MAX_ENTRY_BYTES {
+            return Err(TrustError::invalid(
+                "request",
+                format!(
+                    "would make a log entry of {} bytes; the limit is {}",
+                    bytes.len(),
+                    generec_provenance::entry::MAX_ENTRY_BYTES
+                ),
+            ));
+        }
+        Ok(bytes)
     }
+}
+
+/// Most ingredients (parents) of one certified item.
+pub const MAX_INGREDIENTS: usize = 64;
+/// Most sources one certified item names.
+pub const MAX_SOURCES: usize = 64;
+/// Longest licence id, in bytes.
+pub const MAX_LICENCE_BYTES: usize = 64;
+
+/// Checks a licence id as the corpus does: an SPDX-style id (`CC-BY-4.0`,
+/// `all-rights-reserved`, `LicenseRef-...`).
+pub fn check_licence(field: &str, licence: &str) -> Result<(), TrustError> {
+    let ok = !licence.is_empty()
+        && licence.len() <= MAX_LICENCE_BYTES
+        && licence.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && licence
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(TrustError::invalid(
+            field,
+            format!("must be an SPDX-style licence id of 1 to {MAX_LICENCE_BYTES} bytes"),
+        ))
+    }
+}
+
+/// The origin a review context records, as stored with the review.
+fn origin_name(origin: Option<generec_common::types::Origin>) -> &'static str {
+    use generec_common::types::Origin;
+    match origin {
+        None => "unspecified",
+        Some(Origin::Human) => "human",
+        Some(Origin::AiEdited) => "ai_edited",
+        Some(Origin::AiCreated) => "ai_created",
+    }
+}
+
+/// The key a review is stored under: the content's hard binding and what
+/// the review was made for (origin, parents, sources), so a review made in
+/// one context never vouches for another.
+pub fn review_key(
+    content_sha256: &str,
+    origin: &str,
+    parents: &[String],
+    sources: &[String],
+) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut parents = parents.to_vec();
+    parents.sort();
+    parents.dedup();
+    let mut sources = sources.to_vec();
+    sources.sort();
+    sources.dedup();
+    let mut h = Sha256::new();
+    for part in [origin.to_string(), parents.join("\n"), sources.join("\n")] {
+        h.update((part.len() as u64).to_be_bytes());
+        h.update(part.as_bytes());
+    }
+    let mut key = content_sha256.as_bytes().to_vec();
+    key.push(b'/');
+    key.extend_from_slice(&hex::encode(h.finalize()).into_bytes());
+    key
 }
 
 /// What to certify.
@@ -106,8 +175,70 @@ pub struct CertifyRequest {
     pub action: String,
     pub parents: Vec<Ingredient>,
     pub generator: Option<Generator>,
-    /// Who asked for it (a user or a service).
+    /// Who asked for it (a user or a service); logged.
     pub creator: String,
+    /// The item's creator id in the corpus; signed.
+    pub creator_id: String,
+    /// The item's licence; signed.
+    pub licence: String,
+    /// The ids of the sources its review saw.
+    pub source_ids: Vec<String>,
+}
+
+impl CertifyRequest {
+    /// Checks every field before anything is signed or logged; the error
+    /// names the field.
+    pub fn validate(&self) -> Result<(), TrustError> {
+        let id = |field: &str, v: &str| ids::check_id(v).map_err(|e| TrustError::invalid(field, e));
+        id("item_id", &self.item_id)?;
+        if self.content.trim().is_empty() {
+            return Err(TrustError::invalid("content", "must not be empty"));
+        }
+        if self.content.len() > crate::review::limits::MAX_CONTENT_BYTES {
+            return Err(TrustError::invalid(
+                "content",
+                format!(
+                    "is {} bytes; the limit is {}",
+                    self.content.len(),
+                    crate::review::limits::MAX_CONTENT_BYTES
+                ),
+            ));
+        }
+        if !self.action.is_empty() {
+            ids::check_name(&self.action).map_err(|e| TrustError::invalid("action", e))?;
+        }
+        if self.parents.len() > MAX_INGREDIENTS {
+            return Err(TrustError::invalid(
+                "parents",
+                format!("has {}; the limit is {MAX_INGREDIENTS}", self.parents.len()),
+            ));
+        }
+        for (i, p) in self.parents.iter().enumerate() {
+            id(&format!("parents[{i}].item_id"), &p.item_id)?;
+            ids::check_sha256(&p.content_sha256)
+                .map_err(|e| TrustError::invalid(&format!("parents[{i}].content_sha256"), e))?;
+            ids::check_name(&p.relationship)
+                .map_err(|e| TrustError::invalid(&format!("parents[{i}].relationship"), e))?;
+        }
+        if let Some(g) = &self.generator {
+            ids::check_label(&g.name).map_err(|e| TrustError::invalid("generator_name", e))?;
+            ids::check_label(&g.version)
+                .map_err(|e| TrustError::invalid("generator_version", e))?;
+        }
+        id("creator", &self.creator)?;
+        id("creator_id", &self.creator_id)?;
+        check_licence("licence", &self.licence)?;
+        if self.source_ids.len() > MAX_SOURCES {
+            return Err(TrustError::invalid(
+                "source_ids",
+                format!("has {}; the limit is {MAX_SOURCES}", self.source_ids.len()),
+            ));
+        }
+        for (i, s) in self.source_ids.iter().enumerate() {
+            id(&format!("source_ids[{i}]"), s)?;
+        }
+        Ok(())
+    }
 }
 
 /// A certified item.
@@ -133,6 +264,8 @@ struct StoredReview {
     rule_ids: Vec<String>,
     bundle_hash: String,
     bundle_version: String,
+    /// The log index of its policy decision.
+    log_index: u64,
 }
 
 /// See the module docs.
@@ -153,6 +286,7 @@ impl From<LogError> for TrustError {
                 TrustError::Overloaded("the transparency log is overloaded; retry later".into())
             }
             LogError::Proof(m) => TrustError::invalid("tree_size", m),
+            e @ LogError::TooLarge { .. } => TrustError::invalid("request", e.to_string()),
             LogError::Storage(m) => TrustError::Internal(m),
         }
     }
@@ -239,6 +373,14 @@ impl Provenance {
         after: Option<u64>,
         limit: usize,
     ) -> Result<Page, TrustError> {
+        // Checked before the query is logged, so a bad query logs nothing.
+        query.validate()?;
+        if limit == 0 || limit > crate::query::MAX_PAGE {
+            return Err(TrustError::invalid(
+                "page_size",
+                format!("must be 1 to {}", crate::query::MAX_PAGE),
+            ));
+        }
         self.append(vec![LogEntry::ComplianceQuery {
             caller: caller.to_string(),
             query: query.clone(),
@@ -249,11 +391,12 @@ impl Provenance {
         self.index.query(&self.log, query, after, limit)
     }
 
-    /// Records a review of `content` and logs the decision. Returns the log index.
+    /// Records a review of `content` made in `context` and logs the
+    /// decision. Returns the log index.
     pub fn record_review(
         &self,
         content: &str,
-        user_id: &str,
+        context: &ReviewContext,
         outcome: &Outcome,
     ) -> Result<u64, TrustError> {
         let hash = manifest::hard_binding(content);
@@ -261,43 +404,53 @@ impl Provenance {
             outcome.findings.iter().map(|f| f.rule_id.clone()).collect();
         rule_ids.sort();
         rule_ids.dedup();
-        let stored = StoredReview {
+        let entry = LogEntry::PolicyDecision {
+            content_sha256: hash.clone(),
             verdict: outcome.verdict,
             rule_ids: rule_ids.clone(),
             bundle_hash: outcome.bundle_hash.clone(),
-            bundle_version: outcome.bundle_version.clone(),
+            user_id: context.user_id.clone(),
+            when_unix_ms: now_unix_ms(),
         };
-        self.reviews.insert(
-            hash.as_bytes(),
-            serde_json::to_vec(&stored).map_err(internal)?,
-        )?;
-        let entry = LogEntry::PolicyDecision {
-            content_sha256: hash,
+        let log_index = self.append(vec![entry])?[0];
+        let stored = StoredReview {
             verdict: outcome.verdict,
             rule_ids,
             bundle_hash: outcome.bundle_hash.clone(),
-            user_id: user_id.to_string(),
-            when_unix_ms: now_unix_ms(),
+            bundle_version: outcome.bundle_version.clone(),
+            log_index,
         };
-        // The log append flushes the database, the review record with it.
-        Ok(self.append(vec![entry])?[0])
+        let parents: Vec<String> = context.parents.iter().map(|p| p.id.clone()).collect();
+        let sources: Vec<String> = context.sources.iter().map(|s| s.id.clone()).collect();
+        let key = review_key(&hash, origin_name(context.origin), &parents, &sources);
+        // Not flushed here: a review lost in a crash is only asked again
+        // (Certify says it has not been reviewed); its decision is logged.
+        self.reviews
+            .insert(key, serde_json::to_vec(&stored).map_err(internal)?)?;
+        Ok(log_index)
     }
 
-    /// Signs, marks, stores and logs an item whose last review allowed it.
+    /// Signs, marks, stores and logs an item that a review made for it
+    /// allowed: a review of the same content, for generated content with
+    /// the same parents and sources.
     pub fn certify(&self, req: &CertifyRequest) -> Result<Certified, TrustError> {
-        if req.item_id.is_empty() || req.item_id.len() > 256 {
-            return Err(TrustError::invalid("item_id", "must be 1 to 256 bytes"));
-        }
-        if req.content.is_empty() {
-            return Err(TrustError::invalid("content", "must not be empty"));
-        }
+        req.validate()?;
         let hash = manifest::hard_binding(&req.content);
-        let review: StoredReview = match self.reviews.get(hash.as_bytes())? {
+        let origin = if req.parents.is_empty() {
+            "ai_created"
+        } else {
+            "ai_edited"
+        };
+        let parent_ids: Vec<String> = req.parents.iter().map(|p| p.item_id.clone()).collect();
+        let key = review_key(&hash, origin, &parent_ids, &req.source_ids);
+        let review: StoredReview = match self.reviews.get(key)? {
             Some(v) => serde_json::from_slice(&v).map_err(internal)?,
             None => {
                 return Err(TrustError::precondition(
                     "content",
-                    "has not been reviewed; call Review first",
+                    format!(
+                        "has not been reviewed as {origin} content with these parents and sources; call Review with that context first"
+                    ),
                 ));
             }
         };
@@ -305,7 +458,7 @@ impl Provenance {
             return Err(TrustError::precondition(
                 "content",
                 format!(
-                    "its last review's verdict was {}, which does not allow it",
+                    "its review's verdict was {}, which does not allow it",
                     review.verdict.as_str()
                 ),
             ));
@@ -331,6 +484,8 @@ impl Provenance {
         let mut m = Manifest {
             manifest_id: hex::encode(id),
             item_id: req.item_id.clone(),
+            creator_id: req.creator_id.clone(),
+            licence: req.licence.clone(),
             actions: vec![ActionRecord {
                 action: action.to_string(),
                 digital_source_type: source_type.into(),
@@ -347,6 +502,7 @@ impl Provenance {
                 verdict: review.verdict.as_str().into(),
                 bundle_hash: review.bundle_hash,
                 bundle_version: review.bundle_version,
+                log_index: review.log_index,
                 rule_ids: review.rule_ids,
             },
             created_unix_ms: now,
@@ -355,9 +511,7 @@ impl Provenance {
         };
         m.sign(keys.active());
         drop(keys);
-        self.manifests
-            .insert(id, serde_json::to_vec(&m).map_err(internal)?)?;
-        let entry = LogEntry::Authorship {
+        let entry = LogEntry::Authorship(Authorship {
             item_id: m.item_id.clone(),
             origin: "generated".into(),
             manifest_id: m.manifest_id.clone(),
@@ -365,9 +519,16 @@ impl Provenance {
             creator: req.creator.clone(),
             parents: m.ingredients.clone(),
             key_id: m.key_id.clone(),
+            licence: m.licence.clone(),
+            review_index: Some(m.review.log_index),
             when_unix_ms: now,
-        };
-        let log_index = self.append(vec![entry])?[0];
+        });
+        // Encoded (and so size-checked) before the manifest is stored.
+        let bytes = entry.to_bytes()?;
+        self.manifests
+            .insert(id, serde_json::to_vec(&m).map_err(internal)?)?;
+        let log_index = self.log.append(vec![bytes])?[0];
+        self.index.catch_up(&self.log)?;
         self.db
             .open_tree("authorship")?
             .insert(id, &log_index.to_be_bytes())?;
@@ -387,19 +548,10 @@ impl Provenance {
         content_sha256: &str,
         creator: &str,
     ) -> Result<u64, TrustError> {
-        if item_id.is_empty() || item_id.len() > 256 {
-            return Err(TrustError::invalid("item_id", "must be 1 to 256 bytes"));
-        }
-        if content_sha256.len() != 64 || !content_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(TrustError::invalid(
-                "content_sha256",
-                "must be 64 hex digits",
-            ));
-        }
-        if creator.is_empty() || creator.len() > 256 {
-            return Err(TrustError::invalid("creator", "must be 1 to 256 bytes"));
-        }
-        let entry = LogEntry::Authorship {
+        ids::check_id(item_id).map_err(|e| TrustError::invalid("item_id", e))?;
+        ids::check_sha256(content_sha256).map_err(|e| TrustError::invalid("content_sha256", e))?;
+        ids::check_id(creator).map_err(|e| TrustError::invalid("creator", e))?;
+        let entry = LogEntry::Authorship(Authorship {
             item_id: item_id.to_string(),
             origin: "human".into(),
             manifest_id: String::new(),
@@ -407,8 +559,10 @@ impl Provenance {
             creator: creator.to_string(),
             parents: Vec::new(),
             key_id: String::new(),
+            licence: String::new(),
+            review_index: None,
             when_unix_ms: now_unix_ms(),
-        };
+        });
         Ok(self.append(vec![entry])?[0])
     }
 
@@ -462,6 +616,17 @@ impl Provenance {
     pub fn verify(&self, content: &str, m: &Manifest) -> Result<Vec<Status>, TrustError> {
         let keys = self.keys.read().map_err(|_| internal("lock poisoned"))?;
         Ok(manifest::verify(content, m, |id| keys.find(id)))
+    }
+
+    /// The trust root an auditor pins: every public key with its period,
+    /// and the checkpoint verifier key of each under this log's origin.
+    pub fn trust_root(&self) -> Result<generec_provenance::audit::TrustRoot, TrustError> {
+        let keys = self.keys.read().map_err(|_| internal("lock poisoned"))?;
+        Ok(generec_provenance::audit::TrustRoot {
+            log_keys: Vec::new(),
+            signing_keys: keys.public_keys().to_vec(),
+        }
+        .with_log_keys_for(&self.origin))
     }
 
     /// Every public key, and the active key's signed-note verifier key.
@@ -533,7 +698,17 @@ mod tests {
             item_id: "gen-1".into(),
             content: content.into(),
             creator: "feed".into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
             ..CertifyRequest::default()
+        }
+    }
+
+    fn generated() -> ReviewContext {
+        ReviewContext {
+            origin: Some(generec_common::types::Origin::AiCreated),
+            user_id: "u".into(),
+            ..ReviewContext::default()
         }
     }
 
@@ -543,23 +718,108 @@ mod tests {
         let p = open(dir.path());
         let err = p.certify(&request(TEXT)).unwrap_err().to_string();
         assert!(err.contains("not been reviewed"), "{err}");
-        p.record_review(TEXT, "u", &outcome(Action::Block)).unwrap();
+        p.record_review(TEXT, &generated(), &outcome(Action::Block))
+            .unwrap();
         assert!(
             p.certify(&request(TEXT))
                 .unwrap_err()
                 .to_string()
                 .contains("block")
         );
-        p.record_review(TEXT, "u", &outcome(Action::AllowWithLabel))
+        p.record_review(TEXT, &generated(), &outcome(Action::AllowWithLabel))
             .unwrap();
-        assert!(p.certify(&request(TEXT)).is_ok());
+        let c = p.certify(&request(TEXT)).unwrap();
+        assert_eq!(c.manifest.review.verdict, "allow_with_label");
+    }
+
+    #[test]
+    fn a_review_in_another_context_does_not_vouch_for_generated_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path());
+        // Reviewed as generated: held; reviewed again with no context: allowed.
+        p.record_review(TEXT, &generated(), &outcome(Action::Review))
+            .unwrap();
+        p.record_review(TEXT, &ReviewContext::default(), &outcome(Action::Allow))
+            .unwrap();
+        let err = p.certify(&request(TEXT)).unwrap_err().to_string();
+        assert!(err.contains("review"), "{err}");
+        // Other parents or sources than the review saw are another context.
+        let allowed = p
+            .record_review(TEXT, &generated(), &outcome(Action::Allow))
+            .unwrap();
+        let mut with_sources = request(TEXT);
+        with_sources.source_ids = vec!["bbc-1".into()];
+        assert!(p.certify(&with_sources).is_err());
+        let c = p.certify(&request(TEXT)).unwrap();
+        assert_eq!(c.manifest.review.log_index, allowed);
+        let logged: LogEntry =
+            serde_json::from_slice(&p.log().entry(c.log_index).unwrap().unwrap()).unwrap();
+        assert!(matches!(logged, LogEntry::Authorship(ref a) if a.review_index == Some(allowed)));
+    }
+
+    #[test]
+    fn certify_validates_every_field_before_signing_or_logging() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path());
+        p.record_review(TEXT, &generated(), &outcome(Action::Allow))
+            .unwrap();
+        let size = p.log().head().0;
+        let parent = |id: &str, hash: &str| Ingredient {
+            item_id: id.into(),
+            content_sha256: hash.into(),
+            relationship: "parentOf".into(),
+        };
+        type Breaks = Box<dyn Fn(&mut CertifyRequest)>;
+        let cases: Vec<(&str, Breaks)> = vec![
+            ("item_id", Box::new(|r| r.item_id = "gen\0nul".into())),
+            ("item_id", Box::new(|r| r.item_id = "x".repeat(300))),
+            (
+                "action",
+                Box::new(|r| r.action = "c2pa.evil\u{202e}".into()),
+            ),
+            (
+                "parents[0].content_sha256",
+                Box::new(move |r| r.parents = vec![parent("bbc-1", "zz")]),
+            ),
+            (
+                "parents",
+                Box::new(move |r| {
+                    r.parents = (0..250_000)
+                        .map(|i| parent(&format!("p{i}"), &"ab".repeat(32)))
+                        .collect()
+                }),
+            ),
+            (
+                "generator_name",
+                Box::new(|r| {
+                    r.generator = Some(Generator {
+                        name: "g".repeat(1 << 20),
+                        version: "1".into(),
+                    })
+                }),
+            ),
+            ("creator_id", Box::new(|r| r.creator_id = String::new())),
+            ("licence", Box::new(|r| r.licence = "CC BY".into())),
+        ];
+        for (field, break_it) in cases {
+            let mut r = request(TEXT);
+            break_it(&mut r);
+            let err = p.certify(&r).unwrap_err();
+            assert!(
+                matches!(err, TrustError::InvalidArgument { .. }),
+                "{field}: {err}"
+            );
+            assert!(err.to_string().contains(field), "{field}: {err}");
+        }
+        assert_eq!(p.log().head().0, size, "nothing was logged");
     }
 
     #[test]
     fn a_certified_item_verifies_is_found_by_mark_or_soft_binding_and_is_in_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path());
-        p.record_review(TEXT, "u", &outcome(Action::Allow)).unwrap();
+        p.record_review(TEXT, &generated(), &outcome(Action::Allow))
+            .unwrap();
         let c = p.certify(&request(TEXT)).unwrap();
         assert_eq!(
             p.verify(&c.content, &c.manifest).unwrap(),
@@ -590,7 +850,7 @@ mod tests {
         let entry = p.log().entry(c.log_index).unwrap().unwrap();
         let logged: LogEntry = serde_json::from_slice(&entry).unwrap();
         assert!(
-            matches!(logged, LogEntry::Authorship { ref manifest_id, .. } if *manifest_id == c.manifest.manifest_id)
+            matches!(logged, LogEntry::Authorship(ref a) if a.manifest_id == c.manifest.manifest_id)
         );
         let proof = p.log().inclusion_proof(c.log_index, cp.size).unwrap();
         assert!(merkle::verify_inclusion(
@@ -606,7 +866,8 @@ mod tests {
     fn after_a_key_rotation_old_manifests_still_verify_and_the_rotation_is_logged() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path());
-        p.record_review(TEXT, "u", &outcome(Action::Allow)).unwrap();
+        p.record_review(TEXT, &generated(), &outcome(Action::Allow))
+            .unwrap();
         let c = p.certify(&request(TEXT)).unwrap();
         let (size_before, _) = p.log().head();
         let new_id = p.rotate_key().unwrap();

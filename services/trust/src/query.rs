@@ -49,6 +49,60 @@ pub struct QueryIndex {
 
 /// Most entries in one page.
 pub const MAX_PAGE: usize = 1000;
+/// Most bytes of entries in one page: a page always fits in a reply.
+pub const MAX_PAGE_BYTES: usize = 1024 * 1024;
+/// Longest value of a query field, in bytes.
+pub const MAX_FIELD_BYTES: usize = generec_provenance::ids::MAX_ID_BYTES;
+
+impl Query {
+    /// Checks every field: ids as the corpus checks them, at most
+    /// [`MAX_FIELD_BYTES`] bytes each, and a sane time range; the error
+    /// names the field.
+    pub fn validate(&self) -> Result<(), TrustError> {
+        for (field, value) in [
+            ("item_id", &self.item_id),
+            ("creator", &self.creator),
+            ("user_id", &self.user_id),
+            ("claimant", &self.claimant),
+            ("verdict", &self.verdict),
+            ("rule_id", &self.rule_id),
+            ("entry_type", &self.entry_type),
+        ] {
+            if !value.is_empty() {
+                generec_provenance::ids::check_id(value)
+                    .map_err(|e| TrustError::invalid(field, e))?;
+            }
+        }
+        if self.from_unix_ms < 0
+            || self.until_unix_ms < 0
+            || (self.until_unix_ms != 0 && self.from_unix_ms >= self.until_unix_ms)
+        {
+            return Err(TrustError::invalid("time range", "needs 0 <= from < until"));
+        }
+        Ok(())
+    }
+}
+
+/// What a page shows of an entry: its text, or for an entry larger than a
+/// log entry may be (written before the limit existed) a summary with its
+/// size and leaf hash, so the query still answers and the entry stays
+/// provable.
+pub fn shown_entry(bytes: &[u8]) -> String {
+    if bytes.len() <= generec_provenance::entry::MAX_ENTRY_BYTES {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let kind = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    serde_json::json!({
+        "type": "oversized",
+        "entry_type": kind,
+        "bytes": bytes.len(),
+        "leaf_hash": hex::encode(generec_provenance::merkle::leaf_hash(bytes)),
+    })
+    .to_string()
+}
 
 fn key(field: &str, value: &str, index: u64) -> Vec<u8> {
     let mut k = Vec::with_capacity(field.len() + value.len() + 10);
@@ -187,12 +241,7 @@ impl QueryIndex {
                 format!("must be 1 to {MAX_PAGE}"),
             ));
         }
-        if q.from_unix_ms < 0
-            || q.until_unix_ms < 0
-            || (q.until_unix_ms != 0 && q.from_unix_ms >= q.until_unix_ms)
-        {
-            return Err(TrustError::invalid("time range", "needs 0 <= from < until"));
-        }
+        q.validate()?;
         self.catch_up(log)?;
         // The most selective single field gives the candidate indices.
         let fields = [
@@ -225,19 +274,24 @@ impl QueryIndex {
                 None => Box::new((start..log.head().0).map(Ok)),
             };
         let mut entries = Vec::new();
+        let mut bytes_in_page = 0usize;
         let mut last = None;
         for candidate in candidates {
             let i = candidate?;
             let Some(bytes) = log.entry(i)? else { continue };
             let entry: serde_json::Value = serde_json::from_slice(&bytes).map_err(internal)?;
             if matches(q, &entry) {
-                if entries.len() == limit {
+                let shown = shown_entry(&bytes);
+                if entries.len() == limit
+                    || (!entries.is_empty() && bytes_in_page + shown.len() > MAX_PAGE_BYTES)
+                {
                     return Ok(Page {
                         entries,
                         next: last,
                     });
                 }
-                entries.push((i, String::from_utf8_lossy(&bytes).into_owned()));
+                bytes_in_page += shown.len();
+                entries.push((i, shown));
                 last = Some(i);
             }
         }

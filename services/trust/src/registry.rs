@@ -32,6 +32,12 @@ pub struct AttributeOwner {
 /// Longest private attribute, in words, that the registry accepts (the
 /// cross-user check looks at word windows up to this length).
 pub const MAX_ATTRIBUTE_WORDS: usize = 8;
+/// Longest attribute value, in bytes.
+pub const MAX_ATTRIBUTE_BYTES: usize = 256;
+/// Most attributes in one registration.
+pub const MAX_ATTRIBUTES_PER_REQUEST: usize = 32;
+/// Most attributes one user may hold.
+pub const MAX_ATTRIBUTES_PER_USER: usize = 64;
 
 /// Normalises text for fingerprinting: lower case, letters and digits
 /// only, words separated by one space.
@@ -135,11 +141,28 @@ impl Registry {
         user_id: &str,
         attributes: &[(String, String)],
     ) -> Result<usize, TrustError> {
-        if user_id.is_empty() {
-            return Err(TrustError::invalid("user_id", "must not be empty"));
+        generec_provenance::ids::check_id(user_id)
+            .map_err(|e| TrustError::invalid("user_id", e))?;
+        if attributes.len() > MAX_ATTRIBUTES_PER_REQUEST {
+            return Err(TrustError::invalid(
+                "attributes",
+                format!(
+                    "has {}; the limit is {MAX_ATTRIBUTES_PER_REQUEST} a request",
+                    attributes.len()
+                ),
+            ));
         }
         let mut prepared = Vec::with_capacity(attributes.len());
         for (i, (kind, value)) in attributes.iter().enumerate() {
+            if value.len() > MAX_ATTRIBUTE_BYTES {
+                return Err(TrustError::invalid(
+                    &format!("attributes[{i}].value"),
+                    format!(
+                        "is {} bytes; the limit is {MAX_ATTRIBUTE_BYTES}",
+                        value.len()
+                    ),
+                ));
+            }
             let norm = normalise(value);
             let words = norm.split(' ').filter(|w| !w.is_empty()).count();
             if words == 0 {
@@ -154,12 +177,8 @@ impl Registry {
                     format!("must be 3 characters to {MAX_ATTRIBUTE_WORDS} words long"),
                 ));
             }
-            if kind.is_empty() || kind.len() > 64 {
-                return Err(TrustError::invalid(
-                    &format!("attributes[{i}].kind"),
-                    "must be 1 to 64 bytes",
-                ));
-            }
+            generec_provenance::ids::check_name(kind)
+                .map_err(|e| TrustError::invalid(&format!("attributes[{i}].kind"), e))?;
             let first = norm.split(' ').next().unwrap_or_default();
             prepared.push((
                 self.fingerprint(first),
@@ -180,6 +199,24 @@ impl Registry {
             .first_words
             .write()
             .map_err(|_| internal("lock poisoned"))?;
+        let held = map
+            .values()
+            .flatten()
+            .filter(|o| o.user_id == user_id)
+            .count();
+        let new = prepared
+            .iter()
+            .filter(|(_, fp, owner)| !map.get(fp).is_some_and(|o| o.contains(owner)))
+            .count();
+        if held + new > MAX_ATTRIBUTES_PER_USER {
+            return Err(TrustError::invalid(
+                "attributes",
+                format!(
+                    "would give user {user_id:?} {} attributes; the limit is {MAX_ATTRIBUTES_PER_USER}",
+                    held + new
+                ),
+            ));
+        }
         let mut added = 0;
         for (first, fp, owner) in prepared {
             if firsts.insert(first) {

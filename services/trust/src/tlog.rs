@@ -14,6 +14,7 @@
 //! Keys: `l/<index>` entry bytes, `d/<leaf hash>` index, `n/<level><index>`
 //! perfect-subtree hash, `m/size` the committed size.
 
+use generec_provenance::entry::MAX_ENTRY_BYTES;
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +33,8 @@ pub enum LogError {
     Storage(String),
     #[error("{0}")]
     Proof(String),
+    #[error("a log entry of {bytes} bytes is larger than the limit of {limit}")]
+    TooLarge { bytes: usize, limit: usize },
 }
 
 impl From<sled::Error> for LogError {
@@ -142,7 +145,15 @@ impl Log {
     }
 
     /// Appends entries; returns each one's index once all are durable.
+    /// An entry larger than [`MAX_ENTRY_BYTES`] is refused and nothing of
+    /// the batch is appended.
     pub fn append(&self, entries: Vec<Vec<u8>>) -> Result<Vec<u64>, LogError> {
+        if let Some(big) = entries.iter().find(|e| e.len() > MAX_ENTRY_BYTES) {
+            return Err(LogError::TooLarge {
+                bytes: big.len(),
+                limit: MAX_ENTRY_BYTES,
+            });
+        }
         let (ack, done) = mpsc::sync_channel(1);
         let jobs = self
             .jobs

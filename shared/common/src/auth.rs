@@ -92,6 +92,20 @@ impl AccessRules {
         self
     }
 
+    /// The rules of `service` from the platform's access table
+    /// (`shared/common/data/access.toml`, embedded): the methods listed
+    /// there and the roles that may call each. A method not in the table
+    /// is admin-only.
+    pub fn from_table(service: &str) -> AccessRules {
+        let mut rules = AccessRules::new();
+        if let Some(methods) = access_table().get(service) {
+            for (method, roles) in methods {
+                rules = rules.allow(service, method, roles);
+            }
+        }
+        rules
+    }
+
     /// Adds every rule of `other`.
     pub fn merge(mut self, other: AccessRules) -> Self {
         self.methods.extend(other.methods);
@@ -117,6 +131,18 @@ impl AccessRules {
     }
 }
 
+/// The access table's text (see [`access_table`]).
+pub const ACCESS_TABLE: &str = include_str!("../data/access.toml");
+
+/// The platform's access table: service, then method, then the roles
+/// (besides admin) that may call it.
+pub fn access_table()
+-> std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<Role>>> {
+    // The table is embedded and checked by a test; a broken table would
+    // leave every method admin-only, which fails closed.
+    toml::from_str(ACCESS_TABLE).unwrap_or_default()
+}
+
 /// Who made a call, put in the request's extensions by the layer when
 /// access control is on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +166,68 @@ pub struct AuthPolicy {
     tokens: Vec<([u8; 32], Role, String)>,
     rules: AccessRules,
 }
+
+/// A bearer token held in memory: its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BearerToken(String);
+
+impl BearerToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<String>) -> BearerToken {
+        BearerToken(token.into())
+    }
+
+    /// The token itself, to put in a request.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BearerToken(<redacted>)")
+    }
+}
+
+/// The client side: puts `authorization: Bearer <token>` on every request
+/// of a tonic client (`XClient::with_interceptor(channel, bearer)`); with
+/// no token it adds nothing.
+#[derive(Clone, Debug, Default)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl Bearer {
+    /// An interceptor presenting `token`, or nothing for `None`.
+    pub fn new(token: Option<&str>) -> Result<Bearer, BadToken> {
+        match token.filter(|t| !t.is_empty()) {
+            None => Ok(Bearer(None)),
+            Some(t) => format!("Bearer {t}")
+                .parse()
+                .map(|v| Bearer(Some(v)))
+                .map_err(|_| BadToken),
+        }
+    }
+}
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A token that cannot be sent in a header.
+#[derive(Debug, thiserror::Error)]
+#[error("the bearer token is not valid header text")]
+pub struct BadToken;
+
+/// A channel whose requests carry a [`Bearer`] token.
+pub type AuthedChannel =
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, Bearer>;
 
 /// Hashes a token as the configuration stores it.
 pub fn token_hash(token: &str) -> String {
@@ -350,6 +438,29 @@ mod tests {
             tonic::Code::Unauthenticated
         );
         assert!(p.check("/grpc.health.v1.Health/Check", None).is_ok());
+    }
+
+    #[test]
+    fn the_access_table_parses_and_never_lists_admin() {
+        let table: std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, Vec<Role>>,
+        > = toml::from_str(ACCESS_TABLE).unwrap();
+        assert_eq!(table.len(), 4);
+        for methods in table.values() {
+            for roles in methods.values() {
+                assert!(!roles.contains(&Role::Admin));
+            }
+        }
+        let trust = AccessRules::from_table("generec.trust.v1.TrustService");
+        assert!(trust.allows("/generec.trust.v1.TrustService/QueryLog", Role::Compliance));
+        assert!(!trust.allows("/generec.trust.v1.TrustService/QueryLog", Role::Internal));
+        assert!(!trust.allows("/generec.trust.v1.TrustService/RotateKey", Role::Internal));
+        assert!(trust.allows("/generec.trust.v1.TrustService/RotateKey", Role::Admin));
+        assert!(!trust.allows(
+            "/generec.trust.v1.TrustService/NotInTheTable",
+            Role::Internal
+        ));
     }
 
     #[test]

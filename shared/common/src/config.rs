@@ -21,6 +21,9 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Concurrent requests allowed per connection.
     pub concurrency_per_connection: usize,
+    /// Serve on a non-loopback address with access control off. Refused
+    /// unless set (`--insecure`).
+    pub insecure: bool,
 }
 
 impl Default for ServerConfig {
@@ -30,6 +33,7 @@ impl Default for ServerConfig {
             max_message_bytes: 16 * 1024 * 1024,
             shutdown_grace_ms: 5_000,
             concurrency_per_connection: 256,
+            insecure: false,
         }
     }
 }

@@ -32,6 +32,10 @@ pub enum ServeError {
     Reflection(String),
     #[error("auth: {0}")]
     Auth(String),
+    #[error(
+        "refusing to serve on {0} with access control off: configure [auth] tokens (generec up makes them), listen on a loopback address, or pass --insecure"
+    )]
+    Insecure(SocketAddr),
     #[error("transport: {0}")]
     Transport(#[from] tonic::transport::Error),
 }
@@ -62,6 +66,29 @@ pub fn base_routes(descriptor_set: &[u8]) -> Result<(Routes, HealthReporter), Se
     Ok((routes, health))
 }
 
+/// Refuses a non-loopback address with access control off unless the
+/// configuration says `insecure`; warns whenever access control is off.
+pub fn check_exposure(
+    addr: Option<SocketAddr>,
+    auth: &AuthPolicy,
+    config: &ServerConfig,
+) -> Result<(), ServeError> {
+    if auth.enabled() {
+        return Ok(());
+    }
+    match addr {
+        Some(a) if !a.ip().is_loopback() && !config.insecure => Err(ServeError::Insecure(a)),
+        Some(a) if !a.ip().is_loopback() => {
+            tracing::warn!(addr = %a, "--insecure: serving on a non-loopback address with access control OFF; anyone who can reach it can call every method");
+            Ok(())
+        }
+        _ => {
+            tracing::warn!("no auth tokens configured: access control is off (loopback only)");
+            Ok(())
+        }
+    }
+}
+
 /// Serves `routes` on an already bound listener until `shutdown` resolves,
 /// then stops accepting and waits up to the configured grace period for
 /// in-flight requests.
@@ -72,11 +99,7 @@ pub async fn serve(
     auth: AuthPolicy,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    if !auth.enabled() {
-        tracing::warn!(
-            "no auth tokens configured: access control is off (fine on localhost, not in production)"
-        );
-    }
+    check_exposure(listener.local_addr().ok(), &auth, config)?;
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = config.shutdown_grace();
@@ -126,4 +149,37 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
     tracing::info!("shutdown requested");
+}
+
+#[cfg(test)]
+mod exposure_tests {
+    use super::*;
+    use crate::auth::{AccessRules, AuthConfig, Role, TokenConfig, token_hash};
+
+    #[test]
+    fn open_access_is_refused_off_loopback_unless_insecure() {
+        let open = AuthPolicy::new(&AuthConfig::default(), AccessRules::new()).unwrap();
+        let closed = AuthPolicy::new(
+            &AuthConfig {
+                tokens: vec![TokenConfig {
+                    name: "ops".into(),
+                    role: Role::Admin,
+                    sha256: token_hash("t"),
+                }],
+            },
+            AccessRules::new(),
+        )
+        .unwrap();
+        let public: SocketAddr = "0.0.0.0:50051".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:50051".parse().unwrap();
+        let mut cfg = ServerConfig::default();
+        assert!(matches!(
+            check_exposure(Some(public), &open, &cfg),
+            Err(ServeError::Insecure(_))
+        ));
+        assert!(check_exposure(Some(local), &open, &cfg).is_ok());
+        assert!(check_exposure(Some(public), &closed, &cfg).is_ok());
+        cfg.insecure = true;
+        assert!(check_exposure(Some(public), &open, &cfg).is_ok());
+    }
 }

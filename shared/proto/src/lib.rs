@@ -11,6 +11,23 @@ pub use tonic;
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/generec_descriptor.bin"));
 
+/// Every service of the descriptor set (full name, such as
+/// `generec.trust.v1.TrustService`) with the names of its methods.
+pub fn service_methods() -> std::collections::BTreeMap<String, Vec<String>> {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(FILE_DESCRIPTOR_SET).unwrap_or_default();
+    let mut out = std::collections::BTreeMap::new();
+    for file in set.file {
+        let package = file.package.unwrap_or_default();
+        for service in file.service {
+            let name = format!("{package}.{}", service.name.unwrap_or_default());
+            let methods = service.method.into_iter().filter_map(|m| m.name).collect();
+            out.insert(name, methods);
+        }
+    }
+    out
+}
+
 /// Types shared by every service (`generec.common.v1`).
 pub mod common {
     pub mod v1 {

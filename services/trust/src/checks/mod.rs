@@ -56,6 +56,16 @@ pub struct ReviewContext {
 }
 
 impl ReviewContext {
+    /// The context of content created for `user_id` with no parents and no
+    /// sources (what Certify looks for when it is given none).
+    pub fn created_for(user_id: &str) -> ReviewContext {
+        ReviewContext {
+            user_id: user_id.to_string(),
+            origin: Some(generec_common::types::Origin::AiCreated),
+            ..ReviewContext::default()
+        }
+    }
+
     /// Whether the content makes factual claims that need sources: articles
     /// (and unknown kinds) that cite at least one source or were generated.
     pub fn is_factual(&self) -> bool {

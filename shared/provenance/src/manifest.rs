@@ -3,19 +3,25 @@
 //! C2PA-style status codes rather than a bool.
 //!
 //! ## Canonical encoding (what the signature covers)
-//! The tag `generec.manifest.v1`, then in this order: manifest id, item id,
-//! each action (action, digital source type, time), each ingredient (item
+//! The tag `generec.manifest.v2`, then in this order: manifest id, item id,
+//! creator id, licence, each action (action, digital source type, time), each ingredient (item
 //! id, content SHA-256, relationship), the hard binding (algorithm, hex
 //! hash), the soft binding (algorithm, value), the generator (name,
-//! version), the review summary (verdict, bundle hash, bundle version, each
-//! rule id), the creation time and the key id. Every string is preceded by
+//! version), the review summary (verdict, bundle hash, bundle version, the
+//! log index of the review's policy decision, each rule id), the creation
+//! time and the key id. Every string is preceded by
 //! its byte length as a big-endian u64, every list by its count as a
 //! big-endian u64, every time is a big-endian i64 of Unix milliseconds.
+//!
+//! Every field of the JSON form except `signature` is in the encoding, and
+//! a manifest with any other field does not parse, so nothing unsigned can
+//! ride along.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::keys::PublicKey;
 use crate::watermark;
 
 /// IPTC digital source type of media made by a trained model.
@@ -27,6 +33,7 @@ pub const COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA: &str =
 
 /// One action in the item's history (`c2pa.created`, `c2pa.edited`, ...).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActionRecord {
     pub action: String,
     pub digital_source_type: String,
@@ -35,6 +42,7 @@ pub struct ActionRecord {
 
 /// A parent the item was made from.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Ingredient {
     pub item_id: String,
     pub content_sha256: String,
@@ -44,6 +52,7 @@ pub struct Ingredient {
 
 /// What made the item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Generator {
     pub name: String,
     pub version: String,
@@ -51,19 +60,27 @@ pub struct Generator {
 
 /// The review that allowed the item.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ReviewSummary {
     pub verdict: String,
     pub bundle_hash: String,
     pub bundle_version: String,
+    /// The log index of the policy decision this review logged.
+    pub log_index: u64,
     pub rule_ids: Vec<String>,
 }
 
 /// A signed manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// 16 random bytes, hex; also what the in-text mark carries.
     pub manifest_id: String,
     pub item_id: String,
+    /// Who the item is attributed to (the item's `creator_id`).
+    pub creator_id: String,
+    /// The item's licence, as the corpus stores it.
+    pub licence: String,
     pub actions: Vec<ActionRecord>,
     pub ingredients: Vec<Ingredient>,
     /// SHA-256 of the canonical content (marks stripped), hex.
@@ -93,9 +110,10 @@ pub const HARD_BINDING_ALG: &str = "sha256";
 /// Soft-binding algorithm name.
 pub const SOFT_BINDING_ALG: &str = "generec.simhash64.v1";
 
-/// The hard binding of content: SHA-256 of the text with marks stripped.
+/// The hard binding of content: SHA-256 of the text with its mark (and
+/// nothing else) removed.
 pub fn hard_binding(content: &str) -> String {
-    hex::encode(Sha256::digest(watermark::strip(content).as_bytes()))
+    hex::encode(Sha256::digest(watermark::strip_mark(content).as_bytes()))
 }
 
 /// The soft binding of content, hex.
@@ -107,9 +125,11 @@ impl Manifest {
     /// The bytes the signature covers (see the module docs).
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
-        put(&mut out, "generec.manifest.v1");
+        put(&mut out, "generec.manifest.v2");
         put(&mut out, &self.manifest_id);
         put(&mut out, &self.item_id);
+        put(&mut out, &self.creator_id);
+        put(&mut out, &self.licence);
         count(&mut out, self.actions.len());
         for a in &self.actions {
             put(&mut out, &a.action);
@@ -131,6 +151,7 @@ impl Manifest {
         put(&mut out, &self.review.verdict);
         put(&mut out, &self.review.bundle_hash);
         put(&mut out, &self.review.bundle_version);
+        out.extend_from_slice(&self.review.log_index.to_be_bytes());
         count(&mut out, self.review.rule_ids.len());
         for r in &self.review.rule_ids {
             put(&mut out, r);
@@ -155,6 +176,9 @@ pub enum Status {
     SignatureMismatch,
     /// `signingCredential.untrusted`: the key id is not one of ours.
     UnknownKey,
+    /// `signingCredential.expired`: the key was not active when the
+    /// manifest says it was signed.
+    KeyNotActive,
     /// `assertion.dataHash.match`
     HashMatch,
     /// `assertion.dataHash.mismatch`
@@ -170,6 +194,7 @@ impl Status {
             Status::SignatureValidated => "claimSignature.validated",
             Status::SignatureMismatch => "claimSignature.mismatch",
             Status::UnknownKey => "signingCredential.untrusted",
+            Status::KeyNotActive => "signingCredential.expired",
             Status::HashMatch => "assertion.dataHash.match",
             Status::HashMismatch => "assertion.dataHash.mismatch",
             Status::Malformed => "manifest.malformed",
@@ -182,22 +207,33 @@ impl Status {
             self,
             Status::SignatureMismatch
                 | Status::UnknownKey
+                | Status::KeyNotActive
                 | Status::HashMismatch
                 | Status::Malformed
         )
     }
 }
 
-/// Checks a manifest against content: the signature with the key its id
-/// names (found by `key`), and the hard binding. Returns every status.
+/// Checks a manifest against content: the signature with the trusted key
+/// its id names (found by `key`), that the key was active at the signing
+/// time, and the hard binding. Returns two statuses: the signature's, then
+/// the binding's.
 pub fn verify(
     content: &str,
     manifest: &Manifest,
-    key: impl Fn(&str) -> Option<VerifyingKey>,
+    key: impl Fn(&str) -> Option<PublicKey>,
 ) -> Vec<Status> {
     let mut statuses = Vec::new();
-    match key(&manifest.key_id) {
+    let trusted = key(&manifest.key_id);
+    match trusted.as_ref().and_then(PublicKey::verifying_key) {
         None => statuses.push(Status::UnknownKey),
+        Some(_)
+            if trusted
+                .as_ref()
+                .is_some_and(|k| !k.active_at(manifest.created_unix_ms)) =>
+        {
+            statuses.push(Status::KeyNotActive)
+        }
         Some(public) => {
             let sig = hex::decode(&manifest.signature)
                 .ok()
@@ -234,6 +270,8 @@ mod tests {
         let mut m = Manifest {
             manifest_id: "00112233445566778899aabbccddeeff".into(),
             item_id: "gen-1".into(),
+            creator_id: "generec".into(),
+            licence: "CC-BY-4.0".into(),
             actions: vec![ActionRecord {
                 action: "c2pa.created".into(),
                 digital_source_type: TRAINED_ALGORITHMIC_MEDIA.into(),
@@ -254,6 +292,7 @@ mod tests {
                 verdict: "allow".into(),
                 bundle_hash: "cd".repeat(32),
                 bundle_version: "generec-default-1".into(),
+                log_index: 7,
                 rule_ids: vec![],
             },
             created_unix_ms: 1_700_000_000_001,
@@ -267,7 +306,8 @@ mod tests {
     #[test]
     fn a_signed_manifest_verifies_and_each_failure_has_its_code() {
         let key = SigningKey::from_bytes(&[4; 32]);
-        let lookup = |id: &str| (id == key_id(&key.verifying_key())).then(|| key.verifying_key());
+        let public = PublicKey::new(&key.verifying_key(), 0, 0);
+        let lookup = |id: &str| (id == public.key_id).then(|| public.clone());
         let content = "A two-minute digest of this week's markets.";
         let m = manifest(&key, content);
         assert_eq!(
@@ -294,6 +334,27 @@ mod tests {
         let mut unknown = m.clone();
         unknown.key_id = "ed25519:0000000000000000".into();
         assert_eq!(verify(content, &unknown, lookup)[0], Status::UnknownKey);
+        let mut relabelled = m.clone();
+        relabelled.creator_id = "someone-else".into();
+        assert_eq!(
+            verify(content, &relabelled, lookup)[0],
+            Status::SignatureMismatch
+        );
+        let mut relicensed = m.clone();
+        relicensed.licence = "CC0-1.0".into();
+        assert_eq!(
+            verify(content, &relicensed, lookup)[0],
+            Status::SignatureMismatch
+        );
+        // A key retired before the signing time does not vouch for it.
+        let retired = PublicKey::new(&key.verifying_key(), 0, m.created_unix_ms);
+        assert_eq!(
+            verify(content, &m, |_| Some(retired.clone()))[0],
+            Status::KeyNotActive
+        );
+        // Selectors beyond the mark are bound: smuggled text breaks the hash.
+        let smuggled = format!("{marked}{}", "\u{E0150}".repeat(8));
+        assert_eq!(verify(&smuggled, &m, lookup)[1], Status::HashMismatch);
         let mut garbled = m.clone();
         garbled.signature = "zz".into();
         assert_eq!(verify(content, &garbled, lookup)[0], Status::Malformed);
@@ -311,5 +372,8 @@ mod tests {
         let json = serde_json::to_string(&a).unwrap();
         let back: Manifest = serde_json::from_str(&json).unwrap();
         assert_eq!(back.canonical_bytes(), a.canonical_bytes());
+        // A field outside the signed encoding does not parse.
+        let extra = json.replacen('{', "{\"note\":\"unsigned\",", 1);
+        assert!(serde_json::from_str::<Manifest>(&extra).is_err());
     }
 }

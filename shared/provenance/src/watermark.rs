@@ -5,8 +5,11 @@
 //! encoded as Unicode variation selectors (U+FE00..U+FE0F for 0..15,
 //! U+E0100..U+E01EF for 16..255), which render as nothing. `embed` puts the
 //! magic `GRW1` and the 16-byte manifest id after the first character;
-//! `extract` finds it; `strip` removes every variation selector, so hashing
-//! stripped text ignores the mark.
+//! `extract` finds it; `strip_mark` removes that mark and nothing else (the
+//! hard binding hashes what is left, so every other character is bound);
+//! `strip` removes every variation selector, for display and the soft
+//! binding; `smuggled` finds invisible characters outside the mark that
+//! could carry a hidden payload.
 //!
 //! The soft binding is a 64-bit SimHash over the words of the
 //! normalised text: light edits change few bits, so the nearest stored
@@ -43,9 +46,9 @@ pub fn strip(text: &str) -> String {
 }
 
 /// Embeds a mark carrying `manifest_id` after the first character of the
-/// text (replacing any earlier mark).
+/// text (replacing an earlier mark; every other character is kept).
 pub fn embed(text: &str, manifest_id: &[u8; 16]) -> String {
-    let clean = strip(text);
+    let clean = strip_mark(text);
     let mut out = String::with_capacity(clean.len() + 4 * 20);
     let mut chars = clean.chars();
     if let Some(first) = chars.next() {
@@ -58,27 +61,62 @@ pub fn embed(text: &str, manifest_id: &[u8; 16]) -> String {
     out
 }
 
-/// The manifest id carried by a mark in the text, if any.
-pub fn extract(text: &str) -> Option<[u8; 16]> {
-    let mut run: Vec<u8> = Vec::new();
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        match selector_value(c) {
-            Some(v) => {
-                run.push(v);
-                let ended = chars.peek().is_none_or(|&n| selector_value(n).is_none());
-                if ended {
-                    if let Some(pos) = run.windows(4).position(|w| w == MAGIC) {
-                        let id = run.get(pos + 4..pos + 20)?;
-                        return id.try_into().ok();
-                    }
-                    run.clear();
-                }
-            }
-            None => run.clear(),
+/// The byte range of the first mark in the text: 20 consecutive variation
+/// selectors that decode to `GRW1` and a manifest id.
+pub fn mark_span(text: &str) -> Option<std::ops::Range<usize>> {
+    let selectors: Vec<(usize, u8, usize)> = text
+        .char_indices()
+        .filter_map(|(i, c)| selector_value(c).map(|v| (i, v, c.len_utf8())))
+        .collect();
+    for w in selectors.windows(20) {
+        let contiguous = w.windows(2).all(|p| p[0].0 + p[0].2 == p[1].0);
+        if contiguous && w[..4].iter().map(|s| s.1).eq(MAGIC.iter().copied()) {
+            let last = w[19];
+            return Some(w[0].0..last.0 + last.2);
         }
     }
     None
+}
+
+/// Removes the first mark and nothing else: what the hard binding hashes.
+pub fn strip_mark(text: &str) -> String {
+    match mark_span(text) {
+        Some(span) => {
+            let mut out = String::with_capacity(text.len() - span.len());
+            out.push_str(&text[..span.start]);
+            out.push_str(&text[span.end..]);
+            out
+        }
+        None => text.to_string(),
+    }
+}
+
+/// The byte offset of the first invisible character outside the mark that
+/// could smuggle a payload: two or more invisible characters in a row (see
+/// [`crate::ids::is_invisible`]), a Unicode tag character, or a text that
+/// starts with one. A single variation selector or joiner after a visible
+/// character (emoji presentation, ZWJ sequences) is ordinary text.
+pub fn smuggled(text: &str) -> Option<usize> {
+    let mark = mark_span(text).unwrap_or(0..0);
+    let mut previous_invisible = true; // the start of the text counts as invisible
+    for (i, c) in text.char_indices() {
+        if mark.contains(&i) {
+            continue;
+        }
+        let invisible = crate::ids::is_invisible(c);
+        if invisible && (previous_invisible || (0xE0000..=0xE007F).contains(&(c as u32))) {
+            return Some(i);
+        }
+        previous_invisible = invisible;
+    }
+    None
+}
+
+/// The manifest id carried by a mark in the text, if any.
+pub fn extract(text: &str) -> Option<[u8; 16]> {
+    let span = mark_span(text)?;
+    let bytes: Vec<u8> = text[span].chars().filter_map(selector_value).collect();
+    bytes.get(4..20)?.try_into().ok()
 }
 
 /// The 64-bit SimHash soft binding of a text (marks ignored).
@@ -160,5 +198,34 @@ with technology shares leading the gains and bond yields falling for a third day
             a,
             "the mark does not change the binding"
         );
+    }
+
+    #[test]
+    fn strip_mark_removes_the_mark_and_nothing_else() {
+        let marked = embed(TEXT, &[5; 16]);
+        assert_eq!(strip_mark(&marked), TEXT);
+        // Selectors beside the mark stay, so the binding sees them.
+        let extra: String = std::iter::repeat_n('\u{E0150}', 124).collect();
+        let smuggling = format!("{marked}{extra}");
+        assert_eq!(strip_mark(&smuggling), format!("{TEXT}{extra}"));
+        assert_eq!(extract(&smuggling), Some([5; 16]));
+        // Emoji presentation selectors are text, kept and bound.
+        let emoji = "Sunny \u{2600}\u{FE0F} today";
+        assert_eq!(strip_mark(&embed(emoji, &[1; 16])), emoji);
+    }
+
+    #[test]
+    fn smuggled_finds_hidden_runs_outside_the_mark() {
+        let marked = embed(TEXT, &[5; 16]);
+        assert_eq!(smuggled(&marked), None);
+        assert_eq!(
+            smuggled("Sunny \u{2600}\u{FE0F} today, \u{1F468}\u{200D}\u{1F469}"),
+            None
+        );
+        let extra: String = std::iter::repeat_n('\u{E0150}', 124).collect();
+        assert!(smuggled(&format!("{marked}{extra}")).is_some());
+        assert!(smuggled("ab\u{200B}\u{200C}\u{200B}cd").is_some());
+        assert!(smuggled("flag\u{E0067}").is_some());
+        assert!(smuggled("\u{FE0F}starts hidden").is_some());
     }
 }

@@ -80,6 +80,25 @@ pub enum Bench {
         #[arg(long, default_value_t = 5)]
         embedded_creates: usize,
     },
+    /// Steady mixed traffic (GetFeed, SubmitFeedback, Review, QueryLog and
+    /// an occasional create) at a fixed rate, printing resident memory
+    /// every 30 s and its growth after warm-up.
+    Soak {
+        #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
+        datasets: PathBuf,
+        /// How long to drive traffic.
+        #[arg(long, default_value_t = 10.0)]
+        minutes: f64,
+        /// Requests per second.
+        #[arg(long, default_value_t = 50)]
+        rate: u32,
+        /// Growth is measured from this point on.
+        #[arg(long, default_value_t = 2.0)]
+        warmup_minutes: f64,
+        /// Seconds between two GetFeeds that create an item (0: none).
+        #[arg(long, default_value_t = 10)]
+        create_every: u64,
+    },
     /// GetFeed on the retrieve-only path at fixed concurrencies against a
     /// plain tonic unary call, and the generate path's latency per back-end.
     Feed {
@@ -553,6 +572,13 @@ pub async fn run(what: Bench) -> Result<()> {
             concurrency,
             requests,
         } => crate::bench_feed::bench_feed(&datasets, concurrency, requests).await,
+        Bench::Soak {
+            datasets,
+            minutes,
+            rate,
+            warmup_minutes,
+            create_every,
+        } => crate::bench_soak::soak(&datasets, minutes, rate, warmup_minutes, create_every).await,
         Bench::Generation {
             datasets,
             interprets,

@@ -58,10 +58,11 @@ const DIGESTS: &[&str] = &[
 ];
 
 /// The four services, serving until the process ends.
-struct Platform {
+pub(crate) struct Platform {
     _dir: tempfile::TempDir,
-    corpus: Arc<Corpus>,
-    feed: SocketAddr,
+    pub(crate) corpus: Arc<Corpus>,
+    pub(crate) feed: SocketAddr,
+    pub(crate) trust: SocketAddr,
     /// A second feed over a generation service whose default back-end is
     /// the embedded model, when the model is loaded.
     embedded_feed: Option<SocketAddr>,
@@ -127,7 +128,7 @@ async fn serve_feed(cfg: generec_feed::FeedConfig) -> Result<SocketAddr> {
 }
 
 impl Platform {
-    async fn start(datasets: &Path) -> Result<Platform> {
+    pub(crate) async fn start(datasets: &Path) -> Result<Platform> {
         let bbc = datasets.join("bbc");
         if !bbc.is_dir() {
             bail!(
@@ -235,6 +236,7 @@ impl Platform {
             _dir: dir,
             corpus,
             feed,
+            trust: trust_addr,
             embedded_feed,
             generators: core.generators(),
             relevance: core.relevance().to_string(),

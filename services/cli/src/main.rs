@@ -5,6 +5,7 @@ mod audit;
 mod bench;
 mod bench_feed;
 mod bench_generation;
+mod bench_soak;
 mod bench_trust;
 mod client;
 mod config;

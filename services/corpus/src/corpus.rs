@@ -61,6 +61,8 @@ pub struct CorpusConfig {
     /// once a minute; empty: only `trusted_keys`. `generec serve corpus`
     /// reads it; `generec up` asks its own trust service directly.
     pub trust_url: String,
+    /// The store's page cache, in MiB (sled's own default is 1 GiB).
+    pub cache_mb: u64,
 }
 
 impl Default for CorpusConfig {
@@ -74,6 +76,7 @@ impl Default for CorpusConfig {
             trusted_keys: Vec::new(),
             require_manifest_for_ai: true,
             trust_url: String::new(),
+            cache_mb: 64,
         }
     }
 }
@@ -81,6 +84,12 @@ impl Default for CorpusConfig {
 impl CorpusConfig {
     /// Checks the settings, naming the first bad one.
     pub fn validate(&self) -> Result<(), CorpusError> {
+        if self.cache_mb == 0 || self.cache_mb > 64 * 1024 {
+            return Err(CorpusError::invalid(
+                "corpus.cache_mb",
+                "must be 1 to 65536 (MiB)",
+            ));
+        }
         let r = &self.ranker;
         let non_negative = [
             ("corpus.ranker.knn_shrinkage", r.knn_shrinkage),
@@ -369,7 +378,10 @@ impl Corpus {
             );
         }
         std::fs::create_dir_all(&config.data_dir)?;
-        let store = Store::open(&config.data_dir.join("store"))?;
+        let store = Store::open(
+            &config.data_dir.join("store"),
+            config.cache_mb * 1024 * 1024,
+        )?;
         let (index, applied) = TextIndex::open(&config.data_dir.join("index"))?;
 
         let mut catalogue = Catalogue::default();

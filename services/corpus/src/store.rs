@@ -57,9 +57,13 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CorpusError> {
 }
 
 impl Store {
-    /// Opens or creates the store in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, CorpusError> {
-        let db = sled::Config::new().path(dir).open()?;
+    /// Opens or creates the store in `dir`, with a page cache of at most
+    /// `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, CorpusError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
         let corpus = db.open_tree("corpus")?;
         let events = db.open_tree("events")?;
         Ok(Store { db, corpus, events })

@@ -31,6 +31,10 @@ pub struct TrustConfig {
     /// The transparency log's name: the first line of every checkpoint and
     /// the name its signatures are made under.
     pub log_origin: String,
+    /// Page cache of each of the service's two sled databases (registry,
+    /// provenance), in MiB. sled's own default is 1 GiB each, which a busy
+    /// service fills.
+    pub cache_mb: u64,
 }
 
 /// An opened trust service: the reviewer and the provenance state.
@@ -49,6 +53,7 @@ impl Default for TrustConfig {
             assets_dir: PathBuf::from(".data"),
             key_file: None,
             log_origin: "generec.local/trust-log".into(),
+            cache_mb: 64,
         }
     }
 }
@@ -82,11 +87,24 @@ impl TrustConfig {
             ));
         }
         std::fs::create_dir_all(&self.data_dir)?;
-        let registry = Arc::new(Registry::open(&self.data_dir.join("registry"))?);
+        if self.cache_mb == 0 || self.cache_mb > 64 * 1024 {
+            return Err(TrustError::invalid(
+                "trust.cache_mb",
+                "must be 1 to 65536 (MiB)",
+            ));
+        }
+        let cache_bytes = self.cache_mb * 1024 * 1024;
+        let registry = Arc::new(Registry::open(
+            &self.data_dir.join("registry"),
+            cache_bytes,
+        )?);
         let bundle = self.load_bundle()?;
         let keys = KeyRing::open(&self.data_dir.join("keys"), self.key_file.as_deref())
             .map_err(|e| TrustError::invalid("trust.key_file", e.to_string()))?;
-        let db = sled::open(self.data_dir.join("provenance"))?;
+        let db = sled::Config::new()
+            .path(self.data_dir.join("provenance"))
+            .cache_capacity(cache_bytes)
+            .open()?;
         let claims = Arc::new(Claims::open(&db)?);
         let provenance = Arc::new(Provenance::open(db, keys, &self.log_origin)?);
         Ok(Trust {

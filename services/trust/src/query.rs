@@ -395,4 +395,58 @@ mod tests {
         let index = QueryIndex::open(&db, &log).unwrap();
         assert_eq!(index.query(&log, &q, None, 100).unwrap().entries.len(), 10);
     }
+
+    #[test]
+    fn an_oversized_entry_from_an_older_log_is_summarised_and_pages_stay_bounded() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let log = Log::open(&db).unwrap();
+        let index = QueryIndex::open(&db, &log).unwrap();
+        let big = serde_json::to_vec(&serde_json::json!({
+            "type": "authorship", "item_id": "gen-big", "creator": "c",
+            "parents": vec!["p"; 2_000_000], "when_unix_ms": 1
+        }))
+        .unwrap();
+        assert!(big.len() > 4 * 1024 * 1024);
+        assert!(log.append(vec![big.clone()]).is_err(), "refused at append");
+        log.append_unchecked(vec![big.clone()]).unwrap();
+        // Large entries (about 50 KB each, under the limit): a page of 1000
+        // of them would be 50 MB, so pages are cut by bytes.
+        let pad = "u".repeat(25_000);
+        for i in 0..100 {
+            log.append(vec![entry(
+                "authorship",
+                &format!("{i}{pad}"),
+                "allow",
+                &[],
+                i,
+            )])
+            .unwrap();
+        }
+        let q = Query {
+            entry_type: "authorship".into(),
+            ..Query::default()
+        };
+        let mut after = None;
+        let mut seen = 0;
+        let mut pages = 0;
+        loop {
+            let page = index.query(&log, &q, after, MAX_PAGE).unwrap();
+            pages += 1;
+            let bytes: usize = page.entries.iter().map(|(_, e)| e.len()).sum();
+            assert!(bytes <= MAX_PAGE_BYTES, "a page of {bytes} bytes");
+            if seen == 0 {
+                let first: serde_json::Value = serde_json::from_str(&page.entries[0].1).unwrap();
+                assert_eq!(first["type"], "oversized");
+                assert_eq!(first["entry_type"], "authorship");
+                assert_eq!(first["bytes"], big.len());
+            }
+            seen += page.entries.len();
+            match page.next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        assert_eq!(seen, 101, "every entry is answered, none dropped");
+        assert!(pages > 2, "{pages} pages");
+    }
 }

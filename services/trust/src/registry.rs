@@ -64,9 +64,15 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens or creates the registry in `dir`.
-    pub fn open(dir: &Path) -> Result<Self, TrustError> {
-        Self::from_db(sled::Config::new().path(dir).open()?)
+    /// Opens or creates the registry in `dir`, with a page cache of at
+    /// most `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Self, TrustError> {
+        Self::from_db(
+            sled::Config::new()
+                .path(dir)
+                .cache_capacity(cache_bytes)
+                .open()?,
+        )
     }
 
     /// A registry that lives only as long as this process (for reviews
@@ -303,7 +309,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fp;
         {
-            let r = Registry::open(dir.path()).unwrap();
+            let r = Registry::open(dir.path(), 8 << 20).unwrap();
             let n = r
                 .register_private_attributes(
                     "alice",
@@ -322,7 +328,7 @@ mod tests {
                 "{entry:?}"
             );
         }
-        let r = Registry::open(dir.path()).unwrap();
+        let r = Registry::open(dir.path(), 8 << 20).unwrap();
         assert_eq!(r.owners(&fp).len(), 1);
         let other = Registry::temporary().unwrap();
         assert_ne!(

@@ -154,6 +154,17 @@ impl Log {
                 limit: MAX_ENTRY_BYTES,
             });
         }
+        self.send(entries)
+    }
+
+    /// Appends with no size check, as a log written before the limit
+    /// existed could hold (tests of how such a log is read).
+    #[cfg(test)]
+    pub(crate) fn append_unchecked(&self, entries: Vec<Vec<u8>>) -> Result<Vec<u64>, LogError> {
+        self.send(entries)
+    }
+
+    fn send(&self, entries: Vec<Vec<u8>>) -> Result<Vec<u64>, LogError> {
         let (ack, done) = mpsc::sync_channel(1);
         let jobs = self
             .jobs

@@ -448,8 +448,19 @@ impl Corpus {
         Ok(corpus)
     }
 
-    /// Sets where new signing keys are learnt (see [`KeySource`]).
+    /// Sets where new signing keys are learnt (see [`KeySource`]) and asks
+    /// it once now, so the keys' periods are known from the start.
     pub fn set_key_source(&self, source: KeySource) {
+        match source() {
+            Ok(keys) => {
+                if let Ok(mut trusted) = self.keys.trusted.write() {
+                    trusted.extend(keys);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not fetch the trust service's signing keys")
+            }
+        }
         if let Ok(mut s) = self.keys.source.write() {
             *s = Some(source);
         }
@@ -1383,20 +1394,40 @@ mod tests {
             let rotated_public =
                 generec_provenance::keys::PublicKey::new(&rotated.verifying_key(), 0, 0);
             let counter = calls.clone();
+            // The rotation happens after the corpus asked at start.
             corpus.set_key_source(Arc::new(move || {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Ok(vec![rotated_public.clone()])
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                Ok(if n == 0 {
+                    vec![]
+                } else {
+                    vec![rotated_public.clone()]
+                })
             }));
+            assert_eq!(calls.load(Ordering::SeqCst), 1, "asked once at start");
             let mut a = item("gen-a", Origin::AiCreated, "Markets", "Shares rose today.");
             a.provenance_manifest = certify(&rotated, "gen-a", &a.provenance_text(), &[]);
             assert_eq!(put(&corpus, a), PutOutcome::Created);
-            assert_eq!(calls.load(Ordering::SeqCst), 1);
+            assert_eq!(calls.load(Ordering::SeqCst), 2, "asked on the unknown key");
             // A key nobody trusts does not make the corpus ask again at once.
             let rogue = SigningKey::from_bytes(&[12; 32]);
             let mut b = item("gen-b", Origin::AiCreated, "Markets", "Shares fell today.");
             b.provenance_manifest = certify(&rogue, "gen-b", &b.provenance_text(), &[]);
             assert!(rejected(put(&corpus, b)).contains("not a trusted key"));
-            assert_eq!(calls.load(Ordering::SeqCst), 1);
+            assert_eq!(calls.load(Ordering::SeqCst), 2);
+        }
+
+        #[test]
+        fn a_retired_key_vouches_only_for_what_it_signed_while_active() {
+            let dir = tempfile::tempdir().unwrap();
+            let old = SigningKey::from_bytes(&[9; 32]);
+            let corpus = open(dir.path(), &[&old], true);
+            // The source says the key retired at 1 ms; manifests here are
+            // made at 1 ms, so after its retirement.
+            let retired = generec_provenance::keys::PublicKey::new(&old.verifying_key(), 0, 1);
+            corpus.set_key_source(Arc::new(move || Ok(vec![retired.clone()])));
+            let mut a = item("gen-a", Origin::AiCreated, "Markets", "Shares rose today.");
+            a.provenance_manifest = certify(&old, "gen-a", &a.provenance_text(), &[]);
+            assert!(rejected(put(&corpus, a)).contains("signingCredential.expired"));
         }
 
         #[test]

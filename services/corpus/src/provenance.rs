@@ -77,6 +77,8 @@ pub enum Rejection {
     UntrustedKey { key_id: String },
     /// The signature does not match the manifest.
     BadSignature,
+    /// The signing key was not active when the manifest says it was made.
+    KeyNotActive { key_id: String },
     /// The manifest binds other content.
     ContentMismatch,
     /// The manifest's ingredients are not the item's parents.
@@ -109,6 +111,10 @@ impl fmt::Display for Rejection {
                 write!(f, "is signed by {key_id:?}, which is not a trusted key")
             }
             Rejection::BadSignature => f.write_str("signature does not verify (claimSignature.mismatch)"),
+            Rejection::KeyNotActive { key_id } => write!(
+                f,
+                "is signed by {key_id:?} outside the period that key was active (signingCredential.expired)"
+            ),
             Rejection::ContentMismatch => f.write_str(
                 "does not bind this content: the hard binding differs from SHA-256 of title, blank line, body (assertion.dataHash.mismatch)",
             ),
@@ -172,11 +178,13 @@ impl TrustedKeys {
     }
 
     /// Adds keys with their periods (as trust's `GetPublicKeys` lists
-    /// them); a key already trusted keeps its entry.
+    /// them); a key already trusted takes the period given here, so a
+    /// retired key vouches only for what it signed while active. Keys whose
+    /// id does not match their bytes are ignored.
     pub fn extend(&mut self, keys: impl IntoIterator<Item = PublicKey>) {
         for k in keys {
             if k.verifying_key().is_some() {
-                self.by_id.entry(k.key_id.clone()).or_insert(k);
+                self.by_id.insert(k.key_id.clone(), k);
             }
         }
     }
@@ -218,8 +226,11 @@ impl TrustedKeys {
                         key_id: m.key_id.clone(),
                     });
                 }
-                Status::SignatureMismatch | Status::KeyNotActive => {
-                    return Err(Rejection::BadSignature);
+                Status::SignatureMismatch => return Err(Rejection::BadSignature),
+                Status::KeyNotActive => {
+                    return Err(Rejection::KeyNotActive {
+                        key_id: m.key_id.clone(),
+                    });
                 }
                 Status::HashMismatch => return Err(Rejection::ContentMismatch),
                 Status::Malformed => {

@@ -360,8 +360,19 @@ impl Feed {
         let resp = within(by, trust.get_public_keys(req))
             .await
             .map_err(|e| e.describe("trust", "GetPublicKeys"))?;
-        let hexes: Vec<String> = resp.keys.into_iter().map(|k| k.public_key).collect();
-        let keys = TrustedKeys::parse("trust.public_keys", &hexes).map_err(|e| e.to_string())?;
+        // With the period each key signed in, so a retired key vouches only
+        // for what it signed while active.
+        let mut keys = TrustedKeys::default();
+        keys.extend(
+            resp.keys
+                .into_iter()
+                .map(|k| generec_provenance::keys::PublicKey {
+                    key_id: k.key_id,
+                    public_key: k.public_key,
+                    created_unix_ms: k.created_unix_ms,
+                    retired_unix_ms: k.retired_unix_ms,
+                }),
+        );
         if keys.is_empty() {
             return Err("trust published no public keys".into());
         }

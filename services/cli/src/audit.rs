@@ -221,17 +221,20 @@ pub(crate) async fn fetch_bundle(
         inclusion_proof: proof.hashes.iter().map(|h| hex_encode(h)).collect(),
         checkpoint: cp.signed_note,
         checkpoint_verifier_key: keys.checkpoint_verifier_key,
-        public_keys: keys
-            .keys
-            .into_iter()
-            .map(|k| PublicKey {
-                key_id: k.key_id,
-                public_key: k.public_key,
-                created_unix_ms: k.created_unix_ms,
-                retired_unix_ms: k.retired_unix_ms,
-            })
-            .collect(),
+        public_keys: keys_from(keys.keys),
     })
+}
+
+/// Public keys as `GetPublicKeys` lists them, with their periods.
+pub(crate) fn keys_from(keys: Vec<pb::PublicKey>) -> Vec<PublicKey> {
+    keys.into_iter()
+        .map(|k| PublicKey {
+            key_id: k.key_id,
+            public_key: k.public_key,
+            created_unix_ms: k.created_unix_ms,
+            retired_unix_ms: k.retired_unix_ms,
+        })
+        .collect()
 }
 
 /// The trust root of the service at `addr`: every signing key it lists,
@@ -250,16 +253,7 @@ pub(crate) async fn fetch_trust_root(addr: &str, bearer: Bearer) -> Result<Trust
         .to_string();
     Ok(TrustRoot {
         log_keys: vec![keys.checkpoint_verifier_key],
-        signing_keys: keys
-            .keys
-            .into_iter()
-            .map(|k| PublicKey {
-                key_id: k.key_id,
-                public_key: k.public_key,
-                created_unix_ms: k.created_unix_ms,
-                retired_unix_ms: k.retired_unix_ms,
-            })
-            .collect(),
+        signing_keys: keys_from(keys.keys),
     }
     .with_log_keys_for(&origin))
 }

@@ -26,17 +26,22 @@ use crate::bench_feed::Platform;
 /// Users in the steady population.
 const POPULATION: u64 = 2_000;
 
-/// Resident memory of this process, in MiB (from /proc/self/status).
-pub fn rss_mib() -> f64 {
+/// A field of /proc/self/status in MiB (0 where there is none).
+fn status_mib(field: &str) -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resident memory of this process, in MiB.
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
 }
 
 #[derive(Default)]
@@ -121,7 +126,9 @@ pub async fn soak(
                     at_warmup = Some(rss);
                 }
                 println!(
-                    "{mins:>7.1}  {rss:>9.1}  {:>9}  {:>7}",
+                    "{mins:>7.1}  {rss:>9.1}  {:>9.1}  {:>9.1}  {:>9}  {:>7}",
+                    status_mib("RssAnon:"),
+                    status_mib("RssFile:"),
                     counts.ok.load(Ordering::Relaxed) + counts.failed.load(Ordering::Relaxed),
                     counts.failed.load(Ordering::Relaxed)
                 );

@@ -211,16 +211,7 @@ fn remote_key_source(
                 .await
                 .map_err(|e| e.message().to_string())?
                 .into_inner();
-            Ok(keys
-                .keys
-                .into_iter()
-                .map(|k| generec_provenance::keys::PublicKey {
-                    key_id: k.key_id,
-                    public_key: k.public_key,
-                    created_unix_ms: k.created_unix_ms,
-                    retired_unix_ms: k.retired_unix_ms,
-                })
-                .collect())
+            Ok(crate::audit::keys_from(keys.keys))
         })
     }))
 }

@@ -28,7 +28,7 @@ use crate::model::{
     EventType, FeedbackEvent, Item, ItemId, ItemKind, MAX_ABS_WEIGHT, Origin, UserId, limits,
     now_unix_ms,
 };
-use crate::provenance::{Claimed, Rejection, TrustedKeys};
+use crate::provenance::{Rejection, TrustedKeys};
 use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
 use crate::store::{Store, Tombstone};
 
@@ -76,7 +76,7 @@ impl Default for CorpusConfig {
             trusted_keys: Vec::new(),
             require_manifest_for_ai: true,
             trust_url: String::new(),
-            cache_mb: 64,
+            cache_mb: 32,
         }
     }
 }
@@ -469,13 +469,13 @@ impl Corpus {
     /// Checks a generated item's manifest; on an unknown key, fetches keys
     /// from the key source (at most once per [`KEY_REFRESH_INTERVAL`]) and
     /// checks again.
-    fn check_manifest(&self, claimed: &Claimed<'_>, manifest: &[u8]) -> Result<(), Rejection> {
+    fn check_manifest(&self, item: &Item) -> Result<(), Rejection> {
         let first = self
             .keys
             .trusted
             .read()
             .map_err(|_| Rejection::NoTrustedKeys)?
-            .check(claimed, manifest);
+            .check_item(item);
         if !matches!(
             first,
             Err(Rejection::UntrustedKey { .. } | Rejection::NoTrustedKeys)
@@ -503,7 +503,7 @@ impl Corpus {
                     .map_err(|_| Rejection::NoTrustedKeys)?;
                 trusted.extend(fresh);
                 tracing::info!(keys = ?trusted.key_ids(), "fetched the trust service's signing keys");
-                trusted.check(claimed, manifest).map(|_| ())
+                trusted.check_item(item).map(|_| ())
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not fetch the trust service's signing keys");
@@ -629,16 +629,7 @@ impl Corpus {
         item.seal()?;
         check_labels(&item, existing.as_ref())?;
         if self.config.require_manifest_for_ai && item.origin.is_generated() {
-            let parents: Vec<&str> = item.parent_ids.iter().map(ItemId::as_str).collect();
-            let text = item.provenance_text();
-            let claimed = Claimed {
-                item_id: item.id.as_str(),
-                text: &text,
-                parent_ids: &parents,
-                creator_id: &item.creator_id,
-                licence: &item.licence,
-            };
-            self.check_manifest(&claimed, &item.provenance_manifest)
+            self.check_manifest(&item)
                 .map_err(|r| CorpusError::invalid("provenance_manifest", r.to_string()))?;
         }
         Ok((item, existing))

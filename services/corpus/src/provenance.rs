@@ -194,6 +194,21 @@ impl TrustedKeys {
         self.by_id.contains_key(key_id)
     }
 
+    /// Checks a generated item's manifest (its `provenance_manifest`)
+    /// against what the item states: see [`TrustedKeys::check`].
+    pub fn check_item(&self, item: &crate::model::Item) -> Result<Manifest, Rejection> {
+        let parents: Vec<&str> = item.parent_ids.iter().map(|p| p.as_str()).collect();
+        let text = item.provenance_text();
+        let claimed = Claimed {
+            item_id: item.id.as_str(),
+            text: &text,
+            parent_ids: &parents,
+            creator_id: &item.creator_id,
+            licence: &item.licence,
+        };
+        self.check(&claimed, &item.provenance_manifest)
+    }
+
     /// Checks a generated item's manifest against the rule in the module
     /// docs. `text` is the item's [`provenance_text`].
     pub fn check(&self, item: &Claimed<'_>, manifest_bytes: &[u8]) -> Result<Manifest, Rejection> {

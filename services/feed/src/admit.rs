@@ -24,8 +24,8 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use generec_corpus::model::{Item, ItemId};
-use generec_corpus::provenance::{Claimed, Rejection, TrustedKeys};
+use generec_corpus::model::Item;
+use generec_corpus::provenance::{Rejection, TrustedKeys};
 
 use crate::model::{Allowed, Verified};
 
@@ -161,16 +161,7 @@ impl KeyCache {
 /// Checks a generated item's manifest against trust's published keys
 /// (the corpus's rule; see [`generec_corpus::provenance`]).
 pub fn verify_generated(keys: &TrustedKeys, item: &Item) -> Result<Verified, Rejection> {
-    let parents: Vec<&str> = item.parent_ids.iter().map(ItemId::as_str).collect();
-    let text = item.provenance_text();
-    let claimed = Claimed {
-        item_id: item.id.as_str(),
-        text: &text,
-        parent_ids: &parents,
-        creator_id: &item.creator_id,
-        licence: &item.licence,
-    };
-    let m = keys.check(&claimed, &item.provenance_manifest)?;
+    let m = keys.check_item(item)?;
     let verdict = Allowed::from_name(&m.review.verdict).ok_or(Rejection::NotAllowed {
         verdict: m.review.verdict.clone(),
     })?;

@@ -18,6 +18,13 @@ mod tokens;
 
 use std::path::PathBuf;
 
+/// jemalloc hands freed memory back to the system steadily; under glibc's
+/// allocator the resident memory of a long-running platform kept growing
+/// with steady traffic (`generec bench soak`, docs/BENCHMARKS.md).
+#[cfg(all(unix, not(target_env = "musl")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 

@@ -493,11 +493,16 @@ pub async fn up(args: UpArgs) -> Result<()> {
     println!(
         "  {exe} interpret 'a two-minute digest of this week'\"'\"'s markets, nothing about football'"
     );
-    println!("  {exe} search --addr http://{addr} 'economy AND growth'");
-    println!("  {exe} recommend --addr http://{addr} --user sim-001");
+    let dir_flag = if root == std::path::Path::new("generec-data") {
+        String::new()
+    } else {
+        format!(" --data-dir {}", root.display())
+    };
+    println!("  {exe} search --addr http://{addr}{dir_flag} 'economy AND growth'");
+    println!("  {exe} recommend --addr http://{addr}{dir_flag} --user sim-001");
     println!("  echo 'Call me on 020 7946 0018' | {exe} review -");
     println!(
-        "  {exe} audit trust-root --addr http://{trust_addr} -o trust-root.json   # what auditors pin"
+        "  {exe} audit trust-root --addr http://{trust_addr}{dir_flag} -o trust-root.json   # what auditors pin"
     );
     println!();
     println!("Ctrl-C stops it; the data stays in {data_dir} and {trust_dir}.");

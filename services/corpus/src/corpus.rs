@@ -1412,9 +1412,9 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let old = SigningKey::from_bytes(&[9; 32]);
             let corpus = open(dir.path(), &[&old], true);
-            // The source says the key retired at 1 ms; manifests here are
-            // made at 1 ms, so after its retirement.
-            let retired = generec_provenance::keys::PublicKey::new(&old.verifying_key(), 0, 1);
+            // The source says the key signed from 2 to 5 ms; manifests here
+            // say they were made at 1 ms, outside that period.
+            let retired = generec_provenance::keys::PublicKey::new(&old.verifying_key(), 2, 5);
             corpus.set_key_source(Arc::new(move || Ok(vec![retired.clone()])));
             let mut a = item("gen-a", Origin::AiCreated, "Markets", "Shares rose today.");
             a.provenance_manifest = certify(&old, "gen-a", &a.provenance_text(), &[]);

@@ -44,11 +44,13 @@ impl PublicKey {
         (key_id(&key) == self.key_id).then_some(key)
     }
 
-    /// Whether the key was the one signing at `when_unix_ms`: created at
-    /// or before it, and not retired by then.
+    /// Whether the key was signing at `when_unix_ms`: created at or before
+    /// it, and retired (if at all) at or after it. Both ends are inclusive:
+    /// a manifest signed in the millisecond of a rotation, before the
+    /// rotation took over, is the old key's.
     pub fn active_at(&self, when_unix_ms: i64) -> bool {
         self.created_unix_ms <= when_unix_ms
-            && (self.retired_unix_ms == 0 || when_unix_ms < self.retired_unix_ms)
+            && (self.retired_unix_ms == 0 || when_unix_ms <= self.retired_unix_ms)
     }
 }
 
@@ -64,7 +66,7 @@ mod tests {
         let mut pk = PublicKey::new(&key, 10, 20);
         assert_eq!(pk.verifying_key(), Some(key));
         assert!(pk.key_id.starts_with("ed25519:") && pk.key_id.len() == 24);
-        assert!(!pk.active_at(9) && pk.active_at(10) && pk.active_at(19) && !pk.active_at(20));
+        assert!(!pk.active_at(9) && pk.active_at(10) && pk.active_at(20) && !pk.active_at(21));
         pk.retired_unix_ms = 0;
         assert!(pk.active_at(i64::MAX));
         pk.key_id = "ed25519:0000000000000000".into();

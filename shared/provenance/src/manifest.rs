@@ -225,32 +225,28 @@ pub fn verify(
 ) -> Vec<Status> {
     let mut statuses = Vec::new();
     let trusted = key(&manifest.key_id);
-    match trusted.as_ref().and_then(PublicKey::verifying_key) {
+    match trusted
+        .as_ref()
+        .and_then(|k| k.verifying_key().map(|v| (k, v)))
+    {
         None => statuses.push(Status::UnknownKey),
-        Some(_)
-            if trusted
-                .as_ref()
-                .is_some_and(|k| !k.active_at(manifest.created_unix_ms)) =>
-        {
-            statuses.push(Status::KeyNotActive)
-        }
-        Some(public) => {
+        Some((period, public)) => {
             let sig = hex::decode(&manifest.signature)
                 .ok()
                 .and_then(|b| Signature::from_slice(&b).ok());
-            match sig {
-                None => statuses.push(Status::Malformed),
-                Some(sig) => statuses.push(
+            statuses.push(match sig {
+                None => Status::Malformed,
+                Some(sig)
                     if public
                         .verify_strict(&manifest.canonical_bytes(), &sig)
-                        .is_ok()
-                    {
-                        Status::SignatureValidated
-                    } else {
-                        Status::SignatureMismatch
-                    },
-                ),
-            }
+                        .is_err() =>
+                {
+                    Status::SignatureMismatch
+                }
+                // A genuine signature by a key that was not signing then.
+                Some(_) if !period.active_at(manifest.created_unix_ms) => Status::KeyNotActive,
+                Some(_) => Status::SignatureValidated,
+            });
         }
     }
     statuses.push(if hard_binding(content) == manifest.hard_binding {
@@ -347,7 +343,7 @@ mod tests {
             Status::SignatureMismatch
         );
         // A key retired before the signing time does not vouch for it.
-        let retired = PublicKey::new(&key.verifying_key(), 0, m.created_unix_ms);
+        let retired = PublicKey::new(&key.verifying_key(), 0, m.created_unix_ms - 1);
         assert_eq!(
             verify(content, &m, |_| Some(retired.clone()))[0],
             Status::KeyNotActive

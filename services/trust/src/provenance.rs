@@ -266,6 +266,19 @@ struct StoredReview {
     bundle_version: String,
     /// The log index of its policy decision.
     log_index: u64,
+    /// What the review was made for.
+    #[serde(default)]
+    made_for: ReviewedFor,
+}
+
+/// The context a review was made in, as stored with it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+struct ReviewedFor {
+    origin: String,
+    parents: Vec<String>,
+    sources: Vec<String>,
+    /// SHA-256 of the instruction that produced the content (empty for none).
+    instruction_sha256: String,
 }
 
 /// See the module docs.
@@ -413,16 +426,27 @@ impl Provenance {
             when_unix_ms: now_unix_ms(),
         };
         let log_index = self.append(vec![entry])?[0];
+        let parents: Vec<String> = context.parents.iter().map(|p| p.id.clone()).collect();
+        let sources: Vec<String> = context.sources.iter().map(|s| s.id.clone()).collect();
+        let key = review_key(&hash, origin_name(context.origin), &parents, &sources);
         let stored = StoredReview {
             verdict: outcome.verdict,
             rule_ids,
             bundle_hash: outcome.bundle_hash.clone(),
             bundle_version: outcome.bundle_version.clone(),
             log_index,
+            made_for: ReviewedFor {
+                origin: origin_name(context.origin).to_string(),
+                parents,
+                sources,
+                instruction_sha256: if context.instruction.is_empty() {
+                    String::new()
+                } else {
+                    use sha2::Digest;
+                    hex::encode(sha2::Sha256::digest(context.instruction.as_bytes()))
+                },
+            },
         };
-        let parents: Vec<String> = context.parents.iter().map(|p| p.id.clone()).collect();
-        let sources: Vec<String> = context.sources.iter().map(|s| s.id.clone()).collect();
-        let key = review_key(&hash, origin_name(context.origin), &parents, &sources);
         // Not flushed here: a review lost in a crash is only asked again
         // (Certify says it has not been reviewed); its decision is logged.
         self.reviews

@@ -104,10 +104,13 @@ pub async fn serve(service: Service) -> Result<()> {
             let cfg = flags.resolve()?;
             let corpus = open_corpus(&cfg).await?;
             if !cfg.corpus.trust_url.is_empty() {
-                corpus.set_key_source(remote_key_source(
+                let source = remote_key_source(
                     &cfg.corpus.trust_url,
                     std::env::var("GENEREC_CORPUS_TRUST_TOKEN").ok(),
-                )?);
+                )?;
+                // The source blocks on a gRPC call: off the async runtime.
+                let c = corpus.clone();
+                tokio::task::spawn_blocking(move || c.set_key_source(source)).await?;
             }
             run(corpus, &cfg, |addr| {
                 println!("corpus listening on {addr}");
@@ -185,7 +188,8 @@ pub async fn serve(service: Service) -> Result<()> {
 }
 
 /// Fetches the trust service's public keys over gRPC for the corpus (see
-/// `corpus.trust_url`); runs on the corpus's blocking threads.
+/// `corpus.trust_url`). It blocks on the call, so it must run off the
+/// async runtime: the corpus calls it from its blocking threads.
 fn remote_key_source(
     url: &str,
     token: Option<String>,

@@ -372,7 +372,8 @@ impl Corpus {
     pub fn open(config: CorpusConfig) -> Result<Arc<Corpus>, CorpusError> {
         config.validate()?;
         let trusted_keys = TrustedKeys::parse("corpus.trusted_keys", &config.trusted_keys)?;
-        if config.require_manifest_for_ai && trusted_keys.is_empty() {
+        if config.require_manifest_for_ai && trusted_keys.is_empty() && config.trust_url.is_empty()
+        {
             tracing::warn!(
                 "corpus.trusted_keys is empty: every AI-edited or AI-created item will be refused"
             );

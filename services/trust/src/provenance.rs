@@ -130,13 +130,7 @@ pub fn check_licence(field: &str, licence: &str) -> Result<(), TrustError> {
 
 /// The origin a review context records, as stored with the review.
 fn origin_name(origin: Option<generec_common::types::Origin>) -> &'static str {
-    use generec_common::types::Origin;
-    match origin {
-        None => "unspecified",
-        Some(Origin::Human) => "human",
-        Some(Origin::AiEdited) => "ai_edited",
-        Some(Origin::AiCreated) => "ai_created",
-    }
+    origin.map_or("unspecified", generec_common::types::Origin::as_str)
 }
 
 /// The key a review is stored under: the content's hard binding and what
@@ -461,10 +455,11 @@ impl Provenance {
         req.validate()?;
         let hash = manifest::hard_binding(&req.content);
         let origin = if req.parents.is_empty() {
-            "ai_created"
+            generec_common::types::Origin::AiCreated
         } else {
-            "ai_edited"
-        };
+            generec_common::types::Origin::AiEdited
+        }
+        .as_str();
         let parent_ids: Vec<String> = req.parents.iter().map(|p| p.item_id.clone()).collect();
         let key = review_key(&hash, origin, &parent_ids, &req.source_ids);
         let review: StoredReview = match self.reviews.get(key)? {

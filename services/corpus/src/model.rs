@@ -29,7 +29,7 @@ pub mod limits {
     /// Most parent ids on an item.
     pub const MAX_PARENTS: usize = 64;
     /// Longest licence id, in bytes.
-    pub const MAX_LICENCE_BYTES: usize = 64;
+    pub const MAX_LICENCE_BYTES: usize = generec_provenance::ids::MAX_LICENCE_BYTES;
     /// Largest provenance manifest, in bytes.
     pub const MAX_MANIFEST_BYTES: usize = 256 * 1024;
     /// Most items in one PutItems request.
@@ -190,9 +190,8 @@ fn check_tags(field: &str, tags: &[String]) -> Result<(), CorpusError> {
     Ok(())
 }
 
-/// Checks an SPDX-style licence id: letters, digits, `.`, `+` and `-`,
-/// starting with a letter or digit (`CC-BY-4.0`, `all-rights-reserved`,
-/// `LicenseRef-house-style`).
+/// Checks an SPDX-style licence id ([`generec_provenance::ids::is_licence`],
+/// the rule the trust service signs by), naming the field in the error.
 pub fn check_licence(field: &str, licence: &str) -> Result<(), CorpusError> {
     if licence.is_empty() {
         return Err(CorpusError::invalid(
@@ -201,13 +200,7 @@ pub fn check_licence(field: &str, licence: &str) -> Result<(), CorpusError> {
         ));
     }
     check_text(field, licence, limits::MAX_LICENCE_BYTES)?;
-    let mut chars = licence.chars();
-    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-    if !first_ok
-        || !licence
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
-    {
+    if !generec_provenance::ids::is_licence(licence) {
         return Err(CorpusError::invalid(
             field,
             format!("{licence:?} is not an SPDX-style licence id"),

@@ -106,24 +106,18 @@ impl LogEntry {
 pub const MAX_INGREDIENTS: usize = 64;
 /// Most sources one certified item names.
 pub const MAX_SOURCES: usize = 64;
-/// Longest licence id, in bytes.
-pub const MAX_LICENCE_BYTES: usize = 64;
-
-/// Checks a licence id as the corpus does: an SPDX-style id (`CC-BY-4.0`,
-/// `all-rights-reserved`, `LicenseRef-...`).
+/// Checks a licence id by the rule the corpus applies
+/// ([`ids::is_licence`]).
 pub fn check_licence(field: &str, licence: &str) -> Result<(), TrustError> {
-    let ok = !licence.is_empty()
-        && licence.len() <= MAX_LICENCE_BYTES
-        && licence.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && licence
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'));
-    if ok {
+    if ids::is_licence(licence) {
         Ok(())
     } else {
         Err(TrustError::invalid(
             field,
-            format!("must be an SPDX-style licence id of 1 to {MAX_LICENCE_BYTES} bytes"),
+            format!(
+                "must be an SPDX-style licence id of 1 to {} bytes",
+                ids::MAX_LICENCE_BYTES
+            ),
         ))
     }
 }

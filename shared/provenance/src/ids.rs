@@ -128,6 +128,22 @@ pub fn check_label(value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Longest licence id, in bytes.
+pub const MAX_LICENCE_BYTES: usize = 64;
+
+/// Whether `value` is an SPDX-style licence id: 1 to [`MAX_LICENCE_BYTES`]
+/// bytes of ASCII letters, digits, `.`, `+` and `-`, starting with a letter
+/// or digit (`CC-BY-4.0`, `all-rights-reserved`, `LicenseRef-house-style`).
+/// The corpus and the trust service apply this one rule.
+pub fn is_licence(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_LICENCE_BYTES
+        && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-'))
+}
+
 /// Checks a SHA-256 in hex: exactly 64 hex digits.
 pub fn check_sha256(value: &str) -> Result<(), String> {
     if value.len() != 64 || !value.bytes().all(|b| b.is_ascii_hexdigit()) {

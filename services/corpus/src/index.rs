@@ -14,7 +14,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::query::{
+    AllQuery, BooleanQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
+};
 use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TEXT, Value,
 };
@@ -199,9 +201,16 @@ impl TextIndex {
         if query.trim().is_empty() {
             return Ok(Box::new(AllQuery));
         }
-        self.parser
-            .parse_query(query)
-            .map_err(|e| CorpusError::invalid("query", format!("cannot parse {query:?}: {e}")))
+        let refuse = |e: &dyn std::fmt::Display| {
+            CorpusError::invalid("query", format!("cannot parse {query:?}: {e}"))
+        };
+        let ast = tantivy::query_grammar::parse_query(query)
+            .map_err(|_| refuse(&QueryParserError::SyntaxError(query.to_string())))?;
+        if crate::exclusion::excludes(&ast) {
+            crate::exclusion::build(&self.parser, ast).map_err(|e| refuse(&e))
+        } else {
+            self.parser.parse_query(query).map_err(|e| refuse(&e))
+        }
     }
 
     fn filter_clauses(&self, filters: &Filters) -> Vec<(Occur, Box<dyn Query>)> {

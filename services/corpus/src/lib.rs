@@ -10,6 +10,7 @@ pub mod ranking;
 
 pub mod corpus;
 pub mod error;
+mod exclusion;
 pub mod filter;
 pub mod index;
 pub mod model;

@@ -245,6 +245,62 @@ pub async fn load_bbc(corpus: Arc<Corpus>) -> Option<usize> {
     .expect("load task")
 }
 
+/// The BBC articles as the licence rules see them (each with its licence
+/// and creator as the loader records them), to measure what generated
+/// text copies from any of them.
+pub fn bbc_sources() -> Option<Vec<generec_licence::Source>> {
+    let dir = dataset("bbc")?;
+    let items = generec_corpus::load::read_bbc(&dir).expect("read bbc");
+    Some(
+        items
+            .into_iter()
+            .map(|i| generec_licence::Source {
+                rights: generec_licence::SourceRights {
+                    item_id: i.id.to_string(),
+                    licence: i.licence,
+                    creator: i.creator_id,
+                },
+                title: i.title.clone(),
+                text: format!("{}\n{}", i.title, i.body),
+            })
+            .collect(),
+    )
+}
+
+/// Asserts that generated `text` copies no more from any BBC article than
+/// the default licence rules allow, names every source it quotes, and
+/// carries the licence those rules compute; returns that licence.
+pub fn assert_within_bbc_allowance(text: &str, licence: &str) -> String {
+    let Some(sources) = bbc_sources() else {
+        return licence.to_string();
+    };
+    let policy = generec_licence::Policy::default();
+    let assessment = generec_licence::assess(&policy, text, &sources, &[]);
+    for u in assessment.sources.iter().filter(|u| u.copied_words > 0) {
+        assert_eq!(
+            u.excess_words(),
+            0,
+            "copies {} words from {} ({}): {text}",
+            u.copied_words,
+            u.item_id,
+            u.licence
+        );
+        // A source is quoted when a real passage of it is copied; a run of
+        // a few words another article shares ("the chancellor of the
+        // exchequer said") counts against the allowance but asks for no
+        // attribution here.
+        if u.copied_words >= 12 {
+            assert!(
+                !u.missing_attribution(),
+                "{} is not named: {text}",
+                u.item_id
+            );
+        }
+    }
+    assert_eq!(licence, assessment.licence, "{text}");
+    assessment.licence
+}
+
 /// A generation service running in this process.
 pub struct GenerationServer {
     pub addr: SocketAddr,

@@ -231,7 +231,13 @@ async fn the_loop_retrieves_then_creates_after_three_skips_then_edits_on_request
     assert_eq!(created.origin, Origin::AiCreated as i32);
     assert_eq!(created.trigger, gen_pb::Trigger::RejectionStreak as i32);
     assert_eq!(created.creator_id, "generec");
-    assert_eq!(created.licence, "CC-BY-4.0");
+    // Made from reserved BBC articles: short attributed quotations, so the
+    // item's own text is under the platform's terms (computed, signed and
+    // stored, never configured).
+    let text =
+        generec_provenance::watermark::strip(&format!("{}\n\n{}", created.title, created.body));
+    let licence = generec_tests::assert_within_bbc_allowance(&text, &created.licence);
+    assert_eq!(licence, "LicenseRef-generec-platform-terms", "{text}");
     assert!(!created.manifest_id.is_empty());
     assert!(created.reason.contains("skipped"), "{}", created.reason);
     assert_eq!(
@@ -489,6 +495,86 @@ async fn a_tiny_deadline_returns_the_retrieved_part_and_the_item_follows() {
     .await
     .expect("a tiny deadline is not an error");
     assert_checked(&cold, &s.trust_keys);
+}
+
+/// A request whose generation fails after the request stopped waiting is
+/// not dropped: the next feed says so, with trust's reason, once. Here the
+/// bundle allows three words from a reserved source, so every digest of
+/// BBC articles copies too much and trust blocks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_background_generation_is_told_once() {
+    let Some(s) = stack_with(|c| generec_feed::FeedConfig {
+        generation_budget_share: 0.05,
+        ..c
+    })
+    .await
+    else {
+        return;
+    };
+    let strict = generec_trust::bundle::DEFAULT_BUNDLE.replace(
+        "reserved = { use = \"quote\", max_words = 40, attribution = true }",
+        "reserved = { use = \"quote\", max_words = 3, attribution = true }",
+    );
+    assert_ne!(strict, generec_trust::bundle::DEFAULT_BUNDLE);
+    let mut trust = s.trust.as_ref().unwrap().client().await;
+    trust
+        .reload_bundle(trust_pb::ReloadBundleRequest {
+            bundle_toml: strict,
+        })
+        .await
+        .unwrap();
+    let mut c = s.feed.client().await;
+    let quick = feed(
+        &mut c,
+        get_feed("quoted", 10, "write me a digest about stock markets", ""),
+        Duration::from_millis(300),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        quick.generation,
+        pb::GenerationStatus::Pending as i32,
+        "{}",
+        quick.generation_detail
+    );
+    // Later feeds: one of them says the request failed and why.
+    let started = Instant::now();
+    let told = loop {
+        let r = feed(&mut c, get_feed("quoted", 10, "", ""), GENEROUS)
+            .await
+            .unwrap();
+        assert_checked(&r, &s.trust_keys);
+        assert!(
+            r.items.iter().all(|i| !i.made_for_you),
+            "nothing blocked is shown"
+        );
+        if r.generation == pb::GenerationStatus::Failed as i32 {
+            break r;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "never told: {} {}",
+            r.generation,
+            r.generation_detail
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        told.generation_detail.contains("earlier request")
+            && told.generation_detail.contains("copyright.source"),
+        "{}",
+        told.generation_detail
+    );
+    // Once: the next feed has nothing to say about it.
+    let after = feed(&mut c, get_feed("quoted", 10, "", ""), GENEROUS)
+        .await
+        .unwrap();
+    assert_eq!(
+        after.generation,
+        pb::GenerationStatus::None as i32,
+        "{}",
+        after.generation_detail
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -65,6 +65,7 @@ fn supported_share(d: &pb::Draft) -> f32 {
             .map(|s| Source {
                 id: s.id.clone(),
                 text: s.text.clone(),
+                ..Source::default()
             })
             .collect(),
         ..ReviewContext::default()

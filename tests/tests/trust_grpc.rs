@@ -384,7 +384,8 @@ async fn certified_items_verify_are_detected_and_are_provable_in_the_log() {
         content: content.into(),
         creator: "feed".into(),
         creator_id: "generec".into(),
-        licence: "CC-BY-4.0".into(),
+        // The licence the review computed.
+        licence: String::new(),
         generator_name: "generec-composer".into(),
         generator_version: "0.1.0".into(),
         ..Default::default()
@@ -906,7 +907,8 @@ async fn after_a_key_rotation_old_manifests_verify_and_new_checkpoints_use_the_n
             content: text.into(),
             creator: "feed".into(),
             creator_id: "generec".into(),
-            licence: "CC-BY-4.0".into(),
+            // The licence the review computed.
+            licence: String::new(),
             ..Default::default()
         })
         .await
@@ -985,7 +987,8 @@ async fn oversized_and_malformed_writes_are_refused_before_anything_is_logged() 
             content: text.into(),
             creator: "feed".into(),
             creator_id: "generec".into(),
-            licence: "CC-BY-4.0".into(),
+            // The licence the review computed.
+            licence: String::new(),
             ..Default::default()
         };
         f(&mut r);
@@ -1022,7 +1025,7 @@ async fn oversized_and_malformed_writes_are_refused_before_anything_is_logged() 
                 r.generator_version = "1".into();
             }),
         ),
-        ("licence", certify(&|r| r.licence = String::new())),
+        ("licence", certify(&|r| r.licence = "CC BY\u{202e}".into())),
     ];
     for (field, req) in cases {
         let err = c.certify(req).await.unwrap_err();
@@ -1142,22 +1145,25 @@ async fn certify_needs_an_allowing_review_made_for_generated_content() {
     let allowed = c.review(video).await.unwrap().into_inner();
     assert_eq!(allowed.verdict, pb::Verdict::Allow as i32, "{allowed:?}");
     let reviewed_at = server.trust.provenance.log().head().0 - 1;
-    let cert = c
-        .certify(pb::CertifyRequest {
-            item_id: "gen-ok".into(),
-            content: calm.into(),
-            creator: "feed".into(),
-            creator_id: "generec".into(),
-            licence: "CC-BY-4.0".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    // Made from nothing, it is CC0; a licence chosen by the caller instead
+    // of the computed one is refused, naming the field.
+    assert_eq!(allowed.licence, "CC0-1.0");
+    let certify = |licence: &str| pb::CertifyRequest {
+        item_id: "gen-ok".into(),
+        content: calm.into(),
+        creator: "feed".into(),
+        creator_id: "generec".into(),
+        licence: licence.into(),
+        ..Default::default()
+    };
+    let err = c.certify(certify("CC-BY-NC-4.0")).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().starts_with("licence:"), "{}", err.message());
+    let cert = c.certify(certify("")).await.unwrap().into_inner();
     let m: generec_provenance::manifest::Manifest = serde_json::from_slice(&cert.manifest).unwrap();
     assert_eq!(m.review.log_index, reviewed_at);
     assert_eq!(
         (m.creator_id.as_str(), m.licence.as_str()),
-        ("generec", "CC-BY-4.0")
+        ("generec", "CC0-1.0")
     );
 }

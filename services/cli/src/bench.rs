@@ -98,6 +98,12 @@ pub enum Bench {
         /// Seconds between two GetFeeds that create an item (0: none).
         #[arg(long, default_value_t = 10)]
         create_every: u64,
+        /// Write jemalloc heap profiles into this folder at the end of the
+        /// warm-up and at the end (compare them with `jeprof --base`). Needs
+        /// a build with `--features heap-profile` and
+        /// `_RJEM_MALLOC_CONF=prof:true` in the environment.
+        #[arg(long)]
+        heap_profile: Option<PathBuf>,
     },
     /// GetFeed on the retrieve-only path at fixed concurrencies against a
     /// plain tonic unary call, and the generate path's latency per back-end.
@@ -578,7 +584,17 @@ pub async fn run(what: Bench) -> Result<()> {
             rate,
             warmup_minutes,
             create_every,
-        } => crate::bench_soak::soak(&datasets, minutes, rate, warmup_minutes, create_every).await,
+            heap_profile,
+        } => {
+            let plan = crate::bench_soak::Plan {
+                minutes,
+                rate,
+                warmup_minutes,
+                create_every,
+                heap_profile,
+            };
+            crate::bench_soak::soak(&datasets, plan).await
+        }
         Bench::Generation {
             datasets,
             interprets,

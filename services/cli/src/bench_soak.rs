@@ -9,7 +9,7 @@
 //! and one QueryLog; every `create_every` seconds one GetFeed whose
 //! instruction makes the platform create an item for a fresh user.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -59,14 +59,90 @@ impl Counts {
     }
 }
 
+/// What a soak run does.
+pub struct Plan {
+    /// How long to drive traffic.
+    pub minutes: f64,
+    /// Requests per second.
+    pub rate: u32,
+    /// Growth is measured from this point on.
+    pub warmup_minutes: f64,
+    /// Seconds between two creating GetFeeds (0: none).
+    pub create_every: u64,
+    /// Where to write heap profiles (a `heap-profile` build only).
+    pub heap_profile: Option<PathBuf>,
+}
+
+/// jemalloc's own figures: bytes the program holds (`stats.allocated`) and
+/// sampled heap profiles, in builds with the `heap-profile` feature.
+#[cfg(all(feature = "heap-profile", unix, not(target_env = "musl")))]
+mod heap {
+    use std::path::Path;
+
+    /// Bytes allocated and not freed, in MiB.
+    pub fn allocated_mib() -> Option<f64> {
+        tikv_jemalloc_ctl::epoch::advance().ok()?;
+        let bytes = tikv_jemalloc_ctl::stats::allocated::read().ok()?;
+        Some(bytes as f64 / (1024.0 * 1024.0))
+    }
+
+    /// Writes a heap profile to `path`.
+    pub fn dump(path: &Path) -> anyhow::Result<()> {
+        let mut name = path.to_string_lossy().into_owned().into_bytes();
+        if name.contains(&0) {
+            anyhow::bail!("the heap profile path {} holds a NUL byte", path.display());
+        }
+        name.push(0);
+        // jemalloc's safe string setter wants a 'static name; a soak dumps
+        // three profiles, so the few bytes are leaked on purpose.
+        let name: &'static [u8] = Box::leak(name.into_boxed_slice());
+        tikv_jemalloc_ctl::raw::write_str(b"prof.dump\0", name).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot write a heap profile to {} ({e}); is _RJEM_MALLOC_CONF=prof:true set?",
+                path.display()
+            )
+        })
+    }
+}
+
+#[cfg(not(all(feature = "heap-profile", unix, not(target_env = "musl"))))]
+mod heap {
+    use std::path::Path;
+
+    pub fn allocated_mib() -> Option<f64> {
+        None
+    }
+
+    pub fn dump(_: &Path) -> anyhow::Result<()> {
+        anyhow::bail!("--heap-profile needs a build with `--features heap-profile`")
+    }
+}
+
+/// Writes the heap profile named `name` when the run asked for profiles.
+fn dump_profile(dir: Option<&Path>, name: &str) -> Result<()> {
+    let Some(dir) = dir else {
+        return Ok(());
+    };
+    let path = dir.join(name);
+    heap::dump(&path)?;
+    println!("heap profile written to {}", path.display());
+    Ok(())
+}
+
 /// `generec bench soak`.
-pub async fn soak(
-    datasets: &Path,
-    minutes: f64,
-    rate: u32,
-    warmup_minutes: f64,
-    create_every: u64,
-) -> Result<()> {
+pub async fn soak(datasets: &Path, plan: Plan) -> Result<()> {
+    let Plan {
+        minutes,
+        rate,
+        warmup_minutes,
+        create_every,
+        heap_profile,
+    } = plan;
+    if let Some(dir) = &heap_profile {
+        std::fs::create_dir_all(dir)?;
+        // Fail before the run, not after ten minutes of it.
+        dump_profile(Some(dir), "start.heap")?;
+    }
     if minutes.is_nan()
         || minutes <= 0.0
         || rate == 0
@@ -86,8 +162,8 @@ pub async fn soak(
         "soak: {rate} requests/s for {minutes} min (warm-up {warmup_minutes} min), {POPULATION} users; one create every {create_every} s"
     );
     println!(
-        "{:>7}  {:>9}  {:>9}  {:>7}",
-        "min", "RSS MiB", "requests", "failed"
+        "{:>7}  {:>9}  {:>9}  {:>9}  {:>9}  {:>9}  {:>7}",
+        "min", "RSS MiB", "anon MiB", "file MiB", "heap MiB", "requests", "failed"
     );
     let started = Instant::now();
     let mut ticker = tokio::time::interval(interval);
@@ -124,9 +200,11 @@ pub async fn soak(
                 samples.push((mins, rss));
                 if at_warmup.is_none() && started.elapsed() >= warmup {
                     at_warmup = Some(rss);
+                    dump_profile(heap_profile.as_deref(), "warm.heap")?;
                 }
+                let heap = heap::allocated_mib().map_or("-".to_string(), |m| format!("{m:.1}"));
                 println!(
-                    "{mins:>7.1}  {rss:>9.1}  {:>9.1}  {:>9.1}  {:>9}  {:>7}",
+                    "{mins:>7.1}  {rss:>9.1}  {:>9.1}  {:>9.1}  {heap:>9}  {:>9}  {:>7}",
                     status_mib("RssAnon:"),
                     status_mib("RssFile:"),
                     counts.ok.load(Ordering::Relaxed) + counts.failed.load(Ordering::Relaxed),
@@ -136,6 +214,7 @@ pub async fn soak(
         }
     }
     let end = rss_mib();
+    dump_profile(heap_profile.as_deref(), "end.heap")?;
     let base = at_warmup.unwrap_or(end);
     let peak = samples.iter().map(|s| s.1).fold(end, f64::max);
     println!(

@@ -128,6 +128,7 @@ pub fn bench_provenance(items: usize) -> Result<()> {
         redacted_text: None,
         bundle_hash: "00".repeat(32),
         bundle_version: "bench".into(),
+        licence: "CC-BY-4.0".into(),
     };
     for t in &texts {
         p.record_review(

@@ -137,6 +137,8 @@ fn supported_share(d: &Draft) -> Option<f32> {
             .map(|s| Source {
                 id: s.id.clone(),
                 text: s.text.clone(),
+                item_id: s.item_id.clone(),
+                ..Source::default()
             })
             .collect(),
         ..ReviewContext::default()

@@ -72,6 +72,7 @@ fn context(args: &ReviewArgs) -> Result<ReviewContext> {
         sources.push(Source {
             id: path.display().to_string(),
             text,
+            ..Source::default()
         });
     }
     let mut parents = Vec::new();

@@ -220,6 +220,32 @@ fn remote_key_source(
     }))
 }
 
+/// Loads the openly licensed texts `scripts/fetch-data` leaves (Jane
+/// Austen's novels by chapter, public domain) when present; 0 when not.
+pub(crate) fn load_open_texts(corpus: &Corpus, jsonl: &Path) -> Result<usize> {
+    if !jsonl.is_file() {
+        tracing::warn!(path = %jsonl.display(), "no openly licensed texts; run scripts/fetch-data to add them");
+        return Ok(0);
+    }
+    let file = std::fs::File::open(jsonl)?;
+    let items = generec_corpus::load::read_jsonl(std::io::BufReader::new(file))?;
+    let mut created = 0;
+    for chunk in items.chunks(100) {
+        let entries = chunk
+            .iter()
+            .map(|i| (i.id.to_string(), Ok(i.clone())))
+            .collect();
+        for result in corpus.put_items(entries)? {
+            match result.outcome {
+                PutOutcome::Rejected(why) => bail!("item {} rejected: {why}", result.id),
+                PutOutcome::Created | PutOutcome::Updated => created += 1,
+                PutOutcome::Unchanged => {}
+            }
+        }
+    }
+    Ok(created)
+}
+
 /// Loads the BBC articles of `dir` into `corpus` and trains the models.
 pub(crate) fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
     let items = generec_corpus::load::read_bbc(dir)?;
@@ -351,10 +377,12 @@ pub async fn up(args: UpArgs) -> Result<()> {
                 bbc.display()
             );
         }
+        let austen = args.datasets.join("austen").join("items.jsonl");
         let c = corpus.clone();
         let started = std::time::Instant::now();
         let (n, events) = tokio::task::spawn_blocking(move || -> Result<(usize, u64)> {
-            let n = load_bbc(&c, &bbc)?;
+            let mut n = load_bbc(&c, &bbc)?;
+            n += load_open_texts(&c, &austen)?;
             let events = seed_interactions(&c, 60)?;
             Ok((n, events))
         })
@@ -363,7 +391,7 @@ pub async fn up(args: UpArgs) -> Result<()> {
             items = n,
             events,
             secs = started.elapsed().as_secs_f64(),
-            "loaded the BBC corpus and simulated users"
+            "loaded the BBC corpus (all rights reserved), the openly licensed texts present, and simulated users"
         );
     }
     let stats = corpus.stats()?;

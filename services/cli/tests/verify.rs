@@ -31,6 +31,7 @@ fn certify(p: &Provenance, text: &str) -> Certified {
         redacted_text: None,
         bundle_hash: "00".repeat(32),
         bundle_version: "v".into(),
+        licence: "CC-BY-4.0".into(),
     };
     p.record_review(text, &ReviewContext::created_for("u1"), &allow)
         .unwrap();

@@ -55,13 +55,13 @@ pub struct FeedConfig {
     pub session_signals: usize,
     /// Sessions kept in memory; the least recently used is dropped.
     pub max_sessions: usize,
+    /// Items shown to a user whose tags the session keeps (to tell what a
+    /// streak of skips was about), newest first.
+    pub shown_memory: usize,
     /// Background generations one user may have running.
     pub max_jobs_per_user: usize,
     /// Background generations running at once, for every user.
     pub max_jobs: usize,
-    /// The licence of items the platform creates (edits keep their
-    /// parent's licence).
-    pub created_licence: String,
     /// The creator id generated items are stored under.
     pub creator_id: String,
 }
@@ -87,9 +87,9 @@ impl Default for FeedConfig {
             keys_ttl_ms: 60_000,
             session_signals: 256,
             max_sessions: 100_000,
+            shown_memory: 64,
             max_jobs_per_user: 2,
             max_jobs: 8,
-            created_licence: "CC-BY-4.0".into(),
             creator_id: "generec".into(),
         }
     }
@@ -142,6 +142,7 @@ impl FeedConfig {
             ("feed.verdict_cache_entries", self.verdict_cache_entries),
             ("feed.session_signals", self.session_signals),
             ("feed.max_sessions", self.max_sessions),
+            ("feed.shown_memory", self.shown_memory),
             ("feed.max_jobs_per_user", self.max_jobs_per_user),
             ("feed.max_jobs", self.max_jobs),
         ];
@@ -162,8 +163,6 @@ impl FeedConfig {
                 "must be at most 256 (what the instructor accepts)",
             ));
         }
-        generec_corpus::model::check_licence("feed.created_licence", &self.created_licence)
-            .map_err(|e| FeedError::invalid("feed.created_licence", e.to_string()))?;
         if self.creator_id.is_empty() || self.creator_id.contains(char::is_whitespace) {
             return Err(FeedError::invalid(
                 "feed.creator_id",
@@ -238,10 +237,10 @@ mod tests {
             ),
             (
                 FeedConfig {
-                    created_licence: "CC BY".into(),
+                    shown_memory: 0,
                     ..FeedConfig::default()
                 },
-                "created_licence",
+                "shown_memory",
             ),
             (
                 FeedConfig {

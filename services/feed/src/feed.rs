@@ -926,6 +926,7 @@ impl Feed {
             .await
             .map_err(|e| e.describe("trust", "Review"))?;
         let Some(verdict) = Allowed::from_trust(review.verdict) else {
+            tracing::debug!(item = %draft.item_id, draft = %text, findings = ?review.findings, "trust held a draft");
             let mut rules: Vec<&str> = review.findings.iter().map(|f| f.rule_id.as_str()).collect();
             rules.sort_unstable();
             rules.dedup();
@@ -936,12 +937,11 @@ impl Feed {
             ));
         };
 
-        // Certify the reviewed text, with the creator and licence the
-        // corpus will store (both are signed).
-        let licence = match draft.parents.first() {
-            Some(p) if !p.licence.is_empty() => p.licence.clone(),
-            _ => self.config.created_licence.clone(),
-        };
+        // Certify the reviewed text, with the creator and the licence the
+        // corpus will store (both are signed). The licence is the one the
+        // review computed from what the draft takes of its sources and
+        // parents, never a configured one.
+        let licence = review.licence.clone();
         let req = self.clients.request(
             trust_pb::CertifyRequest {
                 item_id: draft.item_id.clone(),
@@ -1031,36 +1031,61 @@ impl Feed {
     }
 
     /// The passages a draft's review checks it against: the draft's cited
-    /// sources and, for an edit, each parent's title (an edit keeps its
-    /// parent's title, which its body's sources do not hold).
+    /// sources, each with its item's licence, creator and title as the
+    /// corpus records them (what `copyright.source` holds the draft to),
+    /// and, for an edit, each parent's title (an edit keeps its parent's
+    /// title, which its body's sources do not hold).
     async fn review_sources(
         &self,
         draft: &gen_pb::Draft,
         deadline: Instant,
     ) -> Vec<trust_pb::SourcePassage> {
+        let mut items: Vec<String> = Vec::new();
+        for id in draft
+            .sources
+            .iter()
+            .map(|s| &s.item_id)
+            .chain(draft.parents.iter().map(|p| &p.id))
+        {
+            if !id.is_empty() && !items.contains(id) {
+                items.push(id.clone());
+            }
+        }
+        let mut rights: std::collections::HashMap<String, corpus_pb::Item> =
+            std::collections::HashMap::new();
+        for id in items {
+            let mut corpus = self.clients.corpus.clone();
+            let req = self
+                .clients
+                .request(corpus_pb::GetItemRequest { id: id.clone() }, deadline);
+            if let Ok(r) = within(deadline, corpus.get_item(req)).await
+                && let Some(item) = r.item
+            {
+                rights.insert(id, item);
+            }
+        }
+        let passage = |id: String, item_id: &str, text: String| {
+            let item = rights.get(item_id);
+            trust_pb::SourcePassage {
+                id,
+                text,
+                item_id: item_id.to_string(),
+                licence: item.map(|i| i.licence.clone()).unwrap_or_default(),
+                creator_id: item.map(|i| i.creator_id.clone()).unwrap_or_default(),
+                title: item
+                    .map(|i| generec_provenance::watermark::strip(&i.title))
+                    .unwrap_or_default(),
+            }
+        };
         let mut sources: Vec<trust_pb::SourcePassage> = draft
             .sources
             .iter()
-            .map(|s| trust_pb::SourcePassage {
-                id: s.id.clone(),
-                text: s.text.clone(),
-            })
+            .map(|s| passage(s.id.clone(), &s.item_id, s.text.clone()))
             .collect();
         for parent in &draft.parents {
-            let mut corpus = self.clients.corpus.clone();
-            let req = self.clients.request(
-                corpus_pb::GetItemRequest {
-                    id: parent.id.clone(),
-                },
-                deadline,
-            );
-            if let Ok(r) = within(deadline, corpus.get_item(req)).await
-                && let Some(p) = r.item
-            {
-                sources.push(trust_pb::SourcePassage {
-                    id: format!("{}#title", parent.id),
-                    text: generec_provenance::watermark::strip(&p.title),
-                });
+            if let Some(p) = rights.get(&parent.id) {
+                let title = generec_provenance::watermark::strip(&p.title);
+                sources.push(passage(format!("{}#title", parent.id), &parent.id, title));
             }
         }
         sources
@@ -1246,6 +1271,16 @@ impl Feed {
             }
         }
         let ready = self.sessions.with(&req.user_id, |s| s.take_ready());
+        let failed = self.sessions.with(&req.user_id, |s| s.take_failed());
+        if !failed.is_empty() {
+            let told = format!("an earlier request could not be met: {}", failed.join("; "));
+            if status == GenerationStatus::None {
+                status = GenerationStatus::Failed;
+                detail = told;
+            } else {
+                detail = format!("{detail} ({told})");
+            }
+        }
         if trust_up {
             if !ready.is_empty() && made.is_empty() {
                 if status != GenerationStatus::Pending {
@@ -1267,8 +1302,9 @@ impl Feed {
         let ranked = rules::rank(&self.rules, made, retrieved, &exclude, req.count);
         let entries = ranked.entries;
         let metrics = ListMetrics::of(&entries);
-        self.sessions
-            .with(&req.user_id, |s| s.remember_shown(&entries));
+        self.sessions.with(&req.user_id, |s| {
+            s.remember_shown(&entries, self.config.shown_memory)
+        });
         self.with_totals(|t| t.record_feed(&entries, !degraded.is_empty(), dropped));
         Ok(FeedPage {
             entries,
@@ -1455,7 +1491,7 @@ mod tests {
                     made_for_you: false,
                 })
                 .collect();
-            s.remember_shown(&entries);
+            s.remember_shown(&entries, 64);
             for c in &shown {
                 s.record(c.item.id.as_str(), Signal::Skip, 256);
             }

@@ -17,14 +17,17 @@ use crate::model::{Entry, FeedEvent, Signal};
 
 /// Events buffered per watcher before it lags.
 const EVENT_BUFFER: usize = 64;
-/// Items shown to a user whose tags the session remembers.
-const SHOWN_MEMORY: usize = 512;
 /// Most excluded topics kept.
 const MAX_EXCLUDED: usize = 64;
 /// Most generated items waiting for the next feed.
 const MAX_READY: usize = 16;
 /// Most liked items remembered (the creator reads at most 64).
 const MAX_LIKED: usize = 64;
+/// Most failed background generations waiting to be told to the user.
+const MAX_FAILED: usize = 4;
+
+/// An item shown, and its tags (boxed: no spare capacity).
+type Shown = (Box<str>, Box<[Box<str>]>);
 
 /// One user's session.
 #[derive(Debug)]
@@ -35,8 +38,12 @@ pub struct Session {
     consumed: u64,
     exclude: BTreeSet<String>,
     liked: VecDeque<String>,
-    shown: VecDeque<(String, Vec<String>)>,
+    /// Items shown, with their tags, newest last.
+    shown: VecDeque<Shown>,
     ready: VecDeque<Entry>,
+    /// Why background generations failed, oldest first, until a feed
+    /// tells the user.
+    failed: VecDeque<String>,
     jobs: usize,
     events: broadcast::Sender<FeedEvent>,
     last_used: Instant,
@@ -52,6 +59,7 @@ impl Session {
             liked: VecDeque::new(),
             shown: VecDeque::new(),
             ready: VecDeque::new(),
+            failed: VecDeque::new(),
             jobs: 0,
             events: broadcast::channel(EVENT_BUFFER).0,
             last_used: Instant::now(),
@@ -142,24 +150,25 @@ impl Session {
         self.exclude.iter().cloned().collect()
     }
 
-    /// Remembers the tags of items shown, so a streak's topics are known.
-    pub fn remember_shown(&mut self, entries: &[Entry]) {
+    /// Remembers the tags of items shown, so a streak's topics are known;
+    /// keeps the newest `keep`.
+    pub fn remember_shown(&mut self, entries: &[Entry], keep: usize) {
         for e in entries {
-            self.shown
-                .push_back((e.item.id.to_string(), e.item.tags.clone()));
+            let tags: Box<[Box<str>]> = e.item.tags.iter().map(|t| t.as_str().into()).collect();
+            self.shown.push_back((e.item.id.as_str().into(), tags));
         }
-        while self.shown.len() > SHOWN_MEMORY {
+        while self.shown.len() > keep {
             self.shown.pop_front();
         }
     }
 
     /// The tags of a shown item, if remembered.
-    pub fn shown_tags(&self, item_id: &str) -> Option<&[String]> {
+    pub fn shown_tags(&self, item_id: &str) -> Option<&[Box<str>]> {
         self.shown
             .iter()
             .rev()
-            .find(|(id, _)| id == item_id)
-            .map(|(_, tags)| tags.as_slice())
+            .find(|(id, _)| &**id == item_id)
+            .map(|(_, tags)| &**tags)
     }
 
     /// Queues a generated item for the next feed.
@@ -183,6 +192,19 @@ impl Session {
         while self.ready.len() > MAX_READY {
             self.ready.pop_back();
         }
+    }
+
+    /// Remembers why a background generation failed, for the next feed.
+    pub fn push_failed(&mut self, reason: &str) {
+        self.failed.push_back(reason.to_string());
+        while self.failed.len() > MAX_FAILED {
+            self.failed.pop_front();
+        }
+    }
+
+    /// Takes the failures not told yet (each is told once).
+    pub fn take_failed(&mut self) -> Vec<String> {
+        self.failed.drain(..).collect()
     }
 
     /// Background generations running for this user.
@@ -250,13 +272,18 @@ impl Sessions {
         })
     }
 
-    /// Ends a background generation: queues its item (when it has one and
-    /// `queue` is set) and tells the user's watchers.
+    /// Ends a background generation and tells the user's watchers. When
+    /// `queue` is set (no request was waiting for it) its item waits for
+    /// the next feed, or, when it failed, the reason does: a request is
+    /// never dropped without a word.
     pub fn finish_job(&self, event: FeedEvent, queue: bool) {
         self.with(&event.user_id.clone(), |s| {
             s.jobs = s.jobs.saturating_sub(1);
-            if queue && let Ok(entry) = &event.outcome {
-                s.push_ready(entry.clone());
+            if queue {
+                match &event.outcome {
+                    Ok(entry) => s.push_ready(entry.clone()),
+                    Err(reason) => s.push_failed(reason),
+                }
             }
             // No watcher is not an error: the item waits for the next feed.
             let _ = s.events.send(event);
@@ -301,6 +328,31 @@ mod tests {
             assert_eq!(s.rejection_streak(), 1);
             assert_eq!(s.signals(), vec![("g".to_string(), Signal::Skip)]);
         });
+    }
+
+    #[test]
+    fn a_failure_no_request_waited_for_is_kept_until_told_once() {
+        let sessions = Sessions::new(10);
+        assert!(sessions.start_job("u", 2));
+        let failed = |job: &str| FeedEvent {
+            user_id: "u".into(),
+            job_id: job.into(),
+            outcome: Err(format!("{job}: trust's verdict on the draft was block")),
+        };
+        // A request was waiting: it told the user itself.
+        sessions.finish_job(failed("job-1"), false);
+        assert!(sessions.with("u", |s| s.take_failed()).is_empty());
+        // Nobody was waiting: kept for the next feed, told once.
+        for i in 0..6 {
+            sessions.finish_job(failed(&format!("job-{i}")), true);
+        }
+        let told = sessions.with("u", |s| s.take_failed());
+        assert_eq!(told.len(), MAX_FAILED, "bounded");
+        assert!(
+            told[0].starts_with("job-2"),
+            "the newest are kept: {told:?}"
+        );
+        assert!(sessions.with("u", |s| s.take_failed()).is_empty());
     }
 
     #[test]

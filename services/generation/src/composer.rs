@@ -45,6 +45,10 @@ pub struct SourceDoc {
     pub tags: Vec<String>,
     /// The retrieval score (any positive scale).
     pub score: f32,
+    /// The item's licence and creator: how much of it the draft may quote
+    /// (`ComposerConfig::licence`).
+    pub licence: String,
+    pub creator_id: String,
 }
 
 /// A passage a composition cites (`<item id>#<sentence index>` or
@@ -92,6 +96,9 @@ pub struct ComposerConfig {
     /// Candidates scored with the (possibly slow) relevance model; more are
     /// first narrowed by TF-IDF similarity to the query.
     pub max_candidates: usize,
+    /// What a draft may quote from each source, by its licence: the same
+    /// rules trust's `copyright.source` holds the draft to.
+    pub licence: generec_licence::Policy,
 }
 
 impl Default for ComposerConfig {
@@ -107,6 +114,7 @@ impl Default for ComposerConfig {
             words_per_minute: 200,
             max_sentences: 40,
             max_candidates: 96,
+            licence: generec_licence::Policy::default(),
         }
     }
 }
@@ -118,6 +126,8 @@ pub enum ComposeError {
     NoSources,
     #[error("no usable sentence in the sources (all too short, too long or excluded)")]
     NoSentences,
+    #[error("no sentence of the sources fits what their licences allow a draft to quote")]
+    NothingWithinAllowance,
 }
 
 /// A tone fit in [0, 1] for one sentence.
@@ -191,6 +201,7 @@ pub fn compose(
             if words < config.min_words
                 || words > config.max_words
                 || s.text.ends_with('?')
+                || !balanced_quotes(&s.text)
                 || mentions_any(&s.text, &excluded)
                 || (i == 0 && s.text == doc.title)
             {
@@ -266,8 +277,22 @@ pub fn compose(
         c.relevance = rel;
     }
 
-    let picked = select_mmr(&candidates, cand_vecs, input.guidance, config);
+    let allowance = quote_allowance(input, config);
+    let picked = select_mmr(&candidates, cand_vecs, input.guidance, config, &allowance);
+    if picked.is_empty() {
+        return Err(ComposeError::NothingWithinAllowance);
+    }
     Ok(assemble(input, &candidates, cand_vecs, &picked))
+}
+
+/// Whether a sentence's quotation marks pair up. One that opens a quotation
+/// another sentence closes is a fragment of it: quoted alone it misquotes,
+/// and next to other sentences its marks pair with theirs.
+fn balanced_quotes(text: &str) -> bool {
+    let straight = text.chars().filter(|&c| c == '"').count();
+    let open = text.chars().filter(|&c| c == '\u{201c}').count();
+    let close = text.chars().filter(|&c| c == '\u{201d}').count();
+    straight % 2 == 0 && open == close
 }
 
 /// The sentence or word budget for the guidance.
@@ -297,13 +322,45 @@ fn budget(guidance: &Guidance, config: &ComposerConfig) -> Budget {
     }
 }
 
+/// Per source document: the verbatim words the licence policy allows a
+/// draft to take from it, and the words its heading (the document's title,
+/// quoted when the format has headings) takes of that allowance.
+struct QuoteAllowance {
+    limit: Vec<usize>,
+    heading: Vec<usize>,
+}
+
+fn quote_allowance(input: &ComposeInput<'_>, config: &ComposerConfig) -> QuoteAllowance {
+    let headed = !matches!(input.guidance.format, Some(Format::Summary));
+    let mut limit = Vec::with_capacity(input.docs.len());
+    let mut heading = Vec::with_capacity(input.docs.len());
+    for doc in input.docs {
+        let rights = generec_licence::SourceRights {
+            item_id: doc.item_id.clone(),
+            licence: doc.licence.clone(),
+            creator: doc.creator_id.clone(),
+        };
+        limit.push(config.licence.apply(&rights).allowance.word_limit());
+        heading.push(if headed {
+            generec_licence::overlap::words(doc.title.trim()).len()
+        } else {
+            0
+        });
+    }
+    QuoteAllowance { limit, heading }
+}
+
 fn select_mmr(
     candidates: &[Candidate],
     vectors: &[Vector],
     guidance: &Guidance,
     config: &ComposerConfig,
+    allowance: &QuoteAllowance,
 ) -> Vec<usize> {
     let budget = budget(guidance, config);
+    // Verbatim words taken from each document so far (its heading counts
+    // once a sentence of it is picked).
+    let mut quoted = vec![0usize; allowance.limit.len()];
     let mut picked: Vec<usize> = Vec::new();
     let mut max_sim = vec![0.0f32; candidates.len()];
     let mut used = vec![false; candidates.len()];
@@ -321,6 +378,15 @@ fn select_mmr(
             if used[i] || max_sim[i] > config.max_similarity {
                 continue;
             }
+            let heading = if quoted[c.doc] == 0 {
+                allowance.heading[c.doc]
+            } else {
+                0
+            };
+            let quote = generec_licence::overlap::words(&c.text).len();
+            if quoted[c.doc].saturating_add(heading + quote) > allowance.limit[c.doc] {
+                continue;
+            }
             if let Budget::Words(n) = budget {
                 // Do not overshoot a word budget by more than half a sentence.
                 let w = word_count(&c.text);
@@ -336,6 +402,11 @@ fn select_mmr(
         let Some((i, _)) = best else { break };
         used[i] = true;
         picked.push(i);
+        let doc = candidates[i].doc;
+        if quoted[doc] == 0 {
+            quoted[doc] = allowance.heading[doc];
+        }
+        quoted[doc] += generec_licence::overlap::words(&candidates[i].text).len();
         words += word_count(&candidates[i].text);
         for (j, v) in vectors.iter().enumerate() {
             if !used[j] {
@@ -485,6 +556,8 @@ mod tests {
                     .into(),
                 tags: vec!["business".into()],
                 score: 2.0,
+                licence: "CC-BY-4.0".into(),
+                creator_id: "newsdesk".into(),
             },
             SourceDoc {
                 item_id: "b2".into(),
@@ -495,6 +568,8 @@ mod tests {
                     .into(),
                 tags: vec!["business".into()],
                 score: 1.0,
+                licence: "CC-BY-4.0".into(),
+                creator_id: "newsdesk".into(),
             },
         ]
     }
@@ -545,6 +620,97 @@ mod tests {
             let doc = docs.iter().find(|d| d.item_id == passage.item_id).unwrap();
             assert!(doc.body.contains(text) || doc.title == text);
         }
+    }
+
+    #[test]
+    fn sentences_that_split_a_quotation_are_not_used() {
+        assert!(balanced_quotes("He said \"yes\" twice."));
+        assert!(!balanced_quotes(
+            "He said: \"You've got to bring back school sport."
+        ));
+        assert!(!balanced_quotes("\u{201c}It is over, he said."));
+        let docs = vec![SourceDoc {
+            item_id: "q".into(),
+            title: "School sport is back".into(),
+            body: "He said: \"You've got to bring back school sport. Schools should play more matches,\" he said. \
+                   The minister announced new funding for school sport clubs across the country."
+                .into(),
+            licence: "CC-BY-4.0".into(),
+            ..SourceDoc::default()
+        }];
+        let g = guidance(3);
+        let input = ComposeInput {
+            guidance: &g,
+            instruction: "",
+            profile: &[],
+            docs: &docs,
+            tone_fit: None,
+        };
+        let c = compose(&input, &Scorer::lexical(), &ComposerConfig::default()).unwrap();
+        assert!(!c.body.contains('"'), "{}", c.body);
+        assert!(c.body.contains("The minister announced"));
+    }
+
+    #[test]
+    fn restricted_sources_give_no_more_than_their_allowance() {
+        let mut docs = docs();
+        for d in &mut docs {
+            d.licence = "all-rights-reserved".into();
+        }
+        let g = guidance(6);
+        let input = ComposeInput {
+            guidance: &g,
+            instruction: "",
+            profile: &[],
+            docs: &docs,
+            tone_fit: None,
+        };
+        let config = ComposerConfig::default();
+        let c = compose(&input, &Scorer::lexical(), &config).unwrap();
+        let policy = &config.licence;
+        let sources: Vec<generec_licence::Source> = docs
+            .iter()
+            .map(|d| generec_licence::Source {
+                rights: generec_licence::SourceRights {
+                    item_id: d.item_id.clone(),
+                    licence: d.licence.clone(),
+                    creator: d.creator_id.clone(),
+                },
+                title: d.title.clone(),
+                text: format!("{}\n{}", d.title, d.body),
+            })
+            .collect();
+        let a = generec_licence::assess(policy, &format!("{}\n{}", c.title, c.body), &sources, &[]);
+        for u in &a.sources {
+            assert!(u.copied_words <= 40, "{u:?}\n{}", c.body);
+            assert_eq!(u.excess_words(), 0);
+            assert!(!u.missing_attribution(), "{u:?}");
+        }
+        // The same documents under CC-BY give the full six sentences.
+        let open = compose(
+            &ComposeInput {
+                docs: &super::tests::docs(),
+                ..input
+            },
+            &Scorer::lexical(),
+            &config,
+        )
+        .unwrap();
+        assert!(open.body.len() > c.body.len());
+        // Nothing fits an allowance of three words.
+        let mut tight = ComposerConfig::default();
+        tight.licence.allow.insert(
+            generec_licence::Class::Reserved,
+            generec_licence::Allowance {
+                use_: generec_licence::Use::Quote,
+                max_words: 3,
+                attribution: true,
+            },
+        );
+        assert_eq!(
+            compose(&input, &Scorer::lexical(), &tight),
+            Err(ComposeError::NothingWithinAllowance)
+        );
     }
 
     #[test]

@@ -611,6 +611,8 @@ impl Generation {
                 body: item.body,
                 tags: item.tags,
                 score: hit.score,
+                licence: item.licence,
+                creator_id: item.creator_id,
             });
         }
         if docs.is_empty() {

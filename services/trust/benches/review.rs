@@ -50,6 +50,7 @@ fn benches(c: &mut Criterion) {
         sources: vec![Source {
             id: "s1".into(),
             text: source.to_string(),
+            ..Source::default()
         }],
         instruction: "a short digest of this week's markets".into(),
         ..ReviewContext::default()

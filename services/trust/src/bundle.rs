@@ -83,6 +83,9 @@ pub struct Bundle {
     pub on_error: Action,
     pub rules: HashMap<Category, ActionRule>,
     pub(crate) checks: Vec<Box<dyn Check>>,
+    /// What generated content may take from its sources, and the licence
+    /// it gets (`[copyright.licence]`).
+    pub licence: generec_licence::Policy,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -180,6 +183,10 @@ impl Bundle {
                     .map_err(|e| in_section(Policy::Copyright, e))?,
             ));
         }
+        file.copyright
+            .licence
+            .validate()
+            .map_err(|e| TrustError::bundle(format!("{origin}: copyright.{e}")))?;
         Ok(Bundle {
             version: file.version,
             description: file.description,
@@ -187,6 +194,7 @@ impl Bundle {
             on_error: file.on_error,
             rules,
             checks: compiled,
+            licence: file.copyright.licence,
         })
     }
 

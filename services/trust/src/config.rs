@@ -53,7 +53,7 @@ impl Default for TrustConfig {
             assets_dir: PathBuf::from(".data"),
             key_file: None,
             log_origin: "generec.local/trust-log".into(),
-            cache_mb: 32,
+            cache_mb: 16,
         }
     }
 }

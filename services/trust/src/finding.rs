@@ -94,6 +94,7 @@ categories! {
     AuthenticityUnsupported => Authenticity, "authenticity.unsupported", "A factual sentence no cited source supports.";
     CopyrightNearDuplicate => Copyright, "copyright.near_duplicate", "Content that nearly duplicates a claimed work.";
     CopyrightDerivative => Copyright, "copyright.derivative", "An edit of a parent whose licence forbids derivatives.";
+    CopyrightSource => Copyright, "copyright.source", "Generated content that copies more of a source than its licence allows, without naming it, or from sources whose licences cannot be combined.";
     InternalError => Internal, "internal.error", "A check that could not run.";
 }
 

@@ -123,6 +123,10 @@ pub fn context_from(ctx: Option<pb::ReviewContext>) -> Result<ReviewContext, Tru
             .map(|s| Source {
                 id: s.id,
                 text: s.text,
+                item_id: s.item_id,
+                licence: s.licence,
+                creator: s.creator_id,
+                title: s.title,
             })
             .collect(),
         instruction: ctx.instruction,
@@ -156,6 +160,7 @@ pub fn outcome_to(o: Outcome) -> pb::ReviewResponse {
         redacted_text: o.redacted_text.unwrap_or_default(),
         bundle_hash: o.bundle_hash,
         bundle_version: o.bundle_version,
+        licence: o.licence,
     }
 }
 

@@ -215,7 +215,10 @@ impl CertifyRequest {
         }
         id("creator", &self.creator)?;
         id("creator_id", &self.creator_id)?;
-        check_licence("licence", &self.licence)?;
+        // Empty takes the licence the review computed.
+        if !self.licence.is_empty() {
+            check_licence("licence", &self.licence)?;
+        }
         if self.source_ids.len() > MAX_SOURCES {
             return Err(TrustError::invalid(
                 "source_ids",
@@ -267,6 +270,31 @@ struct ReviewedFor {
     sources: Vec<String>,
     /// SHA-256 of the instruction that produced the content (empty for none).
     instruction_sha256: String,
+    /// The licence the review computed from the content's sources and
+    /// parents (empty for reviews made before licences were computed).
+    #[serde(default)]
+    licence: String,
+}
+
+/// The licence Certify signs: the one the review computed from the
+/// content's sources and parents. A request may leave it empty or state the
+/// same; a different one is refused (it is computed, never chosen).
+fn signed_licence(stated: &str, computed: &str) -> Result<String, TrustError> {
+    match (stated.trim(), computed.trim()) {
+        ("", "") => Err(TrustError::invalid(
+            "licence",
+            "is empty and the review computed none; review the content as generated first",
+        )),
+        (s, "") => Ok(s.to_string()),
+        ("", c) => Ok(c.to_string()),
+        (s, c) if s == c => Ok(c.to_string()),
+        (s, c) => Err(TrustError::precondition(
+            "licence",
+            format!(
+                "states {s}, but the review computed {c} from the content's sources and parents"
+            ),
+        )),
+    }
 }
 
 /// See the module docs.
@@ -433,6 +461,7 @@ impl Provenance {
                     use sha2::Digest;
                     hex::encode(sha2::Sha256::digest(context.instruction.as_bytes()))
                 },
+                licence: outcome.licence.clone(),
             },
         };
         // Not flushed here: a review lost in a crash is only asked again
@@ -476,6 +505,7 @@ impl Provenance {
                 ),
             ));
         }
+        let licence = signed_licence(&req.licence, &review.made_for.licence)?;
         let action = if req.action.is_empty() {
             if req.parents.is_empty() {
                 "c2pa.created"
@@ -498,7 +528,7 @@ impl Provenance {
             manifest_id: hex::encode(id),
             item_id: req.item_id.clone(),
             creator_id: req.creator_id.clone(),
-            licence: req.licence.clone(),
+            licence,
             actions: vec![ActionRecord {
                 action: action.to_string(),
                 digital_source_type: source_type.into(),
@@ -703,6 +733,7 @@ mod tests {
             redacted_text: None,
             bundle_hash: "ab".repeat(32),
             bundle_version: "v1".into(),
+            licence: "CC-BY-4.0".into(),
         }
     }
 
@@ -898,5 +929,16 @@ mod tests {
         drop(p);
         let p = open(dir.path());
         assert_eq!(p.log().head().0, size);
+    }
+
+    #[test]
+    fn the_signed_licence_is_the_computed_one() {
+        assert_eq!(signed_licence("", "CC0-1.0").unwrap(), "CC0-1.0");
+        assert_eq!(signed_licence("CC0-1.0", "CC0-1.0").unwrap(), "CC0-1.0");
+        let err = signed_licence("CC-BY-4.0", "LicenseRef-generec-platform-terms").unwrap_err();
+        assert!(err.to_string().contains("licence"), "{err}");
+        // Reviews stored before licences were computed keep the stated one.
+        assert_eq!(signed_licence("CC-BY-4.0", "").unwrap(), "CC-BY-4.0");
+        assert!(signed_licence("", "").is_err());
     }
 }

@@ -34,6 +34,8 @@ pub mod limits {
     pub const MAX_SOURCE_BYTES: usize = 256 * 1024;
     /// Most parents.
     pub const MAX_PARENTS: usize = 64;
+    /// Largest source title, in bytes.
+    pub const MAX_TITLE_BYTES: usize = 1024;
 }
 
 /// The result of a review. A blocking verdict is an outcome, not an error.
@@ -46,6 +48,10 @@ pub struct Outcome {
     pub redacted_text: Option<String>,
     pub bundle_hash: String,
     pub bundle_version: String,
+    /// For generated content: the licence it gets from what it copies of
+    /// its sources and from its parents (`copyright.licence` rules).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub licence: String,
 }
 
 impl Bundle {
@@ -74,7 +80,12 @@ impl Bundle {
                 }
             }
         }
-        self.decide(content, raw)
+        let mut outcome = self.decide(content, raw);
+        if context.origin.is_some_and(|o| o.is_generated()) {
+            outcome.licence =
+                crate::checks::copyright::item_licence(&self.licence, content, context);
+        }
+        outcome
     }
 
     /// Applies the bundle's actions to raw findings and combines them.
@@ -107,6 +118,7 @@ impl Bundle {
             redacted_text,
             bundle_hash: self.hash.clone(),
             bundle_version: self.version.clone(),
+            licence: String::new(),
         }
     }
 }
@@ -174,11 +186,40 @@ pub fn validate(content: &str, context: &ReviewContext) -> Result<(), TrustError
                 format!("the limit is {} bytes", limits::MAX_SOURCE_BYTES),
             ));
         }
+        validate_source_rights(i, s)?;
     }
     if context.parents.len() > limits::MAX_PARENTS {
         return Err(TrustError::invalid(
             "context.parents",
             format!("the limit is {} parents", limits::MAX_PARENTS),
+        ));
+    }
+    Ok(())
+}
+
+/// The item id, creator, licence and title a source passage names.
+fn validate_source_rights(i: usize, s: &crate::checks::Source) -> Result<(), TrustError> {
+    use generec_provenance::ids;
+    for (field, value) in [("item_id", &s.item_id), ("creator_id", &s.creator)] {
+        if !value.is_empty() {
+            ids::check_id(value)
+                .map_err(|e| TrustError::invalid(&format!("context.sources[{i}].{field}"), e))?;
+        }
+    }
+    if !s.licence.is_empty() && !ids::is_licence(&s.licence) {
+        return Err(TrustError::invalid(
+            &format!("context.sources[{i}].licence"),
+            format!(
+                "{:?} is not a licence id (at most {} bytes of ASCII letters, digits, '.', '+' and '-')",
+                s.licence,
+                ids::MAX_LICENCE_BYTES
+            ),
+        ));
+    }
+    if s.title.len() > limits::MAX_TITLE_BYTES {
+        return Err(TrustError::invalid(
+            &format!("context.sources[{i}].title"),
+            format!("the limit is {} bytes", limits::MAX_TITLE_BYTES),
         ));
     }
     Ok(())
@@ -281,6 +322,7 @@ mod tests {
                 .map(|&(c, action, min_score)| (c, ActionRule { action, min_score }))
                 .collect::<HashMap<_, _>>(),
             checks,
+            licence: generec_licence::Policy::default(),
         }
     }
 

@@ -341,6 +341,21 @@ impl Appender {
 
 #[cfg(test)]
 mod tests {
+    /// Opens a sled database again once the previous handle's background
+    /// thread has let go of its file lock (it may still hold it for a
+    /// moment after the drop on a loaded machine).
+    fn reopen(path: &std::path::Path) -> sled::Db {
+        let mut last = None;
+        for _ in 0..50 {
+            match sled::open(path) {
+                Ok(db) => return db,
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("cannot reopen {}: {last:?}", path.display());
+    }
+
     use super::*;
 
     #[test]
@@ -364,7 +379,7 @@ mod tests {
             }
             assert_eq!(head.1, merkle::root(&reference, 37).unwrap());
         }
-        let db = sled::open(dir.path()).unwrap();
+        let db = reopen(dir.path());
         let log = Log::open(&db).unwrap();
         assert_eq!(log.head(), head);
         for i in 0..37 {

@@ -1264,6 +1264,7 @@ fn eval_context(source_id: &str, text: &str) -> ReviewContext {
         sources: vec![Source {
             id: source_id.to_string(),
             text: text.to_string(),
+            ..Source::default()
         }],
         ..Default::default()
     }
@@ -1590,6 +1591,7 @@ Film division profits slumped 27% to $284m.\n\nThe company will not pay a specia
             sources: vec![Source {
                 id: "s1".into(),
                 text: SOURCE.into(),
+                ..Source::default()
             }],
             ..Default::default()
         }
@@ -1705,6 +1707,7 @@ Film division profits slumped 27% to $284m.\n\nThe company will not pay a specia
                     "{SOURCE} {}",
                     "Unrelated sentences follow here about weather and sport today. ".repeat(5)
                 ),
+                ..Source::default()
             }],
             ..sourced()
         };
@@ -1899,7 +1902,11 @@ Film division profits slumped 27% to $284m.\n\nThe company will not pay a specia
             source in "\\PC{0,160}",
         ) {
             let context = ReviewContext {
-                sources: vec![Source { id: "p".into(), text: source }],
+                sources: vec![Source {
+                    id: "p".into(),
+                    text: source,
+                    ..Source::default()
+                }],
                 ..sourced()
             };
             for f in run(&text, &context) {

@@ -131,6 +131,9 @@ pub struct Config {
     /// More licence ids that allow derivatives only with the owner's
     /// consent.
     pub consent_licences: Vec<String>,
+    /// What generated content may take from its sources, per licence class
+    /// (`copyright.source`).
+    pub licence: generec_licence::Policy,
 }
 
 impl Default for Config {
@@ -146,6 +149,7 @@ impl Default for Config {
             track_score: 0.3,
             no_derivative_licences: Vec::new(),
             consent_licences: Vec::new(),
+            licence: generec_licence::Policy::default(),
         }
     }
 }
@@ -190,6 +194,10 @@ impl Compiled {
                 )));
             }
         }
+        config
+            .licence
+            .validate()
+            .map_err(|e| TrustError::bundle(format!("copyright.{e}")))?;
         Ok(Compiled {
             config: config.clone(),
             no_derivatives: config
@@ -246,6 +254,148 @@ impl Compiled {
     }
 }
 
+impl Compiled {
+    /// `copyright.source`: generated content against the licences of what
+    /// it was made from (see the module docs).
+    fn source_use(&self, input: &Input<'_>, out: &mut Vec<Finding>) {
+        let ctx = input.context;
+        if !ctx.origin.is_some_and(|o| o.is_generated()) {
+            return;
+        }
+        let (sources, parents) = licence_inputs(ctx);
+        if sources.is_empty() && parents.is_empty() {
+            return;
+        }
+        let assessment =
+            generec_licence::assess(&self.config.licence, input.content, &sources, &parents);
+        for u in &assessment.sources {
+            let excess = u.excess_words();
+            if excess > 0
+                && let (Some(first), Some(last)) = (u.spans.first(), u.spans.last())
+            {
+                let measured = match u.allowance.use_ {
+                    generec_licence::Use::Facts => {
+                        format!("a verbatim run of {} words", u.longest_run)
+                    }
+                    _ => format!("{} words verbatim", u.copied_words),
+                };
+                let limit = match u.allowance.word_limit() {
+                    0 => "no use at all".to_string(),
+                    n => format!("at most {n}"),
+                };
+                out.push(
+                    Finding::new(
+                        Category::CopyrightSource,
+                        "copyright.source.over_allowance",
+                        1.0,
+                        format!(
+                            "copies {measured} from {} (licence {}, class {}); the bundle allows {limit}",
+                            u.item_id,
+                            display_licence(&u.licence),
+                            u.class.as_str()
+                        ),
+                    )
+                    .at(first.0, last.1),
+                );
+            }
+            if u.missing_attribution() {
+                out.push(Finding::new(
+                    Category::CopyrightSource,
+                    "copyright.source.attribution",
+                    1.0,
+                    format!(
+                        "copies {} words from {} (licence {}) without naming its title or creator",
+                        u.copied_words,
+                        u.item_id,
+                        display_licence(&u.licence)
+                    ),
+                ));
+            }
+        }
+        for c in &assessment.conflicts {
+            out.push(Finding::new(
+                Category::CopyrightSource,
+                "copyright.source.incompatible",
+                1.0,
+                c.why.clone(),
+            ));
+        }
+    }
+}
+
+/// What the licence rules see of a review's context: the cited passages
+/// grouped by item, and the parents.
+fn licence_inputs(
+    ctx: &ReviewContext,
+) -> (
+    Vec<generec_licence::Source>,
+    Vec<generec_licence::SourceRights>,
+) {
+    let parents = ctx
+        .parents
+        .iter()
+        .map(|p| generec_licence::SourceRights {
+            item_id: p.id.clone(),
+            licence: p.licence.clone(),
+            creator: String::new(),
+        })
+        .collect();
+    (licence_sources(&ctx.sources), parents)
+}
+
+/// The licence generated `content` gets under `policy` from its context's
+/// sources and parents.
+pub fn item_licence(
+    policy: &generec_licence::Policy,
+    content: &str,
+    ctx: &ReviewContext,
+) -> String {
+    let (sources, parents) = licence_inputs(ctx);
+    generec_licence::assess(policy, content, &sources, &parents).licence
+}
+
+fn display_licence(licence: &str) -> &str {
+    if licence.trim().is_empty() {
+        "none stated"
+    } else {
+        licence.trim()
+    }
+}
+
+/// The cited passages grouped by the item they come from, in first-cited
+/// order, with the item's rights as the first passage that states them.
+fn licence_sources(passages: &[super::Source]) -> Vec<generec_licence::Source> {
+    let mut out: Vec<generec_licence::Source> = Vec::new();
+    for p in passages {
+        let item = p.item();
+        match out.iter_mut().find(|s| s.rights.item_id == item) {
+            Some(s) => {
+                s.text.push('\n');
+                s.text.push_str(&p.text);
+                if s.rights.licence.is_empty() {
+                    s.rights.licence = p.licence.clone();
+                }
+                if s.rights.creator.is_empty() {
+                    s.rights.creator = p.creator.clone();
+                }
+                if s.title.is_empty() {
+                    s.title = p.title.clone();
+                }
+            }
+            None => out.push(generec_licence::Source {
+                rights: generec_licence::SourceRights {
+                    item_id: item.to_string(),
+                    licence: p.licence.clone(),
+                    creator: p.creator.clone(),
+                },
+                title: p.title.clone(),
+                text: p.text.clone(),
+            }),
+        }
+    }
+    out
+}
+
 /// A content's shingles, for comparing with works.
 struct Shingled {
     /// Sorted, distinct shingle hashes.
@@ -259,6 +409,7 @@ impl Check for Compiled {
     }
 
     fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
+        self.source_use(input, out);
         for parent in &input.context.parents {
             if let Some((rule, evidence)) = self.derivative(parent) {
                 out.push(Finding::new(
@@ -961,5 +1112,82 @@ mod tests {
             proptest::prop_assert_eq!(sig.len(), 32);
             proptest::prop_assert!(n as usize <= text.len());
         }
+    }
+
+    const ARTICLE: &str = "Shares in London rose sharply on Tuesday after the central bank held interest rates at five percent for the third month running. Banks led the gains while miners fell back as metal prices slipped in Asian trading overnight. Analysts had expected a cut before the summer, and the pound rose against the dollar and the euro in late trading.";
+
+    fn generated_from(passages: Vec<crate::checks::Source>) -> ReviewContext {
+        ReviewContext {
+            origin: Some(generec_common::types::Origin::AiCreated),
+            sources: passages,
+            ..ReviewContext::default()
+        }
+    }
+
+    fn passage(item: &str, licence: &str, text: &str) -> crate::checks::Source {
+        crate::checks::Source {
+            id: format!("{item}#0"),
+            text: text.into(),
+            licence: licence.into(),
+            creator: "newsdesk".into(),
+            title: "Shares rise".into(),
+            ..crate::checks::Source::default()
+        }
+    }
+
+    fn source_rules(content: &str, context: &ReviewContext) -> Vec<String> {
+        let registry = Registry::temporary().unwrap();
+        check_with(&registry, content, context)
+            .into_iter()
+            .filter(|f| f.category == Category::CopyrightSource)
+            .map(|f| f.rule_id)
+            .collect()
+    }
+
+    #[test]
+    fn a_copied_reserved_article_is_over_the_allowance_and_unattributed() {
+        let ctx = generated_from(vec![passage("bbc-1", "all-rights-reserved", ARTICLE)]);
+        let rules = source_rules(ARTICLE, &ctx);
+        assert_eq!(
+            rules,
+            [
+                "copyright.source.over_allowance",
+                "copyright.source.attribution"
+            ]
+        );
+        // A passage that states no licence counts as reserved.
+        let ctx = generated_from(vec![passage("bbc-1", "", ARTICLE)]);
+        assert!(
+            source_rules(ARTICLE, &ctx).contains(&"copyright.source.over_allowance".to_string())
+        );
+    }
+
+    #[test]
+    fn a_short_attributed_quotation_passes_and_human_content_is_not_held_to_it() {
+        let ctx = generated_from(vec![passage("bbc-1", "all-rights-reserved", ARTICLE)]);
+        let quote = "From Shares rise (newsdesk): \"Shares in London rose sharply on Tuesday after the central bank held interest rates.\"";
+        assert!(source_rules(quote, &ctx).is_empty());
+        let human = ReviewContext {
+            origin: Some(generec_common::types::Origin::Human),
+            ..ctx
+        };
+        assert!(source_rules(ARTICLE, &human).is_empty());
+    }
+
+    #[test]
+    fn open_sources_may_be_copied_and_share_alike_cannot_meet_no_derivatives() {
+        let ctx = generated_from(vec![passage("pd-1", "public-domain", ARTICLE)]);
+        assert!(source_rules(ARTICLE, &ctx).is_empty());
+        let second = "Miners fell back as metal prices slipped in Asian trading overnight while the pound held steady.";
+        let ctx = generated_from(vec![
+            passage("sa-1", "CC-BY-SA-4.0", ARTICLE),
+            passage("nd-1", "CC-BY-ND-4.0", second),
+        ]);
+        let content = format!("Shares rise, newsdesk. {ARTICLE} {second}");
+        let rules = source_rules(&content, &ctx);
+        assert!(
+            rules.contains(&"copyright.source.incompatible".to_string()),
+            "{rules:?}"
+        );
     }
 }

@@ -39,6 +39,25 @@ pub struct Parent {
 pub struct Source {
     pub id: String,
     pub text: String,
+    /// The item the passage is from (empty: `id` up to its '#').
+    pub item_id: String,
+    /// The item's licence (empty: all rights reserved).
+    pub licence: String,
+    /// The item's creator.
+    pub creator: String,
+    /// The item's title.
+    pub title: String,
+}
+
+impl Source {
+    /// The item the passage is from.
+    pub fn item(&self) -> &str {
+        if self.item_id.is_empty() {
+            self.id.split('#').next().unwrap_or_default()
+        } else {
+            &self.item_id
+        }
+    }
 }
 
 /// What a review knows besides the content.

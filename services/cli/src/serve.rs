@@ -229,26 +229,20 @@ pub(crate) fn load_open_texts(corpus: &Corpus, jsonl: &Path) -> Result<usize> {
     }
     let file = std::fs::File::open(jsonl)?;
     let items = generec_corpus::load::read_jsonl(std::io::BufReader::new(file))?;
-    let mut created = 0;
-    for chunk in items.chunks(100) {
-        let entries = chunk
-            .iter()
-            .map(|i| (i.id.to_string(), Ok(i.clone())))
-            .collect();
-        for result in corpus.put_items(entries)? {
-            match result.outcome {
-                PutOutcome::Rejected(why) => bail!("item {} rejected: {why}", result.id),
-                PutOutcome::Created | PutOutcome::Updated => created += 1,
-                PutOutcome::Unchanged => {}
-            }
-        }
-    }
-    Ok(created)
+    put_all(corpus, &items)
 }
 
 /// Loads the BBC articles of `dir` into `corpus` and trains the models.
 pub(crate) fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
     let items = generec_corpus::load::read_bbc(dir)?;
+    let created = put_all(corpus, &items)?;
+    corpus.train_now()?;
+    Ok(created)
+}
+
+/// Stores items in batches; any refused item is an error naming it.
+/// Returns how many were created or updated.
+fn put_all(corpus: &Corpus, items: &[generec_corpus::model::Item]) -> Result<usize> {
     let mut created = 0;
     for chunk in items.chunks(500) {
         let entries = chunk
@@ -263,7 +257,6 @@ pub(crate) fn load_bbc(corpus: &Corpus, dir: &Path) -> Result<usize> {
             }
         }
     }
-    corpus.train_now()?;
     Ok(created)
 }
 

@@ -86,6 +86,11 @@ struct Tally {
     redundancy: f64,
     millis: Vec<f64>,
     watermark_z: Vec<f64>,
+    /// Per draft: the most words it copies verbatim from one restricted
+    /// (reserved or no-derivatives) source.
+    copied_restricted: Vec<f64>,
+    /// Drafts within every source's allowance.
+    within_allowance: usize,
 }
 
 impl Tally {
@@ -144,6 +149,37 @@ fn supported_share(d: &Draft) -> Option<f32> {
         ..ReviewContext::default()
     };
     authenticity::supported_share(&d.body, &context, &authenticity::Config::default())
+}
+
+/// What a draft copies from the corpus, under the default licence rules.
+struct Copying {
+    max_restricted: usize,
+    within: bool,
+}
+
+fn copying(
+    policy: &generec_licence::Policy,
+    sources: &[generec_licence::Source],
+    d: &Draft,
+) -> Copying {
+    let text = format!("{}\n\n{}", d.title, d.body);
+    let a = generec_licence::assess(policy, &text, sources, &[]);
+    let restricted = |c: generec_licence::Class| {
+        matches!(
+            c,
+            generec_licence::Class::Reserved | generec_licence::Class::NoDerivatives
+        )
+    };
+    Copying {
+        max_restricted: a
+            .sources
+            .iter()
+            .filter(|u| restricted(u.class))
+            .map(|u| u.copied_words)
+            .max()
+            .unwrap_or(0),
+        within: a.sources.iter().all(|u| u.excess_words() == 0),
+    }
 }
 
 fn max_pairwise(scorer: &Scorer, sentences: &[String]) -> f64 {
@@ -222,6 +258,21 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     let core = Arc::new(gen_cfg.open_with(models)?);
     let instructor = Instructor::default();
 
+    // Every BBC article, as the licence rules see it: what a draft copies
+    // is measured against all of them, not only those it cites.
+    let bbc_sources: Vec<generec_licence::Source> = generec_corpus::load::read_bbc(&bbc)?
+        .into_iter()
+        .map(|i| generec_licence::Source {
+            rights: generec_licence::SourceRights {
+                item_id: i.id.to_string(),
+                licence: i.licence,
+                creator: i.creator_id,
+            },
+            title: i.title.clone(),
+            text: format!("{}\n{}", i.title, i.body),
+        })
+        .collect();
+    let licence_policy = generec_licence::Policy::default();
     let mut backends = vec![Backend::Composer];
     if lm.is_some() && args.embedded_cases > 0 {
         backends.push(Backend::Embedded);
@@ -299,6 +350,11 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
                 tally.supported_n += 1;
             }
             tally.redundancy += max_pairwise(&measure, &sentences);
+            let copied = copying(&licence_policy, &bbc_sources, &draft);
+            tally.copied_restricted.push(copied.max_restricted as f64);
+            if copied.within {
+                tally.within_allowance += 1;
+            }
             if *backend == Backend::Embedded {
                 tally.watermark_z.push(draft.watermark_z);
             }
@@ -327,6 +383,23 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
             Tally::mean(t.redundancy, t.n),
             percentile(&t.millis, 0.5),
             percentile(&t.millis, 0.99),
+        );
+    }
+
+    println!(
+        "\n| back-end | words copied from one restricted source: max | mean of per-draft max | drafts within the allowance |"
+    );
+    println!("|---|---|---|---|");
+    for (backend, t) in &tallies {
+        let max = t.copied_restricted.iter().copied().fold(0.0f64, f64::max);
+        let mean = Tally::mean(t.copied_restricted.iter().sum(), t.copied_restricted.len());
+        println!(
+            "| {} | {:.0} | {:.1} | {}/{} |",
+            backend.as_str(),
+            max,
+            mean,
+            t.within_allowance,
+            t.n
         );
     }
 

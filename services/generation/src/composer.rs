@@ -277,7 +277,7 @@ pub fn compose(
         c.relevance = rel;
     }
 
-    let allowance = quote_allowance(input, config);
+    let allowance = quote_allowance(input, &candidates, config);
     let picked = select_mmr(&candidates, cand_vecs, input.guidance, config, &allowance);
     if picked.is_empty() {
         return Err(ComposeError::NothingWithinAllowance);
@@ -322,32 +322,91 @@ fn budget(guidance: &Guidance, config: &ComposerConfig) -> Budget {
     }
 }
 
-/// Per source document: the verbatim words the licence policy allows a
-/// draft to take from it, and the words its heading (the document's title,
-/// quoted when the format has headings) takes of that allowance.
+/// What the licence policy lets a draft quote: per source document, the
+/// verbatim words allowed, and per candidate sentence (and per document's
+/// heading, its title) the words it copies from *each* restricted document
+/// (the same sentence, or part of it, may occur in several: near-duplicate
+/// articles, shared wire copy), measured as trust's `copyright.source` does.
 struct QuoteAllowance {
     limit: Vec<usize>,
-    heading: Vec<usize>,
+    /// `sentence[c][d]`: words candidate `c` copies from document `d`.
+    sentence: Vec<Vec<usize>>,
+    /// `heading[h][d]`: words document `h`'s heading copies from `d`.
+    heading: Vec<Vec<usize>>,
 }
 
-fn quote_allowance(input: &ComposeInput<'_>, config: &ComposerConfig) -> QuoteAllowance {
-    let headed = !matches!(input.guidance.format, Some(Format::Summary));
-    let mut limit = Vec::with_capacity(input.docs.len());
-    let mut heading = Vec::with_capacity(input.docs.len());
-    for doc in input.docs {
-        let rights = generec_licence::SourceRights {
-            item_id: doc.item_id.clone(),
-            licence: doc.licence.clone(),
-            creator: doc.creator_id.clone(),
-        };
-        limit.push(config.licence.apply(&rights).allowance.word_limit());
-        heading.push(if headed {
-            generec_licence::overlap::words(doc.title.trim()).len()
-        } else {
-            0
-        });
+impl QuoteAllowance {
+    /// Words picking candidate `c` adds per document (its heading too when
+    /// its document has none yet).
+    fn cost(&self, c: usize, doc: usize, headed: bool) -> impl Iterator<Item = usize> + '_ {
+        let heading = (!headed).then(|| &self.heading[doc]);
+        self.sentence[c]
+            .iter()
+            .enumerate()
+            .map(move |(d, w)| w + heading.map_or(0, |h| h[d]))
     }
-    QuoteAllowance { limit, heading }
+
+    fn fits(&self, quoted: &[usize], c: usize, doc: usize, headed: bool) -> bool {
+        self.cost(c, doc, headed)
+            .zip(quoted.iter().zip(&self.limit))
+            .all(|(w, (q, limit))| w == 0 || q.saturating_add(w) <= *limit)
+    }
+}
+
+fn quote_allowance(
+    input: &ComposeInput<'_>,
+    candidates: &[Candidate],
+    config: &ComposerConfig,
+) -> QuoteAllowance {
+    use generec_licence::overlap::{SourceGrams, words};
+    let headed = !matches!(input.guidance.format, Some(Format::Summary));
+    let min_run = config.licence.min_run_words;
+    let limit: Vec<usize> = input
+        .docs
+        .iter()
+        .map(|doc| {
+            let rights = generec_licence::SourceRights {
+                item_id: doc.item_id.clone(),
+                licence: doc.licence.clone(),
+                creator: doc.creator_id.clone(),
+            };
+            config.licence.apply(&rights).allowance.word_limit()
+        })
+        .collect();
+    // Only documents with a finite allowance need measuring.
+    let grams: Vec<Option<SourceGrams>> = input
+        .docs
+        .iter()
+        .zip(&limit)
+        .map(|(doc, l)| {
+            (*l != usize::MAX)
+                .then(|| SourceGrams::new(&words(&format!("{}\n{}", doc.title, doc.body)), min_run))
+        })
+        .collect();
+    let charge = |text: &str| -> Vec<usize> {
+        let w = words(text);
+        grams
+            .iter()
+            .map(|g| g.as_ref().map_or(0, |g| g.overlap(&w).copied_words))
+            .collect()
+    };
+    let sentence = candidates.iter().map(|c| charge(&c.text)).collect();
+    let heading = input
+        .docs
+        .iter()
+        .map(|doc| {
+            if headed {
+                charge(doc.title.trim())
+            } else {
+                vec![0; input.docs.len()]
+            }
+        })
+        .collect();
+    QuoteAllowance {
+        limit,
+        sentence,
+        heading,
+    }
 }
 
 fn select_mmr(
@@ -358,9 +417,10 @@ fn select_mmr(
     allowance: &QuoteAllowance,
 ) -> Vec<usize> {
     let budget = budget(guidance, config);
-    // Verbatim words taken from each document so far (its heading counts
-    // once a sentence of it is picked).
+    // Verbatim words taken from each document so far, and whether each
+    // document's heading is in the draft yet.
     let mut quoted = vec![0usize; allowance.limit.len()];
+    let mut headed = vec![false; allowance.limit.len()];
     let mut picked: Vec<usize> = Vec::new();
     let mut max_sim = vec![0.0f32; candidates.len()];
     let mut used = vec![false; candidates.len()];
@@ -378,13 +438,7 @@ fn select_mmr(
             if used[i] || max_sim[i] > config.max_similarity {
                 continue;
             }
-            let heading = if quoted[c.doc] == 0 {
-                allowance.heading[c.doc]
-            } else {
-                0
-            };
-            let quote = generec_licence::overlap::words(&c.text).len();
-            if quoted[c.doc].saturating_add(heading + quote) > allowance.limit[c.doc] {
+            if !allowance.fits(&quoted, i, c.doc, headed[c.doc]) {
                 continue;
             }
             if let Budget::Words(n) = budget {
@@ -403,10 +457,10 @@ fn select_mmr(
         used[i] = true;
         picked.push(i);
         let doc = candidates[i].doc;
-        if quoted[doc] == 0 {
-            quoted[doc] = allowance.heading[doc];
+        for (q, w) in quoted.iter_mut().zip(allowance.cost(i, doc, headed[doc])) {
+            *q += w;
         }
-        quoted[doc] += generec_licence::overlap::words(&candidates[i].text).len();
+        headed[doc] = true;
         words += word_count(&candidates[i].text);
         for (j, v) in vectors.iter().enumerate() {
             if !used[j] {

@@ -67,35 +67,59 @@ fn gram_key(words: &[Word]) -> String {
     k
 }
 
+/// A source's word runs of one length, built once and compared with many
+/// outputs.
+pub struct SourceGrams {
+    grams: HashSet<String>,
+    n: usize,
+}
+
+impl SourceGrams {
+    /// The runs of `min_run` words of `source`.
+    pub fn new(source: &[Word], min_run: usize) -> SourceGrams {
+        let n = min_run.max(1);
+        let grams = if source.len() < n {
+            HashSet::new()
+        } else {
+            source.windows(n).map(gram_key).collect()
+        };
+        SourceGrams { grams, n }
+    }
+
+    /// The verbatim overlap of `output` with this source.
+    pub fn overlap(&self, output: &[Word]) -> Overlap {
+        let n = self.n;
+        if output.len() < n || self.grams.is_empty() {
+            return Overlap::default();
+        }
+        let mut covered = vec![false; output.len()];
+        for (i, window) in output.windows(n).enumerate() {
+            if self.grams.contains(&gram_key(window)) {
+                covered[i..i + n].iter_mut().for_each(|c| *c = true);
+            }
+        }
+        let mut result = Overlap::default();
+        let mut run_start: Option<usize> = None;
+        for i in 0..=covered.len() {
+            let on = covered.get(i).copied().unwrap_or(false);
+            match (on, run_start) {
+                (true, None) => run_start = Some(i),
+                (false, Some(s)) => {
+                    result.copied_words += i - s;
+                    result.longest_run = result.longest_run.max(i - s);
+                    result.spans.push((output[s].start, output[i - 1].end));
+                    run_start = None;
+                }
+                _ => {}
+            }
+        }
+        result
+    }
+}
+
 /// The verbatim overlap of `output` with `source`.
 pub fn overlap(output: &[Word], source: &[Word], min_run: usize) -> Overlap {
-    let n = min_run.max(1);
-    if output.len() < n || source.len() < n {
-        return Overlap::default();
-    }
-    let grams: HashSet<String> = source.windows(n).map(gram_key).collect();
-    let mut covered = vec![false; output.len()];
-    for (i, window) in output.windows(n).enumerate() {
-        if grams.contains(&gram_key(window)) {
-            covered[i..i + n].iter_mut().for_each(|c| *c = true);
-        }
-    }
-    let mut result = Overlap::default();
-    let mut run_start: Option<usize> = None;
-    for i in 0..=covered.len() {
-        let on = covered.get(i).copied().unwrap_or(false);
-        match (on, run_start) {
-            (true, None) => run_start = Some(i),
-            (false, Some(s)) => {
-                result.copied_words += i - s;
-                result.longest_run = result.longest_run.max(i - s);
-                result.spans.push((output[s].start, output[i - 1].end));
-                run_start = None;
-            }
-            _ => {}
-        }
-    }
-    result
+    SourceGrams::new(source, min_run).overlap(output)
 }
 
 /// Whether `text` names a source: its title (every word, in order) or its

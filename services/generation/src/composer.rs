@@ -278,11 +278,28 @@ pub fn compose(
     }
 
     let allowance = quote_allowance(input, &candidates, config);
-    let picked = select_mmr(&candidates, cand_vecs, input.guidance, config, &allowance);
-    if picked.is_empty() {
-        return Err(ComposeError::NothingWithinAllowance);
+    let mut picked = select_mmr(&candidates, cand_vecs, input.guidance, config, &allowance);
+    loop {
+        if picked.is_empty() {
+            return Err(ComposeError::NothingWithinAllowance);
+        }
+        let composition = assemble(input, &candidates, cand_vecs, &picked);
+        // Sentences were charged one by one; a verbatim run can continue
+        // across two of them in the assembled text. Measure the whole draft
+        // as trust will, and drop the last sentence that quotes a document
+        // it takes too much from.
+        let text = format!("{}\n\n{}", composition.title, composition.body);
+        let Some(over) = allowance.over(&text) else {
+            return Ok(composition);
+        };
+        let Some(k) = picked
+            .iter()
+            .rposition(|&c| allowance.sentence[c][over] > 0 || candidates[c].doc == over)
+        else {
+            return Ok(composition);
+        };
+        picked.remove(k);
     }
-    Ok(assemble(input, &candidates, cand_vecs, &picked))
 }
 
 /// Whether a sentence's quotation marks pair up. One that opens a quotation
@@ -333,6 +350,8 @@ struct QuoteAllowance {
     sentence: Vec<Vec<usize>>,
     /// `heading[h][d]`: words document `h`'s heading copies from `d`.
     heading: Vec<Vec<usize>>,
+    /// Each restricted document's word runs.
+    grams: Vec<Option<generec_licence::overlap::SourceGrams>>,
 }
 
 impl QuoteAllowance {
@@ -344,6 +363,15 @@ impl QuoteAllowance {
             .iter()
             .enumerate()
             .map(move |(d, w)| w + heading.map_or(0, |h| h[d]))
+    }
+
+    /// A document an assembled draft copies more from than it allows.
+    fn over(&self, text: &str) -> Option<usize> {
+        let words = generec_licence::overlap::words(text);
+        self.grams.iter().zip(&self.limit).position(|(g, limit)| {
+            g.as_ref()
+                .is_some_and(|g| g.overlap(&words).copied_words > *limit)
+        })
     }
 
     fn fits(&self, quoted: &[usize], c: usize, doc: usize, headed: bool) -> bool {
@@ -406,6 +434,7 @@ fn quote_allowance(
         limit,
         sentence,
         heading,
+        grams,
     }
 }
 

@@ -251,20 +251,7 @@ pub async fn load_bbc(corpus: Arc<Corpus>) -> Option<usize> {
 pub fn bbc_sources() -> Option<Vec<generec_licence::Source>> {
     let dir = dataset("bbc")?;
     let items = generec_corpus::load::read_bbc(&dir).expect("read bbc");
-    Some(
-        items
-            .into_iter()
-            .map(|i| generec_licence::Source {
-                rights: generec_licence::SourceRights {
-                    item_id: i.id.to_string(),
-                    licence: i.licence,
-                    creator: i.creator_id,
-                },
-                title: i.title.clone(),
-                text: format!("{}\n{}", i.title, i.body),
-            })
-            .collect(),
-    )
+    Some(items.into_iter().map(|i| i.licence_source()).collect())
 }
 
 /// Asserts that generated `text` copies no more from any BBC article than

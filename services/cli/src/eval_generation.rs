@@ -262,15 +262,7 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     // is measured against all of them, not only those it cites.
     let bbc_sources: Vec<generec_licence::Source> = generec_corpus::load::read_bbc(&bbc)?
         .into_iter()
-        .map(|i| generec_licence::Source {
-            rights: generec_licence::SourceRights {
-                item_id: i.id.to_string(),
-                licence: i.licence,
-                creator: i.creator_id,
-            },
-            title: i.title.clone(),
-            text: format!("{}\n{}", i.title, i.body),
-        })
+        .map(|i| i.licence_source())
         .collect();
     let licence_policy = generec_licence::Policy::default();
     let mut backends = vec![Backend::Composer];

@@ -210,6 +210,20 @@ pub fn check_licence(field: &str, licence: &str) -> Result<(), CorpusError> {
 }
 
 impl Item {
+    /// The item as the licence rules see it: its rights, title, and text
+    /// (title, then body).
+    pub fn licence_source(&self) -> generec_licence::Source {
+        generec_licence::Source {
+            rights: generec_licence::SourceRights {
+                item_id: self.id.to_string(),
+                licence: self.licence.clone(),
+                creator: self.creator_id.clone(),
+            },
+            title: self.title.clone(),
+            text: format!("{}\n{}", self.title, self.body),
+        }
+    }
+
     /// Checks every field against the limits and rules of the corpus.
     /// `now_ms` bounds timestamps in the future.
     pub fn validate(&self, now_ms: i64) -> Result<(), CorpusError> {

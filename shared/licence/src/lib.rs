@@ -96,9 +96,18 @@ pub fn assess(
 ) -> Assessment {
     let out_words = overlap::words(output);
     let mut uses = Vec::with_capacity(sources.len());
+    let mut contributions: Vec<Contribution<'_>> = Vec::new();
     for s in sources {
         let applied = policy.apply(&s.rights);
         let o = overlap::overlap(&out_words, &overlap::words(&s.text), policy.min_run_words);
+        if o.copied_words > 0 {
+            contributions.push(Contribution {
+                item_id: &s.rights.item_id,
+                licence: &s.rights.licence,
+                terms: applied.terms,
+                adapted: false,
+            });
+        }
         uses.push(SourceUse {
             item_id: s.rights.item_id.clone(),
             licence: s.rights.licence.clone(),
@@ -109,17 +118,6 @@ pub fn assess(
             spans: o.spans,
             attributed: overlap::names_source(&out_words, &s.title, &s.rights.creator),
         });
-    }
-    let mut contributions: Vec<Contribution<'_>> = Vec::new();
-    for (s, u) in sources.iter().zip(&uses) {
-        if u.copied_words > 0 {
-            contributions.push(Contribution {
-                item_id: &s.rights.item_id,
-                licence: &s.rights.licence,
-                terms: policy.apply(&s.rights).terms,
-                adapted: false,
-            });
-        }
     }
     for p in parents {
         contributions.push(Contribution {

@@ -239,6 +239,8 @@ async fn the_loop_retrieves_then_creates_after_three_skips_then_edits_on_request
     let licence = generec_tests::assert_within_bbc_allowance(&text, &created.licence);
     assert_eq!(licence, "LicenseRef-generec-platform-terms", "{text}");
     assert!(!created.manifest_id.is_empty());
+    // Each BBC article it quotes is an ingredient of its manifest.
+    assert_ingredients(&s, created, "all-rights-reserved", "bbc-news").await;
     assert!(created.reason.contains("skipped"), "{}", created.reason);
     assert_eq!(
         after.items[0].item_id, created.item_id,
@@ -306,6 +308,25 @@ async fn the_loop_retrieves_then_creates_after_three_skips_then_edits_on_request
         .unwrap_or_else(|| panic!("no edit: {:?}", edited.items));
     assert_eq!(edit.parent_ids, vec!["library-budget".to_string()]);
     assert_eq!(edit.licence, "CC-BY-4.0");
+    let m: generec_provenance::manifest::Manifest = serde_json::from_slice(&edit.manifest).unwrap();
+    let parent = &m.ingredients[0];
+    assert_eq!(
+        (
+            parent.item_id.as_str(),
+            parent.relationship.as_str(),
+            parent.licence.as_str()
+        ),
+        (
+            "library-budget",
+            generec_provenance::manifest::PARENT_OF,
+            "CC-BY-4.0"
+        )
+    );
+    assert_eq!(parent.creator_id, "city-desk");
+    assert_eq!(
+        parent.content_sha256,
+        held_item(&s, "library-budget").await.content_sha256
+    );
     assert_eq!(edit.trigger, gen_pb::Trigger::ExplicitRequest as i32);
     assert!(edit.body.len() < CC_BY_BODY.len(), "{}", edit.body);
     let decision = edited.decision.expect("decision");
@@ -873,4 +894,244 @@ async fn after_a_key_rotation_items_keep_flowing_and_labels_cannot_be_laundered(
         .unwrap();
     assert_eq!(still.origin, stored.origin);
     assert_eq!(still.provenance_manifest, stored.provenance_manifest);
+}
+
+/// Six short articles on one subject by one creator under one licence.
+fn articles_on(
+    prefix: &str,
+    creator: &str,
+    licence: &str,
+    sentences: &[&str],
+) -> Vec<corpus_pb::Item> {
+    sentences
+        .chunks(3)
+        .enumerate()
+        .map(|(n, chunk)| {
+            let mut a = article(
+                &format!("{prefix}-{n}"),
+                creator,
+                licence,
+                &format!("{} notes, part {}", prefix.replace('-', " "), n + 1),
+                &chunk.join(" "),
+            );
+            a.tags = vec![prefix.into()];
+            a
+        })
+        .collect()
+}
+
+const LIGHTHOUSE: &[&str] = &[
+    "Lighthouse keepers on the northern coast trimmed the lamp wicks every evening before sunset.",
+    "The keepers recorded the weather in a log book that the harbour board inspected each quarter.",
+    "A lighthouse keeper was expected to keep the lens free of salt and soot through the night.",
+    "Supply boats brought oil, flour and letters to the lighthouse keepers once a fortnight in calm weather.",
+    "In winter storms the lighthouse keepers sometimes waited six weeks for the supply boat.",
+    "Many lighthouse keepers kept gardens of cabbages and potatoes behind the lighthouse walls.",
+    "The lighthouse keepers sounded the fog bell every thirty seconds when the fog came in.",
+    "Children of lighthouse keepers were taught at home by their mothers until a school opened.",
+    "The last lighthouse keepers left the northern coast when the lamps were made automatic.",
+];
+
+const BEEKEEPING: &[&str] = &[
+    "Beekeepers inspect their hives every week in spring to look for signs of swarming.",
+    "A healthy beehive in summer can hold fifty thousand worker bees and a single queen.",
+    "Beekeepers harvest honey in late summer and leave enough stores for the bees to survive winter.",
+    "Varroa mites are the most serious pest that beekeepers face in their hives today.",
+    "Beekeepers treat hives against varroa mites in autumn once the honey has been taken off.",
+    "Smoke calms the bees because it masks the alarm scent that guard bees release.",
+];
+
+/// What the corpus holds of an item.
+async fn held_item(stack: &Stack, id: &str) -> corpus_pb::Item {
+    let mut corpus = stack.corpus.as_ref().unwrap().client().await;
+    corpus
+        .get_item(corpus_pb::GetItemRequest { id: id.into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap()
+}
+
+/// Checks a created item's manifest lists each of its sources as an
+/// `inputTo` ingredient with the licence, creator and content hash the
+/// corpus holds, and spans inside the item's text; returns the manifest.
+async fn assert_ingredients(
+    stack: &Stack,
+    item: &pb::FeedItem,
+    licence: &str,
+    creator: &str,
+) -> generec_provenance::manifest::Manifest {
+    let m: generec_provenance::manifest::Manifest = serde_json::from_slice(&item.manifest).unwrap();
+    assert_eq!(m.licence, item.licence);
+    assert!(!m.ingredients.is_empty(), "no ingredients: {m:?}");
+    let text = generec_provenance::watermark::strip(&format!("{}\n\n{}", item.title, item.body));
+    let mut spans = 0;
+    for i in &m.ingredients {
+        assert_eq!(
+            i.relationship,
+            generec_provenance::manifest::INPUT_TO,
+            "{i:?}"
+        );
+        let held = held_item(stack, &i.item_id).await;
+        assert_eq!(i.licence, held.licence, "{i:?}");
+        assert_eq!(i.licence, licence, "{i:?}");
+        assert_eq!(i.creator_id, creator, "{i:?}");
+        assert_eq!(i.content_sha256, held.content_sha256, "{i:?}");
+        for &(start, end) in &i.spans {
+            assert!(start < end && end as usize <= text.len(), "{i:?}");
+        }
+        spans += i.spans.len();
+    }
+    assert!(spans > 0, "no ingredient supports any span: {m:?}");
+    m
+}
+
+/// The licence of a created item follows its sources: public-domain
+/// sources may be quoted at length and make a CC0 item; ShareAlike sources
+/// make a ShareAlike item. Each source is an ingredient in the manifest,
+/// and the corpus refuses the item when its licence, or the licence the
+/// catalogue holds for an ingredient, differs from the manifest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn created_items_take_their_licence_from_their_sources_and_list_them_as_ingredients() {
+    let Some(s) = stack().await else { return };
+    let mut items = articles_on(
+        "lighthouse-keepers",
+        "harbour-almanac",
+        "public-domain",
+        LIGHTHOUSE,
+    );
+    items.extend(articles_on(
+        "beekeeping",
+        "bee-wiki",
+        "CC-BY-SA-4.0",
+        BEEKEEPING,
+    ));
+    for r in put(&s, items).await {
+        assert_eq!(r.status, corpus_pb::PutStatus::Created as i32, "{r:?}");
+    }
+    let mut c = s.feed.client().await;
+
+    let open = feed_until_made(
+        &mut c,
+        get_feed(
+            "opener",
+            10,
+            "write me a digest about lighthouse keepers",
+            "",
+        ),
+        &s.trust_keys,
+    )
+    .await;
+    let open = open.items.iter().find(|i| i.made_for_you).unwrap().clone();
+    assert_eq!(open.licence, "CC0-1.0", "{}", open.body);
+    let m = assert_ingredients(&s, &open, "public-domain", "harbour-almanac").await;
+    // Open sources are quoted beyond what a reserved one allows.
+    let text = generec_provenance::watermark::strip(&format!("{}\n\n{}", open.title, open.body));
+    let mut sources = Vec::new();
+    for i in &m.ingredients {
+        let held = held_item(&s, &i.item_id).await;
+        sources.push(generec_licence::Source {
+            rights: generec_licence::SourceRights {
+                item_id: held.id,
+                licence: held.licence,
+                creator: held.creator_id,
+            },
+            title: held.title,
+            text: held.body,
+        });
+    }
+    let policy = generec_licence::Policy::default();
+    let a = generec_licence::assess(&policy, &text, &sources, &[]);
+    let copied: usize = a.sources.iter().map(|u| u.copied_words).sum();
+    assert!(copied > 40, "{copied} words copied: {text}");
+    assert_eq!(a.licence, "CC0-1.0");
+
+    let sa = feed_until_made(
+        &mut c,
+        get_feed("sharer", 10, "write me a digest about beekeeping", ""),
+        &s.trust_keys,
+    )
+    .await;
+    let sa = sa.items.iter().find(|i| i.made_for_you).unwrap().clone();
+    assert_eq!(sa.licence, "CC-BY-SA-4.0", "{}", sa.body);
+    assert_ingredients(&s, &sa, "CC-BY-SA-4.0", "bee-wiki").await;
+
+    // The corpus refuses the item restated under another licence...
+    let held = held_item(&s, &open.item_id).await;
+    let mut relicensed = held.clone();
+    relicensed.licence = "CC-BY-4.0".into();
+    let r = put(&s, vec![relicensed]).await;
+    assert_eq!(r[0].status, corpus_pb::PutStatus::Rejected as i32, "{r:?}");
+    assert!(r[0].error.contains("licence"), "{}", r[0].error);
+    // ...and once the catalogue holds an ingredient under another licence
+    // than the manifest records.
+    let source_id = m.ingredients[0].item_id.clone();
+    let mut source = held_item(&s, &source_id).await;
+    source.licence = "all-rights-reserved".into();
+    source.content_sha256.clear();
+    let r = put(&s, vec![source]).await;
+    assert_eq!(r[0].status, corpus_pb::PutStatus::Updated as i32, "{r:?}");
+    let r = put(&s, vec![held]).await;
+    assert_eq!(r[0].status, corpus_pb::PutStatus::Rejected as i32, "{r:?}");
+    assert!(
+        r[0].error.contains(&source_id) && r[0].error.contains("all-rights-reserved"),
+        "{}",
+        r[0].error
+    );
+}
+
+/// A no-derivatives parent is never edited: the request fails with the
+/// reason, and no item derived from it reaches a feed or the corpus.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_no_derivatives_parent_is_not_edited() {
+    let Some(s) = stack().await else { return };
+    let results = put(
+        &s,
+        vec![article(
+            "library-budget-nd",
+            "city-desk",
+            "CC-BY-ND-4.0",
+            "Council approves library budget",
+            CC_BY_BODY,
+        )],
+    )
+    .await;
+    assert_eq!(results[0].status, corpus_pb::PutStatus::Created as i32);
+    let mut c = s.feed.client().await;
+    let r = feed(
+        &mut c,
+        get_feed("editor", 10, "make it shorter", "library-budget-nd"),
+        GENEROUS,
+    )
+    .await
+    .unwrap();
+    assert_checked(&r, &s.trust_keys);
+    assert!(r.items.iter().all(|i| !i.made_for_you), "{:?}", r.items);
+    assert_eq!(
+        r.generation,
+        pb::GenerationStatus::Failed as i32,
+        "{}",
+        r.generation_detail
+    );
+    assert!(
+        r.generation_detail.contains("CC-BY-ND-4.0") && r.generation_detail.contains("derivatives"),
+        "{}",
+        r.generation_detail
+    );
+    let mut corpus = s.corpus.as_ref().unwrap().client().await;
+    let found = corpus
+        .search(corpus_pb::SearchRequest {
+            query: "library budget".into(),
+            filters: Some(corpus_pb::Filters {
+                origins: vec![Origin::AiEdited as i32],
+                ..Default::default()
+            }),
+            limit: 50,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found.hits.is_empty(), "{:?}", found.hits);
 }

@@ -129,6 +129,7 @@ pub fn bench_provenance(items: usize) -> Result<()> {
         bundle_hash: "00".repeat(32),
         bundle_version: "bench".into(),
         licence: "CC-BY-4.0".into(),
+        made_from: vec![],
     };
     for t in &texts {
         p.record_review(

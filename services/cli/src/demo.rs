@@ -2,9 +2,12 @@
 //!
 //! It walks a newcomer through the loop, printing each step: a retrieved
 //! feed for a fresh user; three skips that make the platform create an
-//! item; an instruction that edits a CC-BY article; the trust verdicts and
-//! signed manifests of what was made; an auditor's offline check of one
-//! item; and a compliance query that finds it in the transparency log.
+//! item; what generated items may take from their sources (the digest's
+//! quotations and ingredients, a creation from public-domain novels, and
+//! trust blocking a draft that copies a whole article); an instruction
+//! that edits a CC-BY article; the trust verdicts and signed manifests of
+//! what was made; an auditor's offline check of one item; and a compliance
+//! query that finds it in the transparency log.
 
 use std::time::{Duration, Instant};
 
@@ -47,6 +50,9 @@ const GENERATION_WAIT: Duration = Duration::from_secs(120);
 const DEGRADED_WAIT: Duration = Duration::from_secs(20);
 /// Items per feed.
 const COUNT: u32 = 6;
+
+/// The instruction that makes a creation from the public-domain novels.
+const AUSTEN_REQUEST: &str = "write me a digest about Elizabeth Bennet and Mr Darcy";
 
 const ARTICLE_TITLE: &str = "Riverside science fair draws a record crowd";
 const ARTICLE_BODY: &str = "More than four hundred visitors came to the Riverside community science fair on Saturday, the largest turnout in the event's twelve years. Students from six local schools showed their projects in the sports hall of Riverside Secondary School.
@@ -160,6 +166,8 @@ async fn connect(service: &str, url: &str) -> Result<Channel> {
 struct Session {
     feed: FeedServiceClient<AuthedChannel>,
     trust: TrustServiceClient<AuthedChannel>,
+    /// Trust in the role that may call Review.
+    reviewer: TrustServiceClient<AuthedChannel>,
     corpus: CorpusServiceClient<AuthedChannel>,
     trust_url: String,
     tokens: crate::config::TokenArgs,
@@ -380,7 +388,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         // corpus as an internal service, trust as a compliance officer
         // (who also reads what auditors read).
         feed: FeedServiceClient::with_interceptor(feed, args.tokens.bearer(Role::Internal)?),
-        trust: TrustServiceClient::with_interceptor(trust, args.tokens.bearer(Role::Compliance)?),
+        trust: TrustServiceClient::with_interceptor(
+            trust.clone(),
+            args.tokens.bearer(Role::Compliance)?,
+        ),
+        reviewer: TrustServiceClient::with_interceptor(trust, args.tokens.bearer(Role::Internal)?),
         corpus: CorpusServiceClient::with_interceptor(corpus, args.tokens.bearer(Role::Internal)?),
         trust_url: args.trust.clone(),
         tokens: args.tokens.clone(),
@@ -453,8 +465,33 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     println!("  The feed now:");
     print_items(&after);
 
-    // c. An instruction that edits.
-    heading(3, "An instruction that edits");
+    // c. Licences.
+    heading(3, "What a generated item may take from its sources");
+    println!(
+        "  The BBC articles are all rights reserved: a digest may quote each one briefly, with"
+    );
+    println!("  its title, and its own text is then under the platform's terms. The licence is");
+    println!(
+        "  computed by trust from the sources, and each source is an ingredient in the manifest:"
+    );
+    print_ingredients(&created)?;
+    println!("  GetFeed with instruction \"{AUSTEN_REQUEST}\": Jane Austen's novels are");
+    println!("  public domain, so a creation from them may quote at length and is itself CC0:");
+    match s.feed_until_made(AUSTEN_REQUEST, "").await {
+        Ok(r) => {
+            let open = made(&r).context("no created item in the feed")?;
+            s.shown.push(open.item_id.clone());
+            print_made(&open);
+            print_ingredients(&open)?;
+        }
+        Err(e) => println!(
+            "  (nothing made: {e}; `scripts/fetch-data` installs the Austen texts that `generec up` loads)"
+        ),
+    }
+    block_a_copy(&mut s, &first.items[0].item_id).await?;
+
+    // d. An instruction that edits.
+    heading(4, "An instruction that edits");
     println!("  The BBC articles are all-rights-reserved, which forbids derivatives, so first a");
     println!("  human article under CC-BY-4.0 goes into the corpus (PutItems):");
     let article_id = format!("science-fair-{now}");
@@ -502,8 +539,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         words(&edited.body)
     );
 
-    // d. Verdicts and manifests.
-    heading(4, "Trust verdicts and signed manifests");
+    // e. Verdicts and manifests.
+    heading(5, "Trust verdicts and signed manifests");
     println!(
         "  Nothing generated reaches a feed without an allowing verdict and a manifest signed"
     );
@@ -512,8 +549,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         describe_manifest(&mut s, item).await?;
     }
 
-    // e. An offline audit.
-    heading(5, "An auditor checks the created item offline");
+    // f. An offline audit.
+    heading(6, "An auditor checks the created item offline");
     println!("  The auditor has only the text. `generec audit bundle` finds its manifest by the");
     println!(
         "  mark and gathers the log entry, an inclusion proof, a signed checkpoint and the keys:"
@@ -560,8 +597,8 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         Err(e) => println!("  -> {e}"),
     }
 
-    // f. A compliance query.
-    heading(6, "A compliance query finds it in the transparency log");
+    // g. A compliance query.
+    heading(7, "A compliance query finds it in the transparency log");
     query(&mut s.trust, "item_id", &created.item_id).await?;
     query(&mut s.trust, "user_id", &user).await?;
     println!("  (each query is itself logged, as a compliance_query entry)");
@@ -614,17 +651,14 @@ async fn describe_manifest(s: &mut Session, item: &pb::FeedItem) -> Result<()> {
         m.generator.name,
         m.generator.version
     );
-    if m.ingredients.is_empty() {
-        println!("    ingredients: none (made from corpus passages, cited in its review)");
-    } else {
-        for i in &m.ingredients {
-            println!(
-                "    ingredient: {} ({}, sha256 {}...)",
-                i.item_id,
-                i.relationship,
-                prefix(&i.content_sha256)
-            );
-        }
+    for i in &m.ingredients {
+        println!(
+            "    ingredient: {} ({}, {}, sha256 {}...)",
+            i.item_id,
+            i.relationship,
+            i.licence,
+            prefix(&i.content_sha256)
+        );
     }
     println!(
         "    binds sha256 {}... of title and body; signed by key {}",
@@ -648,6 +682,98 @@ async fn describe_manifest(s: &mut Session, item: &pb::FeedItem) -> Result<()> {
         );
     } else {
         println!("    (trust did not find its manifest by mark or soft binding)");
+    }
+    Ok(())
+}
+
+/// Prints what a generated item's manifest says it was made from: each
+/// ingredient's relationship, licence and creator, and the parts of the
+/// item it supports.
+fn print_ingredients(item: &pb::FeedItem) -> Result<()> {
+    let m: Manifest = serde_json::from_slice(&item.manifest)
+        .with_context(|| format!("the manifest of {} is not readable", item.item_id))?;
+    let text = generec_provenance::watermark::strip(&bound_text(item));
+    println!(
+        "  {}: licence {} (computed from {} ingredient(s))",
+        item.item_id,
+        m.licence,
+        m.ingredients.len()
+    );
+    for i in &m.ingredients {
+        let parts: Vec<String> = i
+            .spans
+            .iter()
+            .take(2)
+            .filter_map(|&(s, e)| text.get(s as usize..e as usize))
+            .map(|t| format!("\"{}\"", excerpt(t, 60)))
+            .collect();
+        println!(
+            "    {} {} ({} by {}): supports {} part(s){}{}",
+            i.relationship,
+            i.item_id,
+            i.licence,
+            i.creator_id,
+            i.spans.len(),
+            if parts.is_empty() { "" } else { ", e.g. " },
+            parts.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Asks trust to review, as a generated item, the whole text of a BBC
+/// article that cites the article itself: far beyond the short quotation
+/// the bundle allows from a reserved source, so trust blocks it.
+async fn block_a_copy(s: &mut Session, article_id: &str) -> Result<()> {
+    let item = s
+        .corpus
+        .get_item(corpus_pb::GetItemRequest {
+            id: article_id.to_string(),
+        })
+        .await
+        .context("GetItem failed")?
+        .into_inner()
+        .item
+        .context("GetItem returned no item")?;
+    println!(
+        "  A draft built deliberately to copy all of {} ({} words, {}) is reviewed as generated:",
+        item.id,
+        words(&item.body),
+        item.licence
+    );
+    let review = s
+        .reviewer
+        .review(trust_pb::ReviewRequest {
+            content: format!("{}\n\n{}", item.title, item.body),
+            context: Some(trust_pb::ReviewContext {
+                kind: common_pb::ItemKind::Article as i32,
+                user_id: s.user.clone(),
+                origin: common_pb::Origin::AiCreated as i32,
+                sources: vec![trust_pb::SourcePassage {
+                    id: format!("{}#body", item.id),
+                    text: item.body.clone(),
+                    item_id: item.id.clone(),
+                    licence: item.licence.clone(),
+                    creator_id: item.creator_id.clone(),
+                    title: item.title.clone(),
+                    content_sha256: item.content_sha256.clone(),
+                }],
+                ..Default::default()
+            }),
+        })
+        .await
+        .context("Review failed")?
+        .into_inner();
+    println!("  -> verdict {}", verdict_name(review.verdict));
+    for f in review
+        .findings
+        .iter()
+        .filter(|f| f.rule_id.starts_with("copyright"))
+    {
+        println!("     {}: {}", f.rule_id, f.evidence);
+    }
+    if review.verdict == trust_pb::Verdict::Allow as i32 {
+        bail!("trust allowed a draft that copies a whole reserved article");
     }
     Ok(())
 }

@@ -32,6 +32,7 @@ fn certify(p: &Provenance, text: &str) -> Certified {
         bundle_hash: "00".repeat(32),
         bundle_version: "v".into(),
         licence: "CC-BY-4.0".into(),
+        made_from: vec![],
     };
     p.record_review(text, &ReviewContext::created_for("u1"), &allow)
         .unwrap();

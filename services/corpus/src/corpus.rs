@@ -28,9 +28,10 @@ use crate::model::{
     EventType, FeedbackEvent, Item, ItemId, ItemKind, MAX_ABS_WEIGHT, Origin, UserId, limits,
     now_unix_ms,
 };
-use crate::provenance::{Rejection, TrustedKeys};
+use crate::provenance::{self, Rejection, TrustedKeys};
 use crate::ranking::{ItemText, Ranker, RankerConfig, Reason, TrainingData};
 use crate::store::{Store, Tombstone};
+use generec_provenance::manifest::Manifest;
 
 /// Settings of one corpus.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -470,7 +471,7 @@ impl Corpus {
     /// Checks a generated item's manifest; on an unknown key, fetches keys
     /// from the key source (at most once per [`KEY_REFRESH_INTERVAL`]) and
     /// checks again.
-    fn check_manifest(&self, item: &Item) -> Result<(), Rejection> {
+    fn check_manifest(&self, item: &Item) -> Result<Manifest, Rejection> {
         let first = self
             .keys
             .trusted
@@ -481,17 +482,17 @@ impl Corpus {
             first,
             Err(Rejection::UntrustedKey { .. } | Rejection::NoTrustedKeys)
         ) {
-            return first.map(|_| ());
+            return first;
         }
         let Some(source) = self.keys.source.read().ok().and_then(|s| s.clone()) else {
-            return first.map(|_| ());
+            return first;
         };
         {
             let Ok(mut last) = self.keys.last_fetch.lock() else {
-                return first.map(|_| ());
+                return first;
             };
             if last.is_some_and(|t| t.elapsed() < KEY_REFRESH_INTERVAL) {
-                return first.map(|_| ());
+                return first;
             }
             *last = Some(Instant::now());
         }
@@ -504,11 +505,11 @@ impl Corpus {
                     .map_err(|_| Rejection::NoTrustedKeys)?;
                 trusted.extend(fresh);
                 tracing::info!(keys = ?trusted.key_ids(), "fetched the trust service's signing keys");
-                trusted.check_item(item).map(|_| ())
+                trusted.check_item(item)
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not fetch the trust service's signing keys");
-                first.map(|_| ())
+                first
             }
         }
     }
@@ -631,9 +632,21 @@ impl Corpus {
         check_labels(&item, existing.as_ref())?;
         if self.config.require_manifest_for_ai && item.origin.is_generated() {
             self.check_manifest(&item)
+                .and_then(|m| provenance::check_ingredients(&m, |id| self.held(id)))
                 .map_err(|r| CorpusError::invalid("provenance_manifest", r.to_string()))?;
         }
         Ok((item, existing))
+    }
+
+    /// The licence and content hash of the stored item `id`, for checking
+    /// a manifest's ingredients.
+    fn held(&self, id: &str) -> Option<provenance::Held> {
+        let id = ItemId::parse(id).ok()?;
+        let item = self.store.item(&id).ok()??;
+        Some(provenance::Held {
+            licence: item.licence,
+            content_sha256: item.content_sha256,
+        })
     }
 
     /// The live item with this id.
@@ -1215,8 +1228,25 @@ mod tests {
             }
         }
 
+        /// `id` as the corpus holds it, as an ingredient.
+        fn ingredient(corpus: &Corpus, id: &str, relationship: &str) -> Ingredient {
+            let held = corpus.get_item(&ItemId::parse(id).unwrap()).unwrap();
+            Ingredient {
+                item_id: id.into(),
+                content_sha256: held.content_sha256,
+                relationship: relationship.into(),
+                licence: held.licence,
+                ..Ingredient::default()
+            }
+        }
+
         /// What the trust service's Certify signs for `text`.
-        fn certify(key: &SigningKey, item_id: &str, text: &str, parents: &[&str]) -> Vec<u8> {
+        fn certify(
+            key: &SigningKey,
+            item_id: &str,
+            text: &str,
+            ingredients: &[Ingredient],
+        ) -> Vec<u8> {
             let mut m = Manifest {
                 manifest_id: "0102030405060708090a0b0c0d0e0f10".into(),
                 item_id: item_id.into(),
@@ -1227,14 +1257,7 @@ mod tests {
                     digital_source_type: manifest::TRAINED_ALGORITHMIC_MEDIA.into(),
                     when_unix_ms: 1,
                 }],
-                ingredients: parents
-                    .iter()
-                    .map(|p| Ingredient {
-                        item_id: p.to_string(),
-                        content_sha256: String::new(),
-                        relationship: "parentOf".into(),
-                    })
-                    .collect(),
+                ingredients: ingredients.to_vec(),
                 hard_binding: manifest::hard_binding(text),
                 soft_binding: manifest::soft_binding(text),
                 generator: Generator {
@@ -1318,24 +1341,91 @@ mod tests {
             assert!(rejected(put(&corpus, stolen)).contains("gen-1"));
 
             // Signed by a key the corpus does not trust.
+            let mut parent = item("bbc-1", Origin::Human, "Rates", "The bank held rates.");
+            parent.licence = "all-rights-reserved".into();
+            assert_eq!(put(&corpus, parent), PutOutcome::Created);
+            let bbc = ingredient(&corpus, "bbc-1", manifest::PARENT_OF);
             let rogue = SigningKey::from_bytes(&[10; 32]);
             let mut forged = item("gen-5", Origin::AiEdited, "Markets", "Shares rose today.");
             forged.parent_ids = vec![ItemId::parse("bbc-1").unwrap()];
-            forged.provenance_manifest =
-                certify(&rogue, "gen-5", &forged.provenance_text(), &["bbc-1"]);
+            forged.provenance_manifest = certify(
+                &rogue,
+                "gen-5",
+                &forged.provenance_text(),
+                std::slice::from_ref(&bbc),
+            );
             assert!(rejected(put(&corpus, forged.clone())).contains("not a trusted key"));
 
             // Parents that the manifest does not list.
             forged.provenance_manifest = certify(&key, "gen-5", &forged.provenance_text(), &[]);
             assert!(rejected(put(&corpus, forged.clone())).contains("parent_ids"));
+            // A cited source is not a parent.
+            let mut as_source = bbc.clone();
+            as_source.relationship = manifest::INPUT_TO.into();
             forged.provenance_manifest =
-                certify(&key, "gen-5", &forged.provenance_text(), &["bbc-1"]);
+                certify(&key, "gen-5", &forged.provenance_text(), &[as_source]);
+            assert!(rejected(put(&corpus, forged.clone())).contains("parent_ids"));
+            forged.provenance_manifest = certify(
+                &key,
+                "gen-5",
+                &forged.provenance_text(),
+                std::slice::from_ref(&bbc),
+            );
             assert_eq!(put(&corpus, forged), PutOutcome::Created);
 
             // Human items need no manifest.
             let human = item("h-1", Origin::Human, "Markets", "Shares rose today.");
             assert_eq!(put(&corpus, human), PutOutcome::Created);
             assert!(corpus.get_item(&ItemId::parse("gen-2").unwrap()).is_err());
+        }
+
+        #[test]
+        fn every_ingredient_must_be_held_with_the_licence_and_content_the_manifest_records() {
+            let dir = tempfile::tempdir().unwrap();
+            let key = SigningKey::from_bytes(&[9; 32]);
+            let corpus = open(dir.path(), &[&key], true);
+            let mut source = item("bbc-1", Origin::Human, "Rates", "The bank held rates.");
+            source.licence = "all-rights-reserved".into();
+            assert_eq!(put(&corpus, source.clone()), PutOutcome::Created);
+            let cited = ingredient(&corpus, "bbc-1", manifest::INPUT_TO);
+            let made = |id: &str, ingredients: &[Ingredient]| {
+                let mut g = item(id, Origin::AiCreated, "Markets", "The bank held rates.");
+                g.provenance_manifest = certify(&key, id, &g.provenance_text(), ingredients);
+                g
+            };
+            let broken = |f: fn(&mut Ingredient)| {
+                let mut i = cited.clone();
+                f(&mut i);
+                i
+            };
+            for (why, ingredient) in [
+                (
+                    "not in the corpus",
+                    broken(|i| i.item_id = "bbc-404".into()),
+                ),
+                (
+                    "all-rights-reserved",
+                    broken(|i| i.licence = "CC-BY-4.0".into()),
+                ),
+                ("all-rights-reserved", broken(|i| i.licence.clear())),
+                (
+                    "content_sha256",
+                    broken(|i| i.content_sha256 = "00".repeat(32)),
+                ),
+            ] {
+                let reason = rejected(put(&corpus, made("gen-x", &[ingredient])));
+                assert!(reason.contains(why), "{why}: {reason}");
+            }
+            assert_eq!(
+                put(&corpus, made("gen-1", std::slice::from_ref(&cited))),
+                PutOutcome::Created
+            );
+            // A source edited after the review no longer matches.
+            source.body = "The bank cut rates.".into();
+            source.content_sha256.clear();
+            assert_eq!(put(&corpus, source), PutOutcome::Updated);
+            let reason = rejected(put(&corpus, made("gen-2", &[cited])));
+            assert!(reason.contains("content_sha256"), "{reason}");
         }
 
         #[test]

@@ -19,9 +19,13 @@
 //! 2. names this item's id,
 //! 3. is signed by one of the configured trusted keys (matched by key id),
 //! 4. binds this item's [`provenance_text`] (hard binding),
-//! 5. lists exactly the item's parents as ingredients,
+//! 5. lists exactly the item's parents as `parentOf` ingredients,
 //! 6. states the item's `creator_id` and licence, and
-//! 7. records an allowing review (`allow` or `allow_with_label`).
+//! 7. records an allowing review (`allow` or `allow_with_label`);
+//!
+//! and then ([`check_ingredients`]) every ingredient, parent or cited
+//! source (`inputTo`), is an item the corpus holds, with the licence and
+//! `content_sha256` the manifest records for it.
 //!
 //! Each failure is a [`Rejection`] with a reason: data, not an error, so a
 //! PutItems batch reports it per item.
@@ -92,6 +96,17 @@ pub enum Rejection {
     CreatorMismatch { manifest: String, item: String },
     /// The item states another licence than the manifest signed.
     LicenceMismatch { manifest: String, item: String },
+    /// An ingredient is not an item of the corpus.
+    UnknownIngredient { item_id: String },
+    /// The manifest records another licence for an ingredient than the
+    /// corpus holds.
+    IngredientLicence {
+        item_id: String,
+        manifest: String,
+        catalogue: String,
+    },
+    /// An ingredient's content has changed since the manifest was made.
+    IngredientContent { item_id: String },
 }
 
 impl fmt::Display for Rejection {
@@ -132,6 +147,21 @@ impl fmt::Display for Rejection {
             Rejection::LicenceMismatch { manifest, item } => write!(
                 f,
                 "was signed with licence {manifest:?}, not the item's licence {item:?}"
+            ),
+            Rejection::UnknownIngredient { item_id } => {
+                write!(f, "lists ingredient {item_id:?}, which is not in the corpus")
+            }
+            Rejection::IngredientLicence {
+                item_id,
+                manifest,
+                catalogue,
+            } => write!(
+                f,
+                "records licence {manifest:?} for ingredient {item_id:?}, which the corpus holds under {catalogue:?}"
+            ),
+            Rejection::IngredientContent { item_id } => write!(
+                f,
+                "records another content_sha256 for ingredient {item_id:?} than the corpus holds"
             ),
         }
     }
@@ -255,8 +285,12 @@ impl TrustedKeys {
                 }
             }
         }
-        let ingredients: BTreeSet<&str> =
-            m.ingredients.iter().map(|i| i.item_id.as_str()).collect();
+        let ingredients: BTreeSet<&str> = m
+            .ingredients
+            .iter()
+            .filter(|i| i.relationship == manifest::PARENT_OF)
+            .map(|i| i.item_id.as_str())
+            .collect();
         let parents: BTreeSet<&str> = parent_ids.iter().copied().collect();
         if ingredients != parents {
             return Err(Rejection::ParentsMismatch {
@@ -285,6 +319,43 @@ impl TrustedKeys {
     }
 }
 
+/// What the corpus holds of an ingredient: its licence and content hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub licence: String,
+    pub content_sha256: String,
+}
+
+/// Checks every ingredient of a verified manifest against the catalogue
+/// (`held` looks an item up): it exists, and its licence and content hash
+/// are the ones the manifest records (an ingredient the review was not told
+/// the licence or hash of is refused, not assumed).
+pub fn check_ingredients(
+    m: &Manifest,
+    held: impl Fn(&str) -> Option<Held>,
+) -> Result<(), Rejection> {
+    for i in &m.ingredients {
+        let Some(h) = held(&i.item_id) else {
+            return Err(Rejection::UnknownIngredient {
+                item_id: i.item_id.clone(),
+            });
+        };
+        if i.licence != h.licence {
+            return Err(Rejection::IngredientLicence {
+                item_id: i.item_id.clone(),
+                manifest: i.licence.clone(),
+                catalogue: h.licence,
+            });
+        }
+        if !i.content_sha256.eq_ignore_ascii_case(&h.content_sha256) {
+            return Err(Rejection::IngredientContent {
+                item_id: i.item_id.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,6 +381,7 @@ mod tests {
                     item_id: p.to_string(),
                     content_sha256: "ab".repeat(32),
                     relationship: "parentOf".into(),
+                    ..Ingredient::default()
                 })
                 .collect(),
             hard_binding: manifest::hard_binding(text),

@@ -1075,6 +1075,7 @@ impl Feed {
                 title: item
                     .map(|i| generec_provenance::watermark::strip(&i.title))
                     .unwrap_or_default(),
+                content_sha256: item.map(|i| i.content_sha256.clone()).unwrap_or_default(),
             }
         };
         let mut sources: Vec<trust_pb::SourcePassage> = draft

@@ -86,6 +86,9 @@ pub struct Bundle {
     /// What generated content may take from its sources, and the licence
     /// it gets (`[copyright.licence]`).
     pub licence: generec_licence::Policy,
+    /// The `[authenticity]` rules, for the spans each ingredient of
+    /// generated content supports.
+    pub(crate) support: Option<checks::authenticity::Compiled>,
 }
 
 impl std::fmt::Debug for Bundle {
@@ -195,6 +198,10 @@ impl Bundle {
             rules,
             checks: compiled,
             licence: file.copyright.licence,
+            support: Some(
+                checks::authenticity::Compiled::compile(&file.authenticity, env)
+                    .map_err(|e| in_section(Policy::Authenticity, e))?,
+            ),
         })
     }
 

@@ -127,6 +127,7 @@ pub fn context_from(ctx: Option<pb::ReviewContext>) -> Result<ReviewContext, Tru
                 licence: s.licence,
                 creator: s.creator_id,
                 title: s.title,
+                content_sha256: s.content_sha256,
             })
             .collect(),
         instruction: ctx.instruction,
@@ -161,6 +162,24 @@ pub fn outcome_to(o: Outcome) -> pb::ReviewResponse {
         bundle_hash: o.bundle_hash,
         bundle_version: o.bundle_version,
         licence: o.licence,
+        made_from: o.made_from.into_iter().map(made_from_to).collect(),
+    }
+}
+
+fn made_from_to(m: crate::checks::made_from::MadeFrom) -> pb::MadeFrom {
+    let i = m.ingredient;
+    pb::MadeFrom {
+        item_id: i.item_id,
+        content_sha256: i.content_sha256,
+        relationship: i.relationship,
+        licence: i.licence,
+        creator_id: i.creator_id,
+        spans: i
+            .spans
+            .into_iter()
+            .map(|(start, end)| pb::Span { start, end })
+            .collect(),
+        copied_words: u32::try_from(m.copied_words).unwrap_or(u32::MAX),
     }
 }
 
@@ -411,7 +430,8 @@ impl TrustService for TrustGrpc {
                 .map(|p| crate::manifest::Ingredient {
                     item_id: p.item_id,
                     content_sha256: p.content_sha256,
-                    relationship: "parentOf".into(),
+                    relationship: crate::manifest::PARENT_OF.into(),
+                    ..crate::manifest::Ingredient::default()
                 })
                 .collect(),
             generator,

@@ -274,6 +274,36 @@ struct ReviewedFor {
     /// parents (empty for reviews made before licences were computed).
     #[serde(default)]
     licence: String,
+    /// What the review measured the content was made from: the manifest's
+    /// ingredients (parents first, then the cited items).
+    #[serde(default)]
+    ingredients: Vec<Ingredient>,
+}
+
+/// The manifest's ingredients: the request's parents with the licence and
+/// creator their review was told, then the items the review found the
+/// content drew on (`inputTo`, with the spans each supports).
+fn ingredients(parents: &[Ingredient], reviewed: &[Ingredient]) -> Vec<Ingredient> {
+    let mut out: Vec<Ingredient> = parents
+        .iter()
+        .map(|p| {
+            let seen = reviewed
+                .iter()
+                .find(|r| r.relationship == manifest::PARENT_OF && r.item_id == p.item_id);
+            Ingredient {
+                licence: seen.map(|r| r.licence.clone()).unwrap_or_default(),
+                creator_id: seen.map(|r| r.creator_id.clone()).unwrap_or_default(),
+                ..p.clone()
+            }
+        })
+        .collect();
+    out.extend(
+        reviewed
+            .iter()
+            .filter(|r| r.relationship != manifest::PARENT_OF)
+            .cloned(),
+    );
+    out
 }
 
 /// The licence Certify signs: the one the review computed from the
@@ -462,6 +492,11 @@ impl Provenance {
                     hex::encode(sha2::Sha256::digest(context.instruction.as_bytes()))
                 },
                 licence: outcome.licence.clone(),
+                ingredients: outcome
+                    .made_from
+                    .iter()
+                    .map(|m| m.ingredient.clone())
+                    .collect(),
             },
         };
         // Not flushed here: a review lost in a crash is only asked again
@@ -534,7 +569,7 @@ impl Provenance {
                 digital_source_type: source_type.into(),
                 when_unix_ms: now,
             }],
-            ingredients: req.parents.clone(),
+            ingredients: ingredients(&req.parents, &review.made_for.ingredients),
             hard_binding: hash.clone(),
             soft_binding: manifest::soft_binding(&req.content),
             generator: req.generator.clone().unwrap_or(Generator {
@@ -734,6 +769,7 @@ mod tests {
             bundle_hash: "ab".repeat(32),
             bundle_version: "v1".into(),
             licence: "CC-BY-4.0".into(),
+            made_from: vec![],
         }
     }
 
@@ -802,6 +838,65 @@ mod tests {
     }
 
     #[test]
+    fn the_manifest_lists_the_parents_and_the_sources_the_review_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = open(dir.path());
+        let mut ctx = generated();
+        ctx.origin = Some(generec_common::types::Origin::AiEdited);
+        ctx.parents = vec![crate::checks::Parent {
+            id: "p-1".into(),
+            licence: "CC-BY-SA-4.0".into(),
+            owner_consent: false,
+        }];
+        ctx.sources = vec![crate::checks::Source {
+            id: "bbc-1#0".into(),
+            ..Default::default()
+        }];
+        let mut allowed = outcome(Action::Allow);
+        allowed.licence = "CC-BY-SA-4.0".into();
+        let reviewed =
+            |item: &str, relationship: &str, licence: &str| crate::checks::made_from::MadeFrom {
+                ingredient: Ingredient {
+                    item_id: item.into(),
+                    relationship: relationship.into(),
+                    licence: licence.into(),
+                    creator_id: "someone".into(),
+                    spans: vec![(0, 10)],
+                    ..Ingredient::default()
+                },
+                copied_words: 3,
+            };
+        allowed.made_from = vec![
+            reviewed("p-1", manifest::PARENT_OF, "CC-BY-SA-4.0"),
+            reviewed("bbc-1", manifest::INPUT_TO, "all-rights-reserved"),
+        ];
+        p.record_review(TEXT, &ctx, &allowed).unwrap();
+        let mut r = request(TEXT);
+        r.licence = String::new();
+        r.parents = vec![Ingredient {
+            item_id: "p-1".into(),
+            content_sha256: "ef".repeat(32),
+            relationship: manifest::PARENT_OF.into(),
+            ..Ingredient::default()
+        }];
+        r.source_ids = vec!["bbc-1#0".into()];
+        let c = p.certify(&r).unwrap();
+        let m = &c.manifest;
+        assert_eq!(m.licence, "CC-BY-SA-4.0");
+        assert_eq!(m.ingredients.len(), 2, "{:?}", m.ingredients);
+        assert_eq!(m.ingredients[0].item_id, "p-1");
+        assert_eq!(m.ingredients[0].content_sha256, "ef".repeat(32));
+        assert_eq!(m.ingredients[0].licence, "CC-BY-SA-4.0");
+        assert_eq!(m.ingredients[0].creator_id, "someone");
+        assert_eq!(m.ingredients[1].item_id, "bbc-1");
+        assert_eq!(m.ingredients[1].relationship, manifest::INPUT_TO);
+        assert_eq!(m.ingredients[1].spans, vec![(0, 10)]);
+        let logged: LogEntry =
+            serde_json::from_slice(&p.log().entry(c.log_index).unwrap().unwrap()).unwrap();
+        assert!(matches!(logged, LogEntry::Authorship(ref a) if a.parents == m.ingredients));
+    }
+
+    #[test]
     fn certify_validates_every_field_before_signing_or_logging() {
         let dir = tempfile::tempdir().unwrap();
         let p = open(dir.path());
@@ -812,6 +907,7 @@ mod tests {
             item_id: id.into(),
             content_sha256: hash.into(),
             relationship: "parentOf".into(),
+            ..Ingredient::default()
         };
         type Breaks = Box<dyn Fn(&mut CertifyRequest)>;
         let cases: Vec<(&str, Breaks)> = vec![

@@ -52,6 +52,10 @@ pub struct Outcome {
     /// its sources and from its parents (`copyright.licence` rules).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub licence: String,
+    /// For generated content: what it was made from, as Certify lists the
+    /// ingredients (parents first, then each cited item).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub made_from: Vec<crate::checks::made_from::MadeFrom>,
 }
 
 impl Bundle {
@@ -82,8 +86,14 @@ impl Bundle {
         }
         let mut outcome = self.decide(content, raw);
         if context.origin.is_some_and(|o| o.is_generated()) {
-            outcome.licence =
-                crate::checks::copyright::item_licence(&self.licence, content, context);
+            let made = crate::checks::made_from::assess(
+                &self.licence,
+                self.support.as_ref(),
+                content,
+                context,
+            );
+            outcome.licence = made.licence;
+            outcome.made_from = made.made_from;
         }
         outcome
     }
@@ -119,6 +129,7 @@ impl Bundle {
             bundle_hash: self.hash.clone(),
             bundle_version: self.version.clone(),
             licence: String::new(),
+            made_from: Vec::new(),
         }
     }
 }
@@ -197,7 +208,8 @@ pub fn validate(content: &str, context: &ReviewContext) -> Result<(), TrustError
     Ok(())
 }
 
-/// The item id, creator, licence and title a source passage names.
+/// The item id, creator, licence, title and content hash a source passage
+/// names.
 fn validate_source_rights(i: usize, s: &crate::checks::Source) -> Result<(), TrustError> {
     use generec_provenance::ids;
     for (field, value) in [("item_id", &s.item_id), ("creator_id", &s.creator)] {
@@ -221,6 +233,10 @@ fn validate_source_rights(i: usize, s: &crate::checks::Source) -> Result<(), Tru
             &format!("context.sources[{i}].title"),
             format!("the limit is {} bytes", limits::MAX_TITLE_BYTES),
         ));
+    }
+    if !s.content_sha256.is_empty() {
+        ids::check_sha256(&s.content_sha256)
+            .map_err(|e| TrustError::invalid(&format!("context.sources[{i}].content_sha256"), e))?;
     }
     Ok(())
 }
@@ -323,6 +339,7 @@ mod tests {
                 .collect::<HashMap<_, _>>(),
             checks,
             licence: generec_licence::Policy::default(),
+            support: None,
         }
     }
 

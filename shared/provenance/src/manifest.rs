@@ -3,9 +3,10 @@
 //! C2PA-style status codes rather than a bool.
 //!
 //! ## Canonical encoding (what the signature covers)
-//! The tag `generec.manifest.v2`, then in this order: manifest id, item id,
-//! creator id, licence, each action (action, digital source type, time), each ingredient (item
-//! id, content SHA-256, relationship), the hard binding (algorithm, hex
+//! The tag `generec.manifest.v3`, then in this order: manifest id, item id,
+//! creator id, licence, each action (action, digital source type, time),
+//! each ingredient (item id, content SHA-256, relationship, licence,
+//! creator id, each span as two big-endian u64 byte offsets), the hard binding (algorithm, hex
 //! hash), the soft binding (algorithm, value), the generator (name,
 //! version), the review summary (verdict, bundle hash, bundle version, the
 //! log index of the review's policy decision, each rule id), the creation
@@ -40,14 +41,33 @@ pub struct ActionRecord {
     pub when_unix_ms: i64,
 }
 
-/// A parent the item was made from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// C2PA relationship of the item an edit repurposes.
+pub const PARENT_OF: &str = "parentOf";
+/// C2PA relationship of a source a creation (or edit) drew on.
+pub const INPUT_TO: &str = "inputTo";
+
+/// Something the item was made from: the item an edit repurposes
+/// ([`PARENT_OF`]) or a source passage's item it quotes or states facts
+/// from ([`INPUT_TO`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ingredient {
     pub item_id: String,
+    /// The ingredient item's `content_sha256` as the corpus records it
+    /// (empty when the review was not told it).
     pub content_sha256: String,
-    /// `parentOf` for the source of an edit.
+    /// [`PARENT_OF`] or [`INPUT_TO`].
     pub relationship: String,
+    /// The ingredient's licence as the review saw it (empty: none stated).
+    #[serde(default)]
+    pub licence: String,
+    /// The ingredient's creator as the review saw it.
+    #[serde(default)]
+    pub creator_id: String,
+    /// Byte ranges `[start, end)` of the item's text this ingredient
+    /// supports: words copied from it and sentences whose facts it holds.
+    #[serde(default)]
+    pub spans: Vec<(u64, u64)>,
 }
 
 /// What made the item.
@@ -125,7 +145,7 @@ impl Manifest {
     /// The bytes the signature covers (see the module docs).
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(512);
-        put(&mut out, "generec.manifest.v2");
+        put(&mut out, "generec.manifest.v3");
         put(&mut out, &self.manifest_id);
         put(&mut out, &self.item_id);
         put(&mut out, &self.creator_id);
@@ -141,6 +161,13 @@ impl Manifest {
             put(&mut out, &i.item_id);
             put(&mut out, &i.content_sha256);
             put(&mut out, &i.relationship);
+            put(&mut out, &i.licence);
+            put(&mut out, &i.creator_id);
+            count(&mut out, i.spans.len());
+            for (start, end) in &i.spans {
+                out.extend_from_slice(&start.to_be_bytes());
+                out.extend_from_slice(&end.to_be_bytes());
+            }
         }
         put(&mut out, HARD_BINDING_ALG);
         put(&mut out, &self.hard_binding);
@@ -273,11 +300,22 @@ mod tests {
                 digital_source_type: TRAINED_ALGORITHMIC_MEDIA.into(),
                 when_unix_ms: 1_700_000_000_000,
             }],
-            ingredients: vec![Ingredient {
-                item_id: "bbc-1".into(),
-                content_sha256: "ab".repeat(32),
-                relationship: "parentOf".into(),
-            }],
+            ingredients: vec![
+                Ingredient {
+                    item_id: "bbc-1".into(),
+                    content_sha256: "ab".repeat(32),
+                    relationship: PARENT_OF.into(),
+                    ..Ingredient::default()
+                },
+                Ingredient {
+                    item_id: "austen-1".into(),
+                    content_sha256: "cd".repeat(32),
+                    relationship: INPUT_TO.into(),
+                    licence: "public-domain".into(),
+                    creator_id: "jane-austen".into(),
+                    spans: vec![(0, 12)],
+                },
+            ],
             hard_binding: hard_binding(content),
             soft_binding: soft_binding(content),
             generator: Generator {
@@ -342,6 +380,19 @@ mod tests {
             verify(content, &relicensed, lookup)[0],
             Status::SignatureMismatch
         );
+        // Every part of an ingredient is signed: its relationship, the
+        // licence the review saw, and the spans it supports.
+        for forge in [
+            |i: &mut Ingredient| i.relationship = PARENT_OF.into(),
+            |i: &mut Ingredient| i.licence = "CC0-1.0".into(),
+            |i: &mut Ingredient| i.creator_id = "me".into(),
+            |i: &mut Ingredient| i.spans[0].1 = 13,
+            |i: &mut Ingredient| i.spans.clear(),
+        ] {
+            let mut f = m.clone();
+            forge(&mut f.ingredients[1]);
+            assert_eq!(verify(content, &f, lookup)[0], Status::SignatureMismatch);
+        }
         // A key retired before the signing time does not vouch for it.
         let retired = PublicKey::new(&key.verifying_key(), 0, m.created_unix_ms - 1);
         assert_eq!(

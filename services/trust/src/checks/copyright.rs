@@ -325,7 +325,7 @@ impl Compiled {
 
 /// What the licence rules see of a review's context: the cited passages
 /// grouped by item, and the parents.
-fn licence_inputs(
+pub(crate) fn licence_inputs(
     ctx: &ReviewContext,
 ) -> (
     Vec<generec_licence::Source>,
@@ -341,17 +341,6 @@ fn licence_inputs(
         })
         .collect();
     (licence_sources(&ctx.sources), parents)
-}
-
-/// The licence generated `content` gets under `policy` from its context's
-/// sources and parents.
-pub fn item_licence(
-    policy: &generec_licence::Policy,
-    content: &str,
-    ctx: &ReviewContext,
-) -> String {
-    let (sources, parents) = licence_inputs(ctx);
-    generec_licence::assess(policy, content, &sources, &parents).licence
 }
 
 fn display_licence(licence: &str) -> &str {

@@ -9,6 +9,7 @@
 pub mod authenticity;
 pub mod bias;
 pub mod copyright;
+pub mod made_from;
 pub mod phrases;
 pub mod privacy;
 pub mod safety;
@@ -47,6 +48,8 @@ pub struct Source {
     pub creator: String,
     /// The item's title.
     pub title: String,
+    /// The item's content hash as the corpus records it (hex, or empty).
+    pub content_sha256: String,
 }
 
 impl Source {

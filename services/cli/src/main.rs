@@ -105,6 +105,9 @@ enum Eval {
         /// Where scripts/fetch-data put the classifier, lists and BBC articles.
         #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
         data: PathBuf,
+        /// Also list every frozen test case the default bundle gets wrong.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Quality of what the generation service makes, on the BBC corpus:
     /// relevance against a search baseline, length, grounding, redundancy,
@@ -146,13 +149,19 @@ async fn main() -> Result<()> {
                 Ok(())
             }
             Eval::Generation(args) => eval_generation::run(args).await,
-            Eval::Policies { data } => {
+            Eval::Policies { data, verbose } => {
                 let started = std::time::Instant::now();
                 let env = generec_trust::checks::CompileEnv { data_dir: data };
-                let rows =
+                let figures =
                     tokio::task::spawn_blocking(move || generec_trust::eval::run_policy_eval(&env))
                         .await??;
-                println!("{}", generec_trust::eval::format_table(&rows));
+                println!("{}", figures.format());
+                if verbose {
+                    println!("Test cases the default bundle gets wrong\n");
+                    for e in &figures.test.errors {
+                        println!("- {e}");
+                    }
+                }
                 eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())
             }

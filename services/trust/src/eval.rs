@@ -3,7 +3,8 @@
 //! toxicity and hazard cases assembled from the word-list packages and
 //! written by hand (clean sentences on sensitive topics among them),
 //! grounded versus altered sentences for authenticity, bias cases, and
-//! near-copies and derivatives of claimed works for copyright.
+//! near-copies and derivatives of claimed works for copyright. These are
+//! the dev sets; the frozen test sets are scored by `testsets`.
 //!
 //! A case is counted as detected when the review reports a finding of the
 //! case's category that survives the bundle's thresholds, so the figures
@@ -84,8 +85,30 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec
     rows.into_values().collect()
 }
 
-/// Runs every labelled set against the default bundle.
-pub fn run_policy_eval(env: &CompileEnv) -> Result<Vec<Row>, TrustError> {
+/// The figures of `generec eval policies`: the dev sets per category, and
+/// the frozen test sets per family.
+#[derive(Clone, Debug)]
+pub struct PolicyEval {
+    pub dev: Vec<Row>,
+    pub test: crate::testsets::Report,
+}
+
+impl PolicyEval {
+    /// The report: dev and test per family side by side, then the dev rows
+    /// per category and the test rows per kind.
+    pub fn format(&self) -> String {
+        use crate::testsets::{by_family, side_by_side};
+        format!(
+            "Per family (dev: sets tuned on; test: frozen sets in evalsets/test)\n\n{}\nDev sets per category\n\n{}\nTest sets per kind\n\n{}",
+            side_by_side(&by_family(&self.dev), &self.test.families),
+            format_table(&self.dev),
+            format_table(&self.test.kinds)
+        )
+    }
+}
+
+/// Runs every labelled set, dev and test, against the default bundle.
+pub fn run_policy_eval(env: &CompileEnv) -> Result<PolicyEval, TrustError> {
     let bundle = Bundle::default_bundle(env)?;
     let registry = Registry::temporary()?;
     // The copyright cases are about these claimed works.
@@ -93,7 +116,9 @@ pub fn run_policy_eval(env: &CompileEnv) -> Result<Vec<Row>, TrustError> {
         registry.register_work(work)?;
     }
     let cases = all_cases(env)?;
-    Ok(evaluate(&bundle, &registry, &cases))
+    let dev = evaluate(&bundle, &registry, &cases);
+    let test = crate::testsets::evaluate(&bundle, &registry, &crate::testsets::cases()?);
+    Ok(PolicyEval { dev, test })
 }
 
 /// A markdown table of the rows.

@@ -26,6 +26,7 @@ pub mod provenance;
 pub mod query;
 pub mod registry;
 pub mod review;
+pub mod testsets;
 pub mod tlog;
 
 pub use config::{Trust, TrustConfig};

@@ -49,6 +49,16 @@ impl Row {
         }
     }
 
+    /// Counts one case: whether it should fire and whether it did.
+    pub fn record(&mut self, positive: bool, fired: bool) {
+        match (positive, fired) {
+            (true, true) => self.true_positives += 1,
+            (true, false) => self.false_negatives += 1,
+            (false, true) => self.false_positives += 1,
+            (false, false) => self.true_negatives += 1,
+        }
+    }
+
     /// Cases of this category.
     pub fn cases(&self) -> usize {
         self.true_positives + self.false_positives + self.false_negatives + self.true_negatives
@@ -75,12 +85,7 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec
             category: case.category.as_str().to_string(),
             ..Row::default()
         });
-        match (case.positive, fired) {
-            (true, true) => row.true_positives += 1,
-            (true, false) => row.false_negatives += 1,
-            (false, true) => row.false_positives += 1,
-            (false, false) => row.true_negatives += 1,
-        }
+        row.record(case.positive, fired);
     }
     rows.into_values().collect()
 }

@@ -605,6 +605,7 @@ fn title(input: &ComposeInput<'_>) -> String {
     } else {
         "your feed".to_string()
     };
+    subject = proper_case(&subject, input.docs);
     if let Some(first) = subject.get(..1) {
         subject = first.to_uppercase() + &subject[1..];
     }
@@ -619,6 +620,46 @@ fn title(input: &ComposeInput<'_>) -> String {
         Some(Format::Summary) => format!("{subject}{when}: a summary"),
         _ => format!("{subject}{when}"),
     }
+}
+
+/// Restores the capitals of the names in a lower-cased subject
+/// ("elizabeth bennet darcy" -> "Elizabeth Bennet Darcy"): a word is
+/// capitalised when the source bodies write it capitalised, in the middle
+/// of a sentence, more often than in lower case.
+fn proper_case(subject: &str, docs: &[SourceDoc]) -> String {
+    let mut counts: HashMap<String, (usize, usize)> = subject
+        .split_whitespace()
+        .map(|w| (w.to_lowercase(), (0, 0)))
+        .collect();
+    for doc in docs {
+        let mut sentence_start = true;
+        for token in doc.body.split_whitespace() {
+            let word = token.trim_matches(|c: char| !c.is_alphanumeric());
+            if let Some(n) = counts.get_mut(&word.to_lowercase()) {
+                if word.chars().next().is_some_and(char::is_uppercase) {
+                    if !sentence_start {
+                        n.0 += 1;
+                    }
+                } else {
+                    n.1 += 1;
+                }
+            }
+            sentence_start = token.ends_with(['.', '!', '?', ':', '"']);
+        }
+    }
+    subject
+        .split_whitespace()
+        .map(|w| match counts.get(&w.to_lowercase()) {
+            Some(&(upper, lower)) if upper > lower && w.chars().all(char::is_lowercase) => {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            }
+            _ => w.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -889,5 +930,22 @@ mod tests {
         };
         let c = compose(&input, &Scorer::lexical(), &ComposerConfig::default()).unwrap();
         assert_eq!(c.title, "Markets this week: a digest");
+    }
+
+    #[test]
+    fn names_in_the_title_keep_the_capitals_the_sources_give_them() {
+        let docs = vec![SourceDoc {
+            item_id: "pp-1".into(),
+            title: "Chapter 1".into(),
+            body: "Elizabeth walked to Netherfield. Mr. Darcy looked at Elizabeth Bennet. \
+                   The walk was muddy, and Darcy said nothing of the walk."
+                .into(),
+            ..SourceDoc::default()
+        }];
+        assert_eq!(
+            proper_case("elizabeth bennet darcy walk", &docs),
+            "Elizabeth Bennet Darcy walk"
+        );
+        assert_eq!(proper_case("markets", &docs), "markets");
     }
 }

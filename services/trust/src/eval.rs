@@ -90,12 +90,135 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec
     rows.into_values().collect()
 }
 
-/// The figures of `generec eval policies`: the dev sets per category, and
-/// the frozen test sets per family.
+/// The figures of `generec eval policies`: the dev sets per category, the
+/// frozen test sets per family, and false alarms on real news.
 #[derive(Clone, Debug)]
 pub struct PolicyEval {
     pub dev: Vec<Row>,
     pub test: crate::testsets::Report,
+    /// `None` when the BBC articles are not in the data folder.
+    pub news: Option<NewsReport>,
+}
+
+/// The default bundle over real news articles, each reviewed as a
+/// human-made item: none of them should be blocked, few should have any
+/// finding at all.
+#[derive(Clone, Debug, Default)]
+pub struct NewsReport {
+    pub articles: usize,
+    /// Articles whose verdict is block.
+    pub blocked: usize,
+    /// Articles with at least one finding that survives the thresholds.
+    pub any_finding: usize,
+    /// Articles whose only findings are gendered-term labels
+    /// (`bias.insensitive` for one word of a female/male pair).
+    pub gendered_only: usize,
+    /// Articles with a finding per category (an article counts once per
+    /// category).
+    pub by_category: BTreeMap<String, usize>,
+    /// Up to three examples per category: file and evidence.
+    pub examples: BTreeMap<String, Vec<String>>,
+}
+
+impl NewsReport {
+    fn rate(n: usize, of: usize) -> f64 {
+        if of == 0 { 0.0 } else { n as f64 / of as f64 }
+    }
+
+    /// The report as text.
+    pub fn format(&self) -> String {
+        let n = self.articles;
+        let mut out = format!(
+            "False alarms on real news ({n} BBC articles, reviewed as human-made items)\n\n\
+             | measure | articles | share |\n|---|---:|---:|\n\
+             | blocked | {} | {:.4} |\n\
+             | any finding | {} | {:.4} |\n\
+             | any finding but gendered-term labels | {} | {:.4} |\n\
+             | only gendered-term labels | {} | {:.4} |\n",
+            self.blocked,
+            Self::rate(self.blocked, n),
+            self.any_finding,
+            Self::rate(self.any_finding, n),
+            self.any_finding - self.gendered_only,
+            Self::rate(self.any_finding - self.gendered_only, n),
+            self.gendered_only,
+            Self::rate(self.gendered_only, n),
+        );
+        out.push_str("\n| category | articles | examples |\n|---|---:|---|\n");
+        for (c, k) in &self.by_category {
+            let ex = self
+                .examples
+                .get(c)
+                .map(|v| v.join("; "))
+                .unwrap_or_default();
+            out.push_str(&format!("| {c} | {k} | {} |\n", ex.replace('|', "/")));
+        }
+        out
+    }
+}
+
+/// Whether a finding is a label on one word of a female/male pair.
+fn gendered_label(f: &crate::finding::Finding) -> bool {
+    f.category == Category::BiasInsensitive && f.evidence.contains("\" is gendered")
+}
+
+/// Reviews every article under `dir` (one folder per topic, one text file
+/// per article) with the bundle.
+pub fn news_false_alarms(
+    bundle: &Bundle,
+    registry: &Registry,
+    dir: &std::path::Path,
+) -> Result<Option<NewsReport>, TrustError> {
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let mut files = Vec::new();
+    let io = |e: std::io::Error| TrustError::Internal(format!("{}: {e}", dir.display()));
+    for topic in std::fs::read_dir(dir).map_err(io)? {
+        let topic = topic.map_err(io)?.path();
+        if !topic.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&topic).map_err(io)? {
+            let f = f.map_err(io)?.path();
+            if f.extension().is_some_and(|x| x == "txt") {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    let mut report = NewsReport::default();
+    let context = checks::ReviewContext::default();
+    for f in files {
+        let bytes = std::fs::read(&f).map_err(io)?;
+        let text = String::from_utf8_lossy(&bytes);
+        let outcome = bundle.review(&text, &context, registry);
+        report.articles += 1;
+        if outcome.verdict == crate::finding::Action::Block {
+            report.blocked += 1;
+        }
+        if outcome.findings.is_empty() {
+            continue;
+        }
+        report.any_finding += 1;
+        if outcome.findings.iter().all(gendered_label) {
+            report.gendered_only += 1;
+        }
+        let name = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
+        let mut seen = std::collections::BTreeSet::new();
+        for finding in &outcome.findings {
+            let c = finding.category.as_str().to_string();
+            if !seen.insert(c.clone()) {
+                continue;
+            }
+            *report.by_category.entry(c.clone()).or_default() += 1;
+            let ex = report.examples.entry(c).or_default();
+            if ex.len() < 3 {
+                ex.push(format!("{name}: {}", finding.evidence));
+            }
+        }
+    }
+    Ok(Some(report))
 }
 
 impl PolicyEval {
@@ -108,7 +231,14 @@ impl PolicyEval {
             side_by_side(&by_family(&self.dev), &self.test.families),
             format_table(&self.dev),
             format_table(&self.test.kinds)
-        )
+        ) + &self
+            .news
+            .as_ref()
+            .map(|n| format!("\n{}", n.format()))
+            .unwrap_or_else(|| {
+                "\nFalse alarms on real news: skipped (no BBC articles; run scripts/fetch-data)\n"
+                    .to_string()
+            })
     }
 }
 
@@ -123,7 +253,8 @@ pub fn run_policy_eval(env: &CompileEnv) -> Result<PolicyEval, TrustError> {
     let cases = all_cases(env)?;
     let dev = evaluate(&bundle, &registry, &cases);
     let test = crate::testsets::evaluate(&bundle, &registry, &crate::testsets::cases()?);
-    Ok(PolicyEval { dev, test })
+    let news = news_false_alarms(&bundle, &registry, &env.data_dir.join("bbc"))?;
+    Ok(PolicyEval { dev, test, news })
 }
 
 /// A markdown table of the rows.

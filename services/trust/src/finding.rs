@@ -75,9 +75,15 @@ categories! {
     PrivacyPhone => Privacy, "privacy.phone", "A phone number, international or national.";
     PrivacyPaymentCard => Privacy, "privacy.payment_card", "A payment card number that passes Luhn.";
     PrivacyIban => Privacy, "privacy.iban", "An IBAN that passes mod 97.";
-    PrivacyNationalId => Privacy, "privacy.national_id", "A national id (US SSN outside the invalid ranges).";
+    PrivacyNationalId => Privacy, "privacy.national_id", "A national id: US SSN and ITIN, UK NHS and National Insurance numbers, passport and driving licence numbers.";
     PrivacyIpAddress => Privacy, "privacy.ip_address", "An IPv4 or IPv6 address.";
-    PrivacySecret => Privacy, "privacy.secret", "An API key, token or private key.";
+    PrivacySecret => Privacy, "privacy.secret", "An API key, token, private key, or a password or PIN given in a sentence.";
+    PrivacyBankAccount => Privacy, "privacy.bank_account", "A bank account, US routing or UK sort code number, given with its context.";
+    PrivacyMacAddress => Privacy, "privacy.mac_address", "A network device's MAC address.";
+    PrivacyCryptoWallet => Privacy, "privacy.crypto_wallet", "A Bitcoin or Ethereum address that passes its checksum.";
+    PrivacyDateOfBirth => Privacy, "privacy.date_of_birth", "A person's own date of birth.";
+    PrivacyStreetAddress => Privacy, "privacy.street_address", "A street address with a postcode or ZIP, or given as someone's own.";
+    PrivacyUrl => Privacy, "privacy.url", "A URL whose query or path carries personal data.";
     PrivacyCrossUser => Privacy, "privacy.cross_user", "Another user's registered private attribute.";
     SafetyViolence => Safety, "safety.violence", "Violence or threats of it.";
     SafetySelfHarm => Safety, "safety.self_harm", "Self-harm or suicide.";

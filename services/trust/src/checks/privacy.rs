@@ -76,6 +76,12 @@ use crate::error::TrustError;
 use crate::finding::{Category, Finding, mask};
 use crate::registry::{self, MAX_ATTRIBUTE_WORDS};
 
+mod checksums;
+use checksums::EthCase;
+
+/// The hand-written dev cases of the recognisers without generated ones.
+pub const EVALSET: &str = include_str!("../../evalsets/privacy.tsv");
+
 /// The `[privacy]` section of a bundle.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -154,6 +160,23 @@ enum Kind {
     Iban,
     Ssn,
     SsnPlain,
+    Itin,
+    Nhs,
+    Nino,
+    Passport,
+    UkDrivingLicence,
+    UsDrivingLicence,
+    AbaRouting,
+    BankAccount,
+    SortCode,
+    Mac,
+    BitcoinBase58,
+    BitcoinBech32,
+    Ethereum,
+    DateOfBirth,
+    StreetAddress,
+    ProseSecret,
+    PersonalUrl,
     Ipv4,
     Ipv6,
     Token { min_len: usize },
@@ -255,6 +278,85 @@ const IP_NEG: &[&str] = &[
     "version", "ver", "release", "build", "firmware", "v", "chapter", "section", "figure", "table",
     "step",
 ];
+const ITIN_CTX: &[&str] = &["itin", "taxpayer", "tax id", "irs", "tax identification"];
+const NHS_CTX: &[&str] = &[
+    "nhs",
+    "health service",
+    "nhs no",
+    "nhs number",
+    "chi number",
+];
+const NINO_CTX: &[&str] = &[
+    "national insurance",
+    "ni number",
+    "ni no",
+    "nino",
+    "insurance number",
+];
+const PASSPORT_CTX: &[&str] = &["passport"];
+const LICENCE_CTX: &[&str] = &[
+    "driving licence",
+    "driving license",
+    "driver license",
+    "driver's license",
+    "drivers license",
+    "driver licence",
+    "licence number",
+    "license number",
+    "licence no",
+    "license no",
+    "dl",
+];
+const ROUTING_CTX: &[&str] = &["routing", "aba", "rtn", "transit number", "routing number"];
+const ACCOUNT_CTX: &[&str] = &[
+    "account",
+    "account number",
+    "account no",
+    "acct",
+    "a/c",
+    "checking",
+    "savings",
+    "sort code",
+];
+const SORT_CODE_CTX: &[&str] = &["sort code", "sortcode", "sort-code"];
+const MAC_CTX: &[&str] = &[
+    "mac",
+    "mac address",
+    "hardware address",
+    "physical address",
+    "device",
+    "wifi",
+    "wi-fi",
+    "network",
+    "bluetooth",
+    "ethernet",
+    "router",
+];
+const WALLET_CTX: &[&str] = &[
+    "bitcoin", "btc", "wallet", "ethereum", "eth", "crypto", "address", "send", "pay", "tips",
+];
+const ADDRESS_CTX: &[&str] = &[
+    "live at",
+    "lives at",
+    "living at",
+    "my address",
+    "our address",
+    "home address",
+    "address is",
+    "address:",
+    "address",
+    "come round to",
+    "come to",
+    "moved to",
+    "move to",
+    "my flat",
+    "my house",
+    "staying at",
+    "send it to",
+    "deliver to",
+    "post it to",
+];
+const URL_CTX: &[&str] = &["link", "record", "profile", "my", "account", "portal"];
 const SECRET_CTX: &[&str] = &[
     "key",
     "token",
@@ -347,7 +449,7 @@ const BUILTINS: &[Builtin] = &[
         id: "privacy.iban.mod97",
         category: Category::PrivacyIban,
         kind: Kind::Iban,
-        pattern: r"[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}",
+        pattern: r"[A-Z]{2}[0-9]{2}(?:[ \-]?[A-Z0-9]){11,30}",
         base: 0.85,
         what: "IBAN",
         context: IBAN_CTX,
@@ -358,7 +460,7 @@ const BUILTINS: &[Builtin] = &[
         id: "privacy.national_id.us_ssn",
         category: Category::PrivacyNationalId,
         kind: Kind::Ssn,
-        pattern: r"[0-9]{3}[ \-][0-9]{2}[ \-][0-9]{4}",
+        pattern: r"[0-9]{3}[ \-.][0-9]{2}[ \-.][0-9]{4}",
         base: 0.6,
         what: "US social security number",
         context: SSN_CTX,
@@ -375,6 +477,204 @@ const BUILTINS: &[Builtin] = &[
         context: SSN_CTX,
         negative: NUMBER_NEG,
         needs_context: true,
+    },
+    Builtin {
+        id: "privacy.national_id.us_itin",
+        category: Category::PrivacyNationalId,
+        kind: Kind::Itin,
+        pattern: r"9[0-9]{2}[ \-.][0-9]{2}[ \-.][0-9]{4}|9[0-9]{8}",
+        base: 0.45,
+        what: "US individual taxpayer identification number",
+        context: ITIN_CTX,
+        negative: NUMBER_NEG,
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.national_id.uk_nhs",
+        category: Category::PrivacyNationalId,
+        kind: Kind::Nhs,
+        pattern: r"[0-9]{3}[ \-]?[0-9]{3}[ \-]?[0-9]{4}",
+        base: 0.5,
+        what: "UK NHS number",
+        context: NHS_CTX,
+        negative: NUMBER_NEG,
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.national_id.uk_nino",
+        category: Category::PrivacyNationalId,
+        kind: Kind::Nino,
+        pattern: r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
+        base: 0.6,
+        what: "UK National Insurance number",
+        context: NINO_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.national_id.passport",
+        category: Category::PrivacyNationalId,
+        kind: Kind::Passport,
+        pattern: r"[A-Z]{0,2}[0-9]{6,9}",
+        base: 0.5,
+        what: "passport number",
+        context: PASSPORT_CTX,
+        negative: &[],
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.national_id.uk_driving_licence",
+        category: Category::PrivacyNationalId,
+        kind: Kind::UkDrivingLicence,
+        pattern: r"[A-Z][A-Z9]{4}[0-9]{6}[A-Z9]{2}[0-9][A-Z0-9]{2}",
+        base: 0.7,
+        what: "UK driving licence number",
+        context: LICENCE_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.national_id.driving_licence",
+        category: Category::PrivacyNationalId,
+        kind: Kind::UsDrivingLicence,
+        pattern: r"[A-Z]{1,2}[0-9]{4,14}|[0-9]{7,12}",
+        base: 0.5,
+        what: "driving licence number",
+        context: LICENCE_CTX,
+        negative: &[],
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.bank_account.us_routing",
+        category: Category::PrivacyBankAccount,
+        kind: Kind::AbaRouting,
+        pattern: r"[0-9]{9}",
+        base: 0.55,
+        what: "US bank routing number",
+        context: ROUTING_CTX,
+        negative: &[],
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.bank_account.number",
+        category: Category::PrivacyBankAccount,
+        kind: Kind::BankAccount,
+        pattern: r"[0-9](?:[ \-]?[0-9]){5,16}",
+        base: 0.45,
+        what: "bank account number",
+        context: ACCOUNT_CTX,
+        negative: NUMBER_NEG,
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.bank_account.uk_sort_code",
+        category: Category::PrivacyBankAccount,
+        kind: Kind::SortCode,
+        pattern: r"[0-9]{2}[\- ][0-9]{2}[\- ][0-9]{2}",
+        base: 0.45,
+        what: "UK bank sort code",
+        context: SORT_CODE_CTX,
+        negative: &[],
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.mac_address",
+        category: Category::PrivacyMacAddress,
+        kind: Kind::Mac,
+        pattern: r"[0-9A-Fa-f]{2}(?:[:\-][0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}",
+        base: 0.65,
+        what: "MAC address",
+        context: MAC_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.crypto_wallet.bitcoin",
+        category: Category::PrivacyCryptoWallet,
+        kind: Kind::BitcoinBase58,
+        pattern: r"[13][1-9A-HJ-NP-Za-km-z]{25,34}",
+        base: 0.85,
+        what: "Bitcoin address",
+        context: WALLET_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.crypto_wallet.bitcoin_bech32",
+        category: Category::PrivacyCryptoWallet,
+        kind: Kind::BitcoinBech32,
+        pattern: r"(?:bc1|BC1)[02-9ac-hj-np-zAC-HJ-NP-Z]{11,71}",
+        base: 0.85,
+        what: "Bitcoin address (bech32)",
+        context: WALLET_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.crypto_wallet.ethereum",
+        category: Category::PrivacyCryptoWallet,
+        kind: Kind::Ethereum,
+        pattern: r"0x[0-9a-fA-F]{40}",
+        base: 0.75,
+        what: "Ethereum address",
+        context: WALLET_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.date_of_birth",
+        category: Category::PrivacyDateOfBirth,
+        kind: Kind::DateOfBirth,
+        pattern: r"(?i:(?P<key>date of birth|d\.o\.b\.?|dob|born on|born|birthday is|birthday|birth date|birthdate))[:\s,]{1,4}(?:(?i:is|was|on) )?(?P<value>(?i:[0-9]{1,2}[/.\-][0-9]{1,2}[/.\-](?:19|20)?[0-9]{2}|(?:19|20)[0-9]{2}-[0-9]{2}-[0-9]{2}|[0-9]{1,2}(?:st|nd|rd|th)?(?: of)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?,? (?:19|20)[0-9]{2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.? [0-9]{1,2}(?:st|nd|rd|th)?,? (?:19|20)[0-9]{2}))",
+        base: 0.5,
+        what: "date of birth",
+        context: &[],
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.street_address.postcode",
+        category: Category::PrivacyStreetAddress,
+        kind: Kind::StreetAddress,
+        pattern: r"[0-9]{1,5}[A-Za-z]?,? (?:[A-Z][A-Za-z'’\-]+ ){1,3}(?:Street|St|Road|Rd|Lane|Ln|Avenue|Ave|Grove|Close|Drive|Dr|Way|Place|Pl|Court|Ct|Crescent|Terrace|Boulevard|Blvd|Gardens|Square|Sq|Mews|Row|Hill|Park|Walk|Parade|Highway|Hwy)\.?(?:,? (?:Apt|Apartment|Flat|Unit|Suite|Ste)\.? ?[0-9A-Za-z]{1,5})?(?:,? [A-Z][A-Za-z'\-]+(?: [A-Z][A-Za-z'\-]+){0,2})?,? (?:[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][ABD-HJLNP-UW-Z]{2}|[A-Z]{2} [0-9]{5}(?:-[0-9]{4})?)",
+        base: 0.7,
+        what: "street address with a postcode",
+        context: ADDRESS_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.street_address.personal",
+        category: Category::PrivacyStreetAddress,
+        kind: Kind::StreetAddress,
+        pattern: r"[0-9]{1,5}[A-Za-z]?,? (?:[A-Z][A-Za-z'’\-]+ ){1,3}(?:Street|St|Road|Rd|Lane|Ln|Avenue|Ave|Grove|Close|Drive|Dr|Way|Place|Pl|Court|Ct|Crescent|Terrace|Boulevard|Blvd|Gardens|Square|Sq|Mews|Row|Hill|Park|Walk|Parade|Highway|Hwy)\.?(?:,? (?:Apt|Apartment|Flat|Unit|Suite|Ste)\.? ?[0-9A-Za-z]{1,5})?",
+        base: 0.45,
+        what: "street address",
+        context: ADDRESS_CTX,
+        negative: &[],
+        needs_context: true,
+    },
+    Builtin {
+        id: "privacy.secret.in_prose",
+        category: Category::PrivacySecret,
+        kind: Kind::ProseSecret,
+        pattern: r#"(?i:(?P<key>wi-?fi password|password|passcode|passphrase|pin(?: code| number)?))(?i: for (?:[a-z'-]+ ){0,3}?[a-z'-]+)?(?: (?i:is|was)| ?[=:]) ["'“]?(?P<value>[^\s"'”]{4,64})"#,
+        base: 0.75,
+        what: "password or PIN given in a sentence",
+        context: SECRET_CTX,
+        negative: &[],
+        needs_context: false,
+    },
+    Builtin {
+        id: "privacy.url.personal",
+        category: Category::PrivacyUrl,
+        kind: Kind::PersonalUrl,
+        pattern: r#"https?://[^\s<>"'()\[\]]+"#,
+        base: 0.6,
+        what: "URL carrying personal data",
+        context: URL_CTX,
+        negative: &[],
+        needs_context: false,
     },
     Builtin {
         id: "privacy.ip_address.v4",
@@ -1368,6 +1668,16 @@ fn trim_digit_groups(text: &str, s: usize, mut e: usize, min: usize, max: usize)
 }
 
 /// Separators between digit groups, in order.
+/// A count or a sum rather than an id: three or more trailing zeros.
+fn round_number(d: &[u8]) -> bool {
+    d.iter().rev().take_while(|&&x| x == 0).count() >= 3
+}
+
+/// The characters of a value that are neither letters nor digits.
+fn punctuation(value: &str) -> Vec<char> {
+    value.chars().filter(|c| !c.is_alphanumeric()).collect()
+}
+
 fn separators(value: &str) -> Vec<char> {
     let mut seps = Vec::new();
     let mut prev_digit = false;
@@ -1516,10 +1826,11 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
                 return None;
             }
             let want = iban_length(&value[..2])?;
+            let sep = |c: char| c == ' ' || c == '-';
             let mut n = 0;
             let mut cut = None;
             for (i, c) in value.char_indices() {
-                if c != ' ' {
+                if !sep(c) {
                     n += 1;
                     if n == want {
                         cut = Some(i + 1);
@@ -1529,12 +1840,18 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
             }
             let cut = cut?;
             let end = s + cut;
-            if value[cut..].starts_with(|c: char| c != ' ')
+            // One separator style throughout; after the last group only a
+            // space or the end (a dash would continue the number).
+            let seps = punctuation(&text[s..end]);
+            if seps.windows(2).any(|w| w[0] != w[1])
+                || value[cut..].starts_with(|c: char| c != ' ')
                 || next_char(text, end).is_some_and(|c| c.is_alphanumeric() || c == '_')
+                || (next_char(text, end) == Some('-')
+                    && next_char(text, end + 1).is_some_and(|c| c.is_alphanumeric()))
             {
                 return None;
             }
-            let compact: String = text[s..end].chars().filter(|&c| c != ' ').collect();
+            let compact: String = text[s..end].chars().filter(|&c| !sep(c)).collect();
             iban_valid(&compact).then(|| Hit::new(s, end))
         }
         Kind::Ssn | Kind::SsnPlain => {
@@ -1633,8 +1950,293 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
             let e = s + trimmed.len();
             secret_value_ok(key, trimmed).then(|| Hit::new(s, e))
         }
+        Kind::Itin => {
+            if !numeric_edges_ok(text, s, e) {
+                return None;
+            }
+            let seps = separators(value);
+            if seps.len() == 2 && seps[0] != seps[1] {
+                return None;
+            }
+            let d = ascii_digits(value);
+            let group = d[3] as u32 * 10 + d[4] as u32;
+            let issued = matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99);
+            // Nine digits in a row are an ITIN only with a context word.
+            let plain = seps.is_empty();
+            if d.len() != 9 || !issued {
+                return None;
+            }
+            let mut hit = Hit::new(s, e);
+            if plain {
+                hit.adjust = -0.2;
+            }
+            Some(hit)
+        }
+        Kind::Nhs => {
+            if !numeric_edges_ok(text, s, e) || inside_digit_run(text, s, e) {
+                return None;
+            }
+            let seps = separators(value);
+            if !(seps.is_empty() || (seps.len() == 2 && seps[0] == seps[1])) {
+                return None;
+            }
+            checksums::nhs_valid(&ascii_digits(value)).then(|| Hit::new(s, e))
+        }
+        Kind::Nino => {
+            if !token_edges_ok(text, s, e) {
+                return None;
+            }
+            let spaces = value.matches(' ').count();
+            if spaces != 0 && spaces != 4 {
+                return None;
+            }
+            let compact: String = value.chars().filter(|&c| c != ' ').collect();
+            checksums::nino_valid(&compact).then(|| Hit::new(s, e))
+        }
+        Kind::Passport | Kind::UsDrivingLicence => {
+            if !token_edges_ok(text, s, e)
+                || (kind == Kind::Passport && !numeric_edges_ok(text, s, e))
+            {
+                return None;
+            }
+            // A year or a round count is not an id.
+            let d = ascii_digits(value);
+            (d.iter().any(|&x| x != d[0]) && !round_number(&d)).then(|| Hit::new(s, e))
+        }
+        Kind::UkDrivingLicence => (token_edges_ok(text, s, e)
+            && checksums::uk_driving_licence_valid(value))
+        .then(|| Hit::new(s, e)),
+        Kind::AbaRouting => (numeric_edges_ok(text, s, e)
+            && checksums::aba_valid(&ascii_digits(value)))
+        .then(|| Hit::new(s, e)),
+        Kind::BankAccount => {
+            if !numeric_edges_ok(text, s, e) || inside_digit_run(text, s, e) {
+                return None;
+            }
+            let seps = separators(value);
+            if seps.windows(2).any(|w| w[0] != w[1]) {
+                return None;
+            }
+            let d = ascii_digits(value);
+            // A year range, a round sum or one digit repeated is not an
+            // account.
+            let repeated = d.iter().all(|&x| x == d[0]);
+            let years = d.len() == 8
+                && seps.len() == 1
+                && [&d[..2], &d[4..6]]
+                    .iter()
+                    .all(|c| matches!(c, [1, 9] | [2, 0]));
+            (!repeated && !years && !round_number(&d)).then(|| Hit::new(s, e))
+        }
+        Kind::SortCode => {
+            let seps = separators(value);
+            (numeric_edges_ok(text, s, e) && seps.windows(2).all(|w| w[0] == w[1]))
+                .then(|| Hit::new(s, e))
+        }
+        Kind::Mac => {
+            let glued = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '-' || c == '_';
+            if prev_char(text, s).is_some_and(|c| glued(c) || c.is_alphanumeric())
+                || next_char(text, e).is_some_and(|c| glued(c) || c.is_alphanumeric())
+            {
+                return None;
+            }
+            let seps = punctuation(value);
+            if seps.windows(2).any(|w| w[0] != w[1]) {
+                return None;
+            }
+            let hex: String = value.chars().filter(char::is_ascii_hexdigit).collect();
+            if hex.chars().all(|c| c == '0') || hex.eq_ignore_ascii_case("ffffffffffff") {
+                return None;
+            }
+            let mut hit = Hit::new(s, e);
+            // Six pairs of plain digits are as often a date-time or a code.
+            if !hex.chars().any(|c| c.is_ascii_alphabetic()) {
+                hit.adjust = -0.25;
+            }
+            Some(hit)
+        }
+        Kind::BitcoinBase58 => (token_edges_ok(text, s, e)
+            && checksums::bitcoin_base58_valid(value))
+        .then(|| Hit::new(s, e)),
+        Kind::BitcoinBech32 => (token_edges_ok(text, s, e)
+            && checksums::bitcoin_bech32_valid(value))
+        .then(|| Hit::new(s, e)),
+        Kind::Ethereum => {
+            if !token_edges_ok(text, s, e) {
+                return None;
+            }
+            let mut hit = Hit::new(s, e);
+            match checksums::ethereum_address(value) {
+                EthCase::Checksummed => {}
+                EthCase::Unchecked => {
+                    hit.adjust = -0.15;
+                    hit.label = Some("Ethereum address (no checksum case)".to_string());
+                }
+                EthCase::Invalid => return None,
+            }
+            Some(hit)
+        }
+        Kind::DateOfBirth => {
+            if next_char(text, e).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                return None;
+            }
+            let (year, ..) = checksums::parse_date(value)?;
+            let k = key.to_ascii_lowercase();
+            let labelled = !k.starts_with("born") && !k.starts_with("birthday");
+            // "born on ..." is a person's own date only in the first person
+            // ("I was born on", "my son was born on"); news gives public
+            // figures' birthdays, which are not findings.
+            let lo = text.floor_char_boundary(s.saturating_sub(48));
+            let before = text[lo..s].to_lowercase();
+            let first_person = ["i was ", "i'm ", "i am ", "my ", "me ", "our "]
+                .iter()
+                .any(|w| before.contains(w));
+            if !labelled && !first_person {
+                return None;
+            }
+            let mut hit = Hit::new(s, e);
+            hit.adjust = if labelled { 0.25 } else { 0.2 };
+            if year > 2100 {
+                return None;
+            }
+            Some(hit)
+        }
+        Kind::StreetAddress => {
+            if prev_char(text, s).is_some_and(|c| c.is_alphanumeric()) {
+                return None;
+            }
+            let v = value.trim_end_matches(['.', ',']);
+            let e = s + v.len();
+            if next_char(text, e).is_some_and(|c| c.is_ascii_alphanumeric()) {
+                return None;
+            }
+            Some(Hit::new(s, e))
+        }
+        Kind::ProseSecret => {
+            let v = value.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+            let e = s + v.len();
+            let k = key.to_ascii_lowercase();
+            let numeric = v.bytes().all(|b| b.is_ascii_digit());
+            let ok = if k.starts_with("pin") || (k.starts_with("passcode") && numeric) {
+                (4..=8).contains(&v.len()) && numeric && !round_number(&ascii_digits(v))
+            } else {
+                let lower = v.to_lowercase();
+                let classes = [
+                    v.chars().any(|c| c.is_ascii_lowercase()),
+                    v.chars().any(|c| c.is_ascii_uppercase()),
+                    v.chars().any(|c| c.is_ascii_digit()),
+                    v.chars().any(|c| !c.is_ascii_alphanumeric()),
+                ]
+                .iter()
+                .filter(|&&b| b)
+                .count();
+                v.chars().count() >= 6
+                    && (classes >= 2 && v.chars().any(|c| !c.is_ascii_lowercase()))
+                    && !PLACEHOLDERS.iter().any(|p| lower.contains(p))
+            };
+            ok.then(|| Hit::new(s, e))
+        }
+        Kind::PersonalUrl => {
+            let v = value.trim_end_matches(['.', ',', ';', ':', '!', '?']);
+            let e = s + v.len();
+            let why = personal_url(v)?;
+            let mut hit = Hit::new(s, e);
+            hit.label = Some(format!("URL carrying {why}"));
+            Some(hit)
+        }
         Kind::Custom => Some(Hit::new(s, e)),
     }
+}
+
+/// Query keys that carry personal data in a URL.
+const URL_PERSONAL_KEYS: &[&str] = &[
+    "name",
+    "fullname",
+    "full_name",
+    "firstname",
+    "first_name",
+    "lastname",
+    "last_name",
+    "surname",
+    "email",
+    "e-mail",
+    "mail",
+    "phone",
+    "tel",
+    "mobile",
+    "dob",
+    "birthdate",
+    "date_of_birth",
+    "ssn",
+    "nhs",
+    "address",
+    "postcode",
+    "zip",
+    "patient",
+    "patient_id",
+    "patientid",
+    "userid",
+    "user_id",
+    "uid",
+    "username",
+    "account",
+    "account_id",
+    "password",
+    "pwd",
+    "passwd",
+    "token",
+    "access_token",
+    "api_key",
+    "apikey",
+    "session",
+    "sessionid",
+    "session_id",
+    "sid",
+];
+
+/// Path segments after which an id names a person's record.
+const URL_PERSONAL_PATHS: &[&str] = &[
+    "patients",
+    "patient",
+    "users",
+    "user",
+    "members",
+    "member",
+    "customers",
+    "customer",
+    "accounts",
+    "profile",
+    "profiles",
+];
+
+/// What personal data a URL carries, if any: a personal query key with a
+/// value, or a person's record in its path.
+fn personal_url(url: &str) -> Option<String> {
+    let (path, query) = match url.split_once('?') {
+        Some((p, q)) => (p, Some(q.split('#').next().unwrap_or(q))),
+        None => (url.split('#').next().unwrap_or(url), None),
+    };
+    if let Some(q) = query {
+        for pair in q.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let k = k.to_ascii_lowercase();
+            if !v.is_empty() && URL_PERSONAL_KEYS.contains(&k.as_str()) {
+                return Some(format!("the query key {k:?}"));
+            }
+        }
+    }
+    let segments: Vec<&str> = path.split('/').skip(3).collect();
+    for w in segments.windows(2) {
+        let seg = w[0].to_ascii_lowercase();
+        let next = w[1];
+        if URL_PERSONAL_PATHS.contains(&seg.as_str())
+            && !next.is_empty()
+            && (next.bytes().any(|b| b.is_ascii_digit()) || query.is_some())
+        {
+            return Some(format!("a record under /{seg}/"));
+        }
+    }
+    None
 }
 
 // ---------------------------------------------------------------------
@@ -2248,6 +2850,10 @@ pub fn eval_cases(_env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
     ] {
         push(Category::PrivacySecret, s.to_string(), false);
     }
+    cases.extend(super::safety::parse_evalset(
+        EVALSET,
+        "evalsets/privacy.tsv",
+    )?);
     Ok(cases)
 }
 

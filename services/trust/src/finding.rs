@@ -94,7 +94,9 @@ categories! {
     SafetyIllegal => Safety, "safety.illegal", "Other illegal activity: drugs, fraud, theft.";
     SafetyToxicity => Safety, "safety.toxicity", "Toxic or profane language (classifier and graded lists).";
     SafetyPromptInjection => Safety, "safety.prompt_injection", "An instruction that tries to override the generator's rules.";
-    SafetyDataExfiltration => Safety, "safety.data_exfiltration", "An instruction that asks for other users' data.";
+    SafetyDataExfiltration => Safety, "safety.data_exfiltration", "An instruction that asks for another person's data.";
+    SafetyInjectedInstructions => Safety, "safety.injected_instructions", "Text in an item's content that speaks to an AI and tries to give it instructions (labelled; never followed).";
+    SafetyDisinformationRequest => Safety, "safety.disinformation_request", "An instruction that asks to fabricate news or to present health misinformation as true.";
     BiasInsensitive => Bias, "bias.insensitive", "Insensitive or non-inclusive wording, with a suggestion.";
     BiasStereotype => Bias, "bias.stereotype", "A generalisation about a group (\"all X are ...\").";
     AuthenticityUnsupported => Authenticity, "authenticity.unsupported", "A factual sentence no cited source supports.";

@@ -60,7 +60,9 @@ impl Family {
     pub fn contains(self, c: Category) -> bool {
         let instruction_side = matches!(
             c,
-            Category::SafetyPromptInjection | Category::SafetyDataExfiltration
+            Category::SafetyPromptInjection
+                | Category::SafetyDataExfiltration
+                | Category::SafetyInjectedInstructions
         );
         let disinformation = c.as_str().starts_with("safety.disinformation");
         match self {
@@ -366,11 +368,11 @@ mod tests {
     /// below them fails the build. Raise them as the checks improve; the
     /// issue's targets are 0.95 precision and 0.90 recall.
     const FLOORS: &[(Family, f64, f64)] = &[
-        (Family::Privacy, 1.0, 0.58),
+        (Family::Privacy, 1.0, 0.99),
         (Family::Safety, 0.91, 0.32),
         (Family::Bias, 0.94, 0.56),
-        (Family::Injection, 1.0, 0.27),
-        (Family::Disinformation, 1.0, 0.0),
+        (Family::Injection, 1.0, 0.99),
+        (Family::Disinformation, 1.0, 0.89),
         (Family::Authenticity, 0.78, 0.73),
         (Family::Copyright, 1.0, 1.0),
     ];

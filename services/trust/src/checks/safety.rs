@@ -217,228 +217,82 @@ struct TermInfo {
     origin: Origin,
 }
 
-/// One of the built-in instruction rules.
-struct InstructionRule {
-    category: Category,
-    name: &'static str,
-    grade: u8,
-    pattern: &'static str,
+/// The built-in instruction-side rules (`lexicons/instructions.tsv`).
+pub const INSTRUCTIONS: &str = include_str!("../../lexicons/instructions.tsv");
+
+/// Where a rule looks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RuleField {
+    Instruction,
+    Content,
+    Both,
 }
 
-const fn rule(
-    category: Category,
-    name: &'static str,
-    grade: u8,
-    pattern: &'static str,
-) -> InstructionRule {
-    InstructionRule {
-        category,
-        name,
-        grade,
-        pattern,
+impl RuleField {
+    fn instruction(self) -> bool {
+        self != RuleField::Content
+    }
+
+    fn content(self) -> bool {
+        self != RuleField::Instruction
     }
 }
 
-const PI: Category = Category::SafetyPromptInjection;
-const DX: Category = Category::SafetyDataExfiltration;
-
-/// The built-in instruction rules, matched against the normalised
-/// instruction.
-const INSTRUCTION_RULES: &[InstructionRule] = &[
-    // Attempts to override the rules.
-    rule(
-        PI,
-        "override",
-        3,
-        r"\b(?:ignore|disregard|forget|override|bypass|skip|abandon|discard|drop|stop following|do not follow|dont follow|no longer follow|never mind|nevermind|set aside|throw out|erase|delete|clear)(?: (?:any|every|each|of|the|these|those|this|that|my|single|other))* (?:previous|prior|above|earlier|preceding|foregoing|original|initial|old|existing|system|developer|safety|content|default|given|current|hidden|openai|your|its|former|all)(?: (?:any|every|each|of|the|these|those|this|that|my|single|other|previous|prior|above|earlier|preceding|foregoing|original|initial|old|existing|system|developer|safety|content|default|given|current|hidden|openai|your|its|former|all))*(?: \w+)? (?:instructions?|rules?|prompts?|directions?|guidelines?|constraints?|directives?|polic(?:y|ies)|programming|restrictions?|guardrails?|commands?|context|messages?|training|filters?|safeguards?|limitations?)\b",
-    ),
-    rule(
-        PI,
-        "override",
-        3,
-        r"\b(?:ignore|disregard|forget)(?: about)? (?:everything|anything|all|all that|what) (?:you (?:were|have been|ve been) told|youve been told|(?:i|we) (?:said|told you|wrote) (?:before|earlier|above)|above|before this|said before|previously|so far|up to now|prior)\b",
-    ),
-    rule(
-        PI,
-        "override",
-        2,
-        r"\byou (?:must|will|have to|shall) (?:now )?(?:obey|comply with) (?:me|my|every|all|any)\b",
-    ),
-    rule(
-        PI,
-        "override",
-        3,
-        r"\b(?:bypass|disable|turn off|deactivate|switch off|get around|circumvent|evade|override|ignore)(?: (?:your|the|all|any|its|these|those|my|of))+(?: \w+)? (?:filters?|restrictions?|guardrails?|moderation|censorship|safeguards?|safety (?:rules|filters?|settings|guidelines|features|measures|policies|checks|systems)|content (?:polic(?:y|ies)|filters?|rules|guidelines)|limitations|programming|alignment)\b",
-    ),
-    // Jailbreak personas.
-    rule(
-        PI,
-        "jailbreak",
-        3,
-        r"\b(?:you are|youre|you re|u r|ur) now (?:dan|a dan|an? (?:unrestricted|unfiltered|uncensored|jailbroken|unlimited|amoral|unaligned|different) (?:ai|assistant|model|chatbot|bot|version|entity|persona)|(?:in )?(?:developer|god|jailbreak|jailbroken|dan|unrestricted|unfiltered|sudo|admin|debug) mode|free (?:of|from) (?:all |any |your )?(?:rules|restrictions|limits|constraints|guidelines|filters))\b",
-    ),
-    rule(
-        PI,
-        "jailbreak",
-        3,
-        r"\b(?:do anything now|(?:dan|jailbreak|god) mode)\b",
-    ),
-    rule(
-        PI,
-        "jailbreak",
-        3,
-        r"\b(?:you are|youre|you re|u r|ur) (?:now )?in (?:developer|god|jailbreak|jailbroken|dan|unrestricted|unfiltered|uncensored|sudo|debug) mode\b",
-    ),
-    rule(
-        PI,
-        "jailbreak",
-        3,
-        r"\b(?:you are|youre|you re) (?:no longer|not) (?:an? )?(?:ai|assistant|language model|chatbot|bound by|restricted by|limited by|subject to|chatgpt|claude)\b",
-    ),
-    rule(
-        PI,
-        "jailbreak",
-        2,
-        r"\b(?:uncensored|unfiltered|unrestricted|amoral|unethical|jailbroken|unaligned)(?: \w+)? (?:ai|assistant|model|chatbot|bot|version of (?:yourself|you)|mode|persona|gpt|llm)\b",
-    ),
-    rule(
-        PI,
-        "jailbreak",
-        2,
-        r"\bnever (?:refuse|decline|say no|say you cant|apologi[sz]e|add (?:any )?warnings|warn me)\b",
-    ),
-    rule(
-        PI,
-        "jailbreak",
-        1,
-        r"\b(?:jailbreak|jailbroken|jailbreaking|(?:enter|enable|activate|switch to|turn on)(?: the)? (?:developer|unrestricted|unfiltered|uncensored|sudo) mode)\b",
-    ),
-    // Extracting the system prompt.
-    rule(
-        PI,
-        "prompt_leak",
-        3,
-        r"\b(?:reveal|show|print|repeat|output|display|tell|give|leak|dump|share|write out|spell out|recite|paste|copy|echo|list|what is|whats|what are|what were|what was)(?: me| us)?(?: (?:all|the|your|its|of|exact|full|entire|complete|verbatim|word for word|initial|first))* (?:system|hidden|secret|internal|developer|confidential|pre|initial)(?: (?:prompts?|instructions?|message|messages|rules|guidelines|configuration|context|directives?|text))+\b",
-    ),
-    rule(
-        PI,
-        "prompt_leak",
-        3,
-        r"\b(?:reveal|show|print|repeat|output|display|tell|give|leak|dump|share|write out|spell out|recite|paste|what is|whats|what are|what were)(?: me| us)? your (?:(?:original|initial|first|full|exact|entire|complete|hidden|secret|system|real|actual) )*(?:prompt|instructions|system message|configuration|directives)\b",
-    ),
-    rule(
-        PI,
-        "prompt_leak",
-        3,
-        r"\b(?:repeat|print|output|echo|copy) (?:the |all |everything |all the )?(?:text|words|everything|content|lines) (?:above|before this|preceding|prior to this|so far)\b",
-    ),
-    rule(PI, "prompt_leak", 1, r"\bsystem prompts?\b"),
-    // Role-play without rules.
-    rule(
-        PI,
-        "roleplay",
-        3,
-        r"\b(?:pretend|act|behave|respond|answer|roleplay|role play|play the role|you will play|from now on you|speak as|write as)\b[^\n]{0,60}?\b(?:with no|without(?: any)?|free (?:of|from)|not bound by|unbound by|that ignores|who ignores|that has no|who has no|with zero|that doesnt have|who doesnt have|doesnt follow|does not follow|never refuses?|cannot refuse|cant refuse|no longer has)\b[^\n]{0,30}?\b(?:rules|restrictions|limits|limitations|filters|guidelines|censorship|ethics|morals|morality|policies|content policy|safety|boundaries|principles|constraints|any request|requests)\b",
-    ),
-    rule(
-        PI,
-        "roleplay",
-        1,
-        r"\b(?:pretend (?:that )?(?:you are|youre|to be|you were|you have)|act as (?:if|though|an?|the|my)|roleplay|role play|play the role of|stay in character|from now on(?: you)?|you will now|you must now)\b",
-    ),
-    rule(
-        PI,
-        "no_rules",
-        1,
-        r"\b(?:no|without(?: any)?|free (?:of|from)|not bound by|unbound by|ignores? (?:all|any|your))(?: \w+)? (?:rules|restrictions|limits|limitations|filters|guidelines|censorship|ethical guidelines|ethics|morals|content polic(?:y|ies)|safety guidelines|boundaries)\b",
-    ),
-    // Fake turn delimiters and system messages.
-    rule(
-        PI,
-        "delimiter",
-        2,
-        r"\b(?:im start|im end|end of (?:the )?(?:system )?prompt|begin(?:ning of)? (?:new )?(?:system )?(?:prompt|instructions)|system override|admin override|developer override|system notice)\b",
-    ),
-    rule(
-        PI,
-        "new_instructions",
-        1,
-        r"\b(?:new|updated|revised|real|actual|secret) instructions\b",
-    ),
-    // Other users' data.
-    rule(
-        DX,
-        "other_users",
-        3,
-        r"\b(?:other|another|different|all|every|each|any|someone elses|somebody elses|other peoples|another persons|all the|all of the|the other|a different)(?: other)?(?: registered| individual| specific| random)? (?:users?|members?|customers?|accounts?|subscribers?|viewers?|readers?|listeners?|people|persons?|profiles?|clients?|patrons?|shoppers?|players?)(?: s)?(?: (?:personal|private|contact|full|real|home|saved|stored|complete))* (?:data|details|info|information|emails?|e mails?|email addresses|addresses|phone numbers?|numbers|passwords?|histor(?:y|ies)|watch histor(?:y|ies)|viewing histor(?:y|ies)|reading histor(?:y|ies)|search(?:es| histor(?:y|ies))|purchases?|purchase histor(?:y|ies)|orders?|messages|dms|locations?|activity|activities|profiles?|real names|names|ids|accounts|credit cards?|card numbers|payment (?:details|info|methods)|birthdays?|dates of birth|ages|ip addresses|watchlists|records|files|logs|credentials|contacts|identit(?:y|ies))\b",
-    ),
-    rule(
-        DX,
-        "other_users",
-        3,
-        r"\b(?:(?:someone|somebody|anyone) elses|another persons|a strangers)(?: (?:personal|private|contact|full|real|home|saved|stored|complete))* (?:data|details|info|information|emails?|email address|address|addresses|phone numbers?|passwords?|histor(?:y|ies)|watch history|viewing history|reading history|search history|purchases|purchase history|orders|messages|dms|location|activity|account|credit card|card number|payment details|date of birth|ip address|credentials)\b",
-    ),
-    rule(
-        DX,
-        "user_record",
-        3,
-        r"\b(?:email|e mail|email address|mail address|address|home address|postal address|phone(?: number)?|mobile number|password|passwords|watch history|viewing history|reading history|search history|purchase history|history|data|personal data|personal details|details|personal information|information|info|profile|location|ip address|credit card(?: number)?|card number|account|messages|orders|real name|full name|date of birth|birthday|contact details|credentials)(?: \w+)? (?:of|for|belonging to|from|associated with) (?:the )?(?:user|member|customer|account|subscriber|viewer|reader|profile|client|player|person)(?: (?:id|number|no|with id|named|called))? (?P<who>\w+)\b",
-    ),
-    rule(
-        DX,
-        "user_record",
-        3,
-        r"\b(?:user|member|customer|account|subscriber|profile|client)(?: (?:id|number|no))? (?P<who>\d+)(?: s)? (?:email|e mail|address|phone|password|history|watch history|data|details|info|information|profile|location|orders|purchases|messages|ratings|watchlist|account|real name|name)\b",
-    ),
-    rule(
-        DX,
-        "named_user_activity",
-        3,
-        r"\b(?:show|tell|give|list|send|share|reveal|find|find out|get|fetch|pull up|look up|display|let me see|let me know|print|export|dump)(?: me| us)? (?:what|which (?:films|movies|shows|books|articles|songs|items|videos|products)|everything|all(?: the \w+)?) (?:(?:my|our|his|her|their) )?(?P<who>\w+) (?:(?:has|have|had|did|was|is|were|are|just|recently|last|been) )*(?:watched|watches|watching|read|reads|reading|bought|buys|buying|ordered|orders|liked|likes|rated|rates|listened to|listens to|listening to|searched(?: for)?|searches(?: for)?|viewed|views|viewing|saw|sees|clicked(?: on)?|played|plays|playing|downloaded|posted|wrote|written|messaged|looked at|browsed|streamed|purchased|saved|bookmarked|subscribed to|follows|followed)\b",
-    ),
-    rule(
-        DX,
-        "named_user_activity",
-        3,
-        r"\bwhat (?:did|has|does|have|is|was) (?:(?:my|our|his|her|their) )?(?P<who>\w+) (?:(?:been|just|recently|last|ever) )*(?:watch|watching|watched|read|reading|buy|buying|bought|order|ordered|ordering|like|liked|rate|rated|search|searched|searching|view|viewed|listen to|listening to|listened to|play|played|playing|stream|streamed|browse|browsed|download|downloaded|purchase|purchased|post|posted)\b",
-    ),
-    rule(
-        DX,
-        "named_user_activity",
-        3,
-        r"\b(?P<who>\w+s) (?:watch(?:ing)?|viewing|reading|search|purchase|browsing|listening|order|login|streaming) (?:history|histories|activity|log|logs|data|details|password|credentials)\b",
-    ),
-    rule(
-        DX,
-        "personal_contact",
-        3,
-        r"\b(?:give|send|tell|show|find|get|share|what is|whats|look up|reveal|list|fetch|pull up)(?: me| us)? (?P<who>\w+s) (?:email(?: address)?|e mail|phone number|mobile number|home address|address|password|credit card(?: number)?|date of birth|birthday|location|ip address|private messages|messages|dms|contact details|personal data|personal details)\b",
-    ),
-    rule(
-        DX,
-        "bulk_user_data",
-        3,
-        r"\b(?:dump|export|download|extract|scrape|harvest|leak|list|show|give me|print|send me|fetch|query|select)(?: \w+){0,2} (?:from )?(?:the )?(?:users?|customers?|members?|accounts?|subscribers?|clients?) (?:table|database|db|records|list|emails|email addresses|email list|data|details|accounts|passwords|password hashes|credentials|personal data|contact details|phone numbers|addresses|pii)\b",
-    ),
-    rule(
-        DX,
-        "bulk_user_data",
-        3,
-        r"\bselect (?:\w+ )*from (?:the )?(?:users|customers|accounts|members|subscribers)\b",
-    ),
-    rule(
-        DX,
-        "who_else",
-        2,
-        r"\b(?:who else|which (?:other )?(?:users|members|customers|people|accounts|subscribers|viewers|readers)) (?:(?:has|have|had|also|recently) )*(?:watched|read|bought|liked|rated|ordered|viewed|listened to|searched for|downloaded)\b",
-    ),
-    rule(
-        DX,
-        "credentials",
-        3,
-        r"\b(?:passwords?|credentials|login details|logins?|api keys?|access tokens?|session tokens?|session cookies?|2fa codes?|one time codes?|otps?|security answers?|pin codes?) (?:for|of|to) (?:(?:the |an? )?(?:admin|administrator|root|other|another|someone elses|somebody elses|user|users|customer|customers|member|members)\b|(?P<who>\w+)s? (?:account|profile|email|inbox))",
-    ),
+/// The instruction-side categories, in report order.
+const INSTRUCTION_CATEGORIES: [Category; 3] = [
+    Category::SafetyPromptInjection,
+    Category::SafetyDataExfiltration,
+    Category::SafetyDisinformationRequest,
 ];
+
+/// Parses `lexicons/instructions.tsv` (its header says the format).
+fn builtin_instruction_rules() -> Result<Vec<CompiledInstructionRule>, TrustError> {
+    let mut out = Vec::new();
+    for (i, line) in INSTRUCTIONS.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |what: String| {
+            TrustError::Internal(format!("lexicons/instructions.tsv line {}: {what}", i + 1))
+        };
+        let cols: Vec<&str> = line.splitn(5, '\t').collect();
+        let [cat, name, grade, field, pattern] = cols[..] else {
+            return Err(bad("expected category, name, grade, field and regex".into()));
+        };
+        let category = Category::from_name(cat)
+            .filter(|c| INSTRUCTION_CATEGORIES.contains(c))
+            .ok_or_else(|| bad(format!("{cat:?} is not an instruction-side category")))?;
+        let grade: u8 = grade
+            .parse()
+            .ok()
+            .filter(|g| (1..=3).contains(g))
+            .ok_or_else(|| bad(format!("grade must be 1, 2 or 3, got {grade:?}")))?;
+        let field = match field {
+            "instruction" => RuleField::Instruction,
+            "content" => RuleField::Content,
+            "both" => RuleField::Both,
+            other => {
+                return Err(bad(format!(
+                    "field must be instruction, content or both, got {other:?}"
+                )));
+            }
+        };
+        let regex = regex::RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .size_limit(1 << 22)
+            .build()
+            .map_err(|e| bad(format!("rule {name}: {e}")))?;
+        out.push(CompiledInstructionRule {
+            category,
+            name: name.to_string(),
+            grade,
+            field,
+            raw: name.starts_with("raw_"),
+            regex,
+        });
+    }
+    Ok(out)
+}
 
 /// Words that, captured as `who`, mean the requester or an aggregate, not
 /// another user.
@@ -563,6 +417,9 @@ struct CompiledInstructionRule {
     category: Category,
     name: String,
     grade: u8,
+    field: RuleField,
+    /// Matched against the text as written, not the normalised text.
+    raw: bool,
     regex: Regex,
 }
 
@@ -891,17 +748,7 @@ impl Compiled {
 
         // Patterns.
         let mut content_rules = Vec::new();
-        let mut instruction_rules = Vec::new();
-        for r in INSTRUCTION_RULES {
-            let regex = Regex::new(r.pattern)
-                .map_err(|e| TrustError::Internal(format!("built-in rule {}: {e}", r.name)))?;
-            instruction_rules.push(CompiledInstructionRule {
-                category: r.category,
-                name: r.name.to_string(),
-                grade: r.grade,
-                regex,
-            });
-        }
+        let mut instruction_rules = builtin_instruction_rules()?;
         for (i, p) in config.patterns.iter().enumerate() {
             if !(1..=3).contains(&p.grade) {
                 return Err(bad(format!(
@@ -916,11 +763,13 @@ impl Compiled {
                 .map_err(|e| bad(format!("patterns[{i}]: bad regex {:?}: {e}", p.pattern)))?;
             let category = Category::from_name(&p.category);
             match category {
-                Some(c @ (Category::SafetyPromptInjection | Category::SafetyDataExfiltration)) => {
+                Some(c) if INSTRUCTION_CATEGORIES.contains(&c) => {
                     instruction_rules.push(CompiledInstructionRule {
                         category: c,
                         name: format!("pattern_{i}"),
                         grade: p.grade,
+                        field: RuleField::Instruction,
+                        raw: false,
                         regex,
                     })
                 }
@@ -929,7 +778,7 @@ impl Compiled {
                 }
                 _ => {
                     return Err(bad(format!(
-                        "patterns[{i}]: category {:?} is not a hazard, safety.prompt_injection or safety.data_exfiltration",
+                        "patterns[{i}]: category {:?} is not a hazard, safety.prompt_injection, safety.data_exfiltration or safety.disinformation_request",
                         p.category
                     )));
                 }
@@ -940,7 +789,8 @@ impl Compiled {
         let instruction_set =
             regex::RegexSetBuilder::new(instruction_rules.iter().map(|r| r.regex.as_str()))
                 .case_insensitive(true)
-                .size_limit(1 << 24)
+                .size_limit(1 << 26)
+                .dfa_size_limit(1 << 24)
                 .build()
                 .map_err(|e| bad(format!("patterns: {e}")))?;
         let lexicon = builder.build().map_err(bad)?;
@@ -1308,18 +1158,31 @@ impl Compiled {
         }
     }
 
-    fn check_instruction(&self, instruction: &str, out: &mut Vec<Finding>) {
-        if instruction.trim().is_empty() {
+    /// Runs the instruction-side rules over a request's instruction
+    /// (`on_instruction`) or an item's content, where prompt-injection
+    /// rules report `safety.injected_instructions`.
+    fn check_rules(&self, text: &str, on_instruction: bool, out: &mut Vec<Finding>) {
+        if text.trim().is_empty() {
             return;
         }
-        let n = Normalized::new(instruction, Hyphens::Split);
+        let n = Normalized::new(text, Hyphens::Split);
         if n.words.is_empty() {
             return;
         }
-        // Per category: (rule index, grade, normalised span).
+        let applies = |r: &CompiledInstructionRule| {
+            if on_instruction {
+                r.field.instruction()
+            } else {
+                r.field.content() && r.grade >= 2
+            }
+        };
+        // (category, rule index, grade, span in `text`).
         let mut found: Vec<(Category, usize, u8, usize, usize)> = Vec::new();
         for i in self.instruction_set.matches(&n.text).iter() {
             let rule = &self.instruction_rules[i];
+            if rule.raw || !applies(rule) {
+                continue;
+            }
             for caps in rule.regex.captures_iter(&n.text) {
                 let Some(m) = caps.get(0) else { continue };
                 if m.start() == m.end() {
@@ -1330,13 +1193,29 @@ impl Compiled {
                 {
                     continue;
                 }
+                // A match may end (or start) on the space between words.
+                let trimmed = m.as_str().trim();
+                let lead = m.as_str().len() - m.as_str().trim_start().len();
+                if trimmed.is_empty() {
+                    continue;
+                }
+                let (ms, me) = (m.start() + lead, m.start() + lead + trimmed.len());
+                let (Some(a), Some(b)) = (n.word_containing(ms), n.word_containing(me - 1)) else {
+                    continue;
+                };
+                let (s, e) = n.span(a, b);
+                found.push((rule.category, i, rule.grade, s, e));
+            }
+        }
+        for (i, rule) in self.instruction_rules.iter().enumerate() {
+            if rule.raw
+                && applies(rule)
+                && let Some(m) = rule.regex.find(text)
+            {
                 found.push((rule.category, i, rule.grade, m.start(), m.end()));
             }
         }
-        for category in [
-            Category::SafetyPromptInjection,
-            Category::SafetyDataExfiltration,
-        ] {
+        for category in INSTRUCTION_CATEGORIES {
             let mut hits: Vec<&(Category, usize, u8, usize, usize)> =
                 found.iter().filter(|f| f.0 == category).collect();
             if hits.is_empty() {
@@ -1354,14 +1233,11 @@ impl Compiled {
                 }
                 names.push(&rule.name);
                 keep_out *= 1.0 - INSTRUCTION_WEIGHT[h.2 as usize];
-                if let (Some(a), Some(b)) = (n.word_containing(h.3), n.word_containing(h.4 - 1)) {
-                    let (s, e) = n.span(a, b);
-                    quoted.push(format!(
-                        "{} \"{}\"",
-                        rule.name.replace('_', " "),
-                        &instruction[s..e]
-                    ));
-                }
+                quoted.push(format!(
+                    "{} \"{}\"",
+                    rule.name.trim_start_matches("raw_").replace('_', " "),
+                    clip(&text[h.3..h.4], 80)
+                ));
             }
             let score = 1.0 - keep_out;
             if score < self.report_floor {
@@ -1369,26 +1245,44 @@ impl Compiled {
             }
             let top = hits[0];
             let top_rule = &self.instruction_rules[top.1];
-            let what = match category {
-                Category::SafetyPromptInjection => {
-                    "the instruction tries to override the generator's rules"
+            let (reported, what) = match (category, on_instruction) {
+                (Category::SafetyPromptInjection, true) => (
+                    category,
+                    "the instruction tries to override the generator's rules",
+                ),
+                (Category::SafetyPromptInjection, false) => (
+                    Category::SafetyInjectedInstructions,
+                    "the content speaks to an AI and tries to give it instructions (labelled; never followed)",
+                ),
+                (Category::SafetyDataExfiltration, _) => {
+                    (category, "the instruction asks for another person's data")
                 }
-                _ => "the instruction asks for other users' data",
+                _ => (
+                    category,
+                    "the instruction asks to fabricate news or to present misinformation as true",
+                ),
             };
             let mut f = Finding::new(
-                category,
-                format!("{}.{}", category.as_str(), top_rule.name),
+                reported,
+                format!("{}.{}", reported.as_str(), top_rule.name),
                 score,
                 format!("{what}: {}", quoted.join("; ")),
             )
-            .in_instruction();
-            if let (Some(a), Some(b)) = (n.word_containing(top.3), n.word_containing(top.4 - 1)) {
-                let (s, e) = n.span(a, b);
-                f = f.at(s, e);
+            .at(top.3, top.4);
+            if on_instruction {
+                f = f.in_instruction();
             }
             out.push(f);
         }
     }
+}
+
+/// The text cut to about `max` bytes at a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    format!("{}...", &text[..text.floor_char_boundary(max)])
 }
 
 /// Replaces the allowed phrases of a sentence copy by spaces; `start` is
@@ -1429,7 +1323,8 @@ impl Check for Compiled {
 
     fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
         self.check_content(input.content, out);
-        self.check_instruction(&input.context.instruction, out);
+        self.check_rules(input.content, false, out);
+        self.check_rules(&input.context.instruction, true, out);
         Ok(())
     }
 }
@@ -1531,10 +1426,7 @@ pub(crate) fn parse_evalset(text: &str, origin: &str) -> Result<Vec<EvalCase>, T
             }
         };
         let body = body.trim().to_string();
-        let on_instruction = matches!(
-            category,
-            Category::SafetyPromptInjection | Category::SafetyDataExfiltration
-        );
+        let on_instruction = INSTRUCTION_CATEGORIES.contains(&category);
         let (content, context) = if on_instruction {
             (
                 String::new(),
@@ -1652,7 +1544,11 @@ pub(crate) mod tests {
     fn the_committed_lexicon_and_rules_compile() {
         let (_d, c) = fake();
         assert!(c.terms.len() > 80, "{}", c.terms.len());
-        assert!(c.instruction_rules.len() >= INSTRUCTION_RULES.len());
+        assert!(
+            c.instruction_rules.len() >= 60,
+            "{}",
+            c.instruction_rules.len()
+        );
     }
 
     #[test]

@@ -152,9 +152,10 @@ async fn main() -> Result<()> {
             Eval::Policies { data, verbose } => {
                 let started = std::time::Instant::now();
                 let env = generec_trust::checks::CompileEnv { data_dir: data };
-                let figures =
-                    tokio::task::spawn_blocking(move || generec_trust::eval::run_policy_eval(&env))
-                        .await??;
+                let figures = tokio::task::spawn_blocking(move || {
+                    generec_trust::eval::run_policy_eval(&env, 1)
+                })
+                .await??;
                 println!("{}", figures.format());
                 if verbose {
                     println!("Test cases the default bundle gets wrong\n");

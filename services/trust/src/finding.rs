@@ -92,6 +92,7 @@ categories! {
     SafetySexual => Safety, "safety.sexual", "Sexual content.";
     SafetyWeapons => Safety, "safety.weapons", "Weapons: making or acquiring them.";
     SafetyIllegal => Safety, "safety.illegal", "Other illegal activity: drugs, fraud, theft.";
+    SafetyChildSafety => Safety, "safety.child_safety", "Grooming or sexualising children.";
     SafetyToxicity => Safety, "safety.toxicity", "Toxic or profane language (classifier and graded lists).";
     SafetyPromptInjection => Safety, "safety.prompt_injection", "An instruction that tries to override the generator's rules.";
     SafetyDataExfiltration => Safety, "safety.data_exfiltration", "An instruction that asks for another person's data.";

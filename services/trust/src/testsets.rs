@@ -369,7 +369,7 @@ mod tests {
     /// issue's targets are 0.95 precision and 0.90 recall.
     const FLOORS: &[(Family, f64, f64)] = &[
         (Family::Privacy, 1.0, 0.99),
-        (Family::Safety, 0.91, 0.32),
+        (Family::Safety, 0.93, 0.41),
         (Family::Bias, 0.94, 0.56),
         (Family::Injection, 1.0, 0.99),
         (Family::Disinformation, 1.0, 0.89),
@@ -382,7 +382,19 @@ mod tests {
         let Some(env) = crate::checks::safety::tests::real_env() else {
             return;
         };
-        let figures = crate::eval::run_policy_eval(&env).unwrap();
+        // Every tenth BBC article: none may be blocked beyond 1%.
+        let figures = crate::eval::run_policy_eval(&env, 10).unwrap();
+        let news = figures
+            .news
+            .as_ref()
+            .expect("scripts/fetch-data puts the BBC articles in .data");
+        assert!(news.articles >= 200, "{} articles", news.articles);
+        assert!(
+            news.blocked as f64 <= 0.01 * news.articles as f64,
+            "{} of {} news articles blocked",
+            news.blocked,
+            news.articles
+        );
         eprintln!("{}", figures.format());
         for e in &figures.test.errors {
             eprintln!("- {e}");

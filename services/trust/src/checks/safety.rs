@@ -58,6 +58,8 @@ use super::{Check, CheckError, CompileEnv, EvalCase, Input, ReviewContext};
 use crate::error::TrustError;
 use crate::finding::{Category, Finding, mask};
 
+pub mod learned;
+
 /// The committed hazard lexicon.
 pub const LEXICON: &str = include_str!("../../lexicons/safety.txt");
 
@@ -143,6 +145,15 @@ pub struct Config {
     pub report_floor: f32,
     /// The most findings reported per category.
     pub max_findings: usize,
+    /// The sentence-embedding model of the learned stage (a folder with
+    /// all-MiniLM-L6-v2, relative to the data folder); empty switches the
+    /// learned stage off. A missing folder refuses the bundle.
+    pub embedder: String,
+    /// A sentence's learned probability for a category at or above this
+    /// is a finding.
+    pub learned_threshold: f32,
+    /// The most sentences of one content the learned stage embeds.
+    pub learned_max_sentences: usize,
 }
 
 impl Default for Config {
@@ -158,6 +169,9 @@ impl Default for Config {
             context_discount: 0.5,
             report_floor: 0.4,
             max_findings: 20,
+            embedder: String::new(),
+            learned_threshold: 0.6,
+            learned_max_sentences: 16,
         }
     }
 }
@@ -437,6 +451,9 @@ pub struct Compiled {
     context_discount: f32,
     report_floor: f32,
     max_findings: usize,
+    learned: Option<std::sync::Arc<learned::Learned>>,
+    learned_threshold: f32,
+    learned_max_sentences: usize,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -746,6 +763,25 @@ impl Compiled {
         let model =
             ToxicityModel::load(&model_path).map_err(|e| bad(format!("toxicity_model: {e}")))?;
 
+        let learned = if config.embedder.is_empty() {
+            None
+        } else {
+            if !(0.0..=1.0).contains(&config.learned_threshold) {
+                return Err(bad(format!(
+                    "learned_threshold must lie in [0, 1], got {}",
+                    config.learned_threshold
+                )));
+            }
+            let dir = env.resolve(&config.embedder);
+            if !dir.join("model.safetensors").is_file() {
+                return Err(bad(format!(
+                    "embedder: {} holds no model.safetensors; run scripts/fetch-data to fetch all-MiniLM-L6-v2",
+                    dir.display()
+                )));
+            }
+            Some(learned::Learned::load(&dir).map_err(|e| bad(format!("embedder: {e}")))?)
+        };
+
         // Patterns.
         let mut content_rules = Vec::new();
         let mut instruction_rules = builtin_instruction_rules()?;
@@ -805,6 +841,9 @@ impl Compiled {
             context_discount: config.context_discount,
             report_floor: config.report_floor,
             max_findings: config.max_findings,
+            learned,
+            learned_threshold: config.learned_threshold,
+            learned_max_sentences: config.learned_max_sentences,
         })
     }
 
@@ -1158,6 +1197,75 @@ impl Compiled {
         }
     }
 
+    /// The learned stage: screened sentences embedded and classified; a
+    /// category whose probability reaches the threshold is a finding,
+    /// with every category's score in its evidence.
+    fn check_learned(&self, content: &str, out: &mut Vec<Finding>) -> Result<(), CheckError> {
+        let Some(model) = &self.learned else {
+            return Ok(());
+        };
+        let n = Normalized::new(content, Hyphens::Split);
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for &(a, b) in &n.sentences {
+            if b < a + 4 {
+                continue;
+            }
+            let words: Vec<&str> = (a..b)
+                .map(|i| &n.text[n.words[i].norm.0..n.words[i].norm.1])
+                .collect();
+            if learned::screened(&words) {
+                spans.push(n.span(a, b - 1));
+                if spans.len() >= self.learned_max_sentences {
+                    break;
+                }
+            }
+        }
+        if spans.is_empty() {
+            return Ok(());
+        }
+        let sentences: Vec<&str> = spans.iter().map(|&(s, e)| &content[s..e]).collect();
+        let scores = model.score(&sentences).map_err(|message| CheckError {
+            check: "safety",
+            message: format!("learned stage: {message}"),
+        })?;
+        // The highest-scoring sentence per category.
+        let mut best: Vec<Option<(f32, usize)>> = vec![None; learned::LEARNED.len()];
+        for (i, row) in scores.iter().enumerate() {
+            for (k, &p) in row.iter().enumerate() {
+                if p >= self.learned_threshold && best[k].is_none_or(|(q, _)| p > q) {
+                    best[k] = Some((p, i));
+                }
+            }
+        }
+        for (k, b) in best.iter().enumerate() {
+            let Some((p, i)) = *b else { continue };
+            let category = learned::LEARNED[k];
+            let others: Vec<String> = learned::LEARNED
+                .iter()
+                .zip(scores[i].iter())
+                .map(|(c, q)| format!("{} {q:.2}", c.as_str().trim_start_matches("safety.")))
+                .collect();
+            let (s, e) = spans[i];
+            out.push(
+                Finding::new(
+                    category,
+                    format!("{}.learned", category.as_str()),
+                    p,
+                    format!(
+                        "learned classifier ({} over {} exemplars): {p:.2} for {} in \"{}\"; scores: {}",
+                        generec_models::embed::MODEL_ID,
+                        model.exemplars,
+                        category.as_str().trim_start_matches("safety."),
+                        clip(&content[s..e], 100),
+                        others.join(", ")
+                    ),
+                )
+                .at(s, e),
+            );
+        }
+        Ok(())
+    }
+
     /// Runs the instruction-side rules over a request's instruction
     /// (`on_instruction`) or an item's content, where prompt-injection
     /// rules report `safety.injected_instructions`.
@@ -1323,6 +1431,7 @@ impl Check for Compiled {
 
     fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
         self.check_content(input.content, out);
+        self.check_learned(input.content, out)?;
         self.check_rules(input.content, false, out);
         self.check_rules(&input.context.instruction, true, out);
         Ok(())

@@ -1,0 +1,346 @@
+//! The learned part of the safety check: a multinomial logistic regression
+//! over all-MiniLM-L6-v2 sentence embeddings, trained when a bundle that
+//! names the embedder loads, on the committed exemplars
+//! (`lexicons/safety_exemplars.tsv`: labelled harmful sentences per hazard
+//! category and sentences that must not fire).
+//!
+//! It generalises past the word lists: a threat with no threat word ("I
+//! know which bus your daughter takes") lies near the threat exemplars in
+//! embedding space. It is a cascade stage: the content's sentences are
+//! screened by cheap cues first ([`screened`]) and at most
+//! `learned_max_sentences` of them are embedded, because one sentence costs
+//! about as much as the whole lexical check of an article.
+//!
+//! Training is deterministic (full-batch gradient descent from zero, class
+//! weights balancing the exemplar counts, L2 penalty) and cached per model
+//! folder for the life of the process, so recompiling a bundle is cheap.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use generec_models::Embedder;
+
+use crate::finding::Category;
+
+/// The committed exemplars.
+pub const EXEMPLARS: &str = include_str!("../../../lexicons/safety_exemplars.tsv");
+
+/// The categories the classifier can report, in the order of its outputs
+/// after the `none` class.
+pub const LEARNED: [Category; 8] = [
+    Category::SafetyViolence,
+    Category::SafetySelfHarm,
+    Category::SafetyHate,
+    Category::SafetyHarassment,
+    Category::SafetySexual,
+    Category::SafetyWeapons,
+    Category::SafetyIllegal,
+    Category::SafetyChildSafety,
+];
+
+const EPOCHS: usize = 800;
+const LEARNING_RATE: f32 = 2.0;
+const L2: f32 = 1e-3;
+
+/// A trained classifier and the embedder it reads.
+pub struct Learned {
+    embedder: Embedder,
+    /// Per class (`none` first, then [`LEARNED`]): weights then bias.
+    weights: Vec<Vec<f32>>,
+    /// How many exemplars it was trained on.
+    pub exemplars: usize,
+}
+
+impl std::fmt::Debug for Learned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Learned")
+            .field("exemplars", &self.exemplars)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses the exemplars: (class index, sentence); class 0 is `none`.
+pub fn parse_exemplars(text: &str) -> Result<Vec<(usize, String)>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Some((label, sentence)) = line.split_once('\t') else {
+            return Err(format!(
+                "lexicons/safety_exemplars.tsv line {}: expected label and sentence",
+                i + 1
+            ));
+        };
+        let class = if label == "none" {
+            0
+        } else {
+            let c = Category::from_name(label)
+                .and_then(|c| LEARNED.iter().position(|&l| l == c))
+                .ok_or_else(|| {
+                    format!(
+                        "lexicons/safety_exemplars.tsv line {}: unknown label {label:?}",
+                        i + 1
+                    )
+                })?;
+            c + 1
+        };
+        out.push((class, sentence.trim().to_string()));
+    }
+    Ok(out)
+}
+
+fn cache() -> &'static Mutex<HashMap<PathBuf, Arc<Learned>>> {
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Learned>>>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+impl Learned {
+    /// Loads the embedder from `dir` and trains on the exemplars, or
+    /// returns the classifier this process already trained from `dir`.
+    pub fn load(dir: &Path) -> Result<Arc<Learned>, String> {
+        if let Some(l) = cache().lock().map_err(|e| e.to_string())?.get(dir) {
+            return Ok(l.clone());
+        }
+        let embedder = Embedder::load(dir).map_err(|e| e.to_string())?;
+        let exemplars = parse_exemplars(EXEMPLARS)?;
+        let texts: Vec<&str> = exemplars.iter().map(|(_, s)| s.as_str()).collect();
+        let x = embedder.embed(&texts).map_err(|e| e.to_string())?;
+        let y: Vec<usize> = exemplars.iter().map(|(c, _)| *c).collect();
+        let weights = train(&x, &y, LEARNED.len() + 1);
+        let learned = Arc::new(Learned {
+            embedder,
+            weights,
+            exemplars: exemplars.len(),
+        });
+        cache()
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(dir.to_path_buf(), learned.clone());
+        Ok(learned)
+    }
+
+    /// Per sentence, the probability of each category of [`LEARNED`].
+    pub fn score(&self, sentences: &[&str]) -> Result<Vec<[f32; LEARNED.len()]>, String> {
+        let x = self.embedder.embed(sentences).map_err(|e| e.to_string())?;
+        Ok(x.iter()
+            .map(|v| {
+                let p = softmax(&logits(&self.weights, v));
+                let mut out = [0.0; LEARNED.len()];
+                out.copy_from_slice(&p[1..]);
+                out
+            })
+            .collect())
+    }
+}
+
+fn logits(weights: &[Vec<f32>], x: &[f32]) -> Vec<f32> {
+    weights
+        .iter()
+        .map(|w| {
+            let d = x.len();
+            w[..d].iter().zip(x).map(|(a, b)| a * b).sum::<f32>() + w[d]
+        })
+        .collect()
+}
+
+fn softmax(z: &[f32]) -> Vec<f32> {
+    let m = z.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let e: Vec<f32> = z.iter().map(|v| (v - m).exp()).collect();
+    let s: f32 = e.iter().sum();
+    e.iter().map(|v| v / s).collect()
+}
+
+/// Multinomial logistic regression by full-batch gradient descent, each
+/// class weighted by the inverse of its exemplar count.
+fn train(x: &[Vec<f32>], y: &[usize], classes: usize) -> Vec<Vec<f32>> {
+    let d = x.first().map_or(0, Vec::len);
+    let mut w = vec![vec![0.0f32; d + 1]; classes];
+    let mut counts = vec![0usize; classes];
+    for &c in y {
+        counts[c] += 1;
+    }
+    let n = y.len() as f32;
+    let class_weight: Vec<f32> = counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                0.0
+            } else {
+                n / (classes as f32 * c as f32)
+            }
+        })
+        .collect();
+    for _ in 0..EPOCHS {
+        let mut grad = vec![vec![0.0f32; d + 1]; classes];
+        for (xi, &yi) in x.iter().zip(y) {
+            let p = softmax(&logits(&w, xi));
+            let cw = class_weight[yi];
+            for (k, g) in grad.iter_mut().enumerate() {
+                let err = cw * (p[k] - if k == yi { 1.0 } else { 0.0 });
+                for (gj, xj) in g[..d].iter_mut().zip(xi) {
+                    *gj += err * xj;
+                }
+                g[d] += err;
+            }
+        }
+        for (wk, gk) in w.iter_mut().zip(&grad) {
+            for j in 0..=d {
+                let reg = if j < d { L2 * wk[j] } else { 0.0 };
+                wk[j] -= LEARNING_RATE * (gk[j] / n + reg);
+            }
+        }
+    }
+    w
+}
+
+/// Cheap cues that a sentence might be harmful, so that it is worth
+/// embedding: second-person address or first-person intent, a group
+/// generalisation, a child, or words of harm, sex, drugs and weapons. A
+/// sentence with none of them is not embedded.
+pub fn screened(lower_words: &[&str]) -> bool {
+    lower_words.iter().any(|w| CUES.contains(w))
+        || lower_words
+            .windows(2)
+            .any(|p| PAIR_CUES.iter().any(|(a, b)| p[0] == *a && p[1] == *b))
+}
+
+/// Single-word cues (normalised: lower case, apostrophes removed). Words
+/// common in news ("they", "all", "should") are left out: they would send
+/// most sentences of an article to the embedder.
+const CUES: &[&str] = &[
+    // Address and intent.
+    "you",
+    "your",
+    "youre",
+    "yourself",
+    "u",
+    "ur",
+    "ill",
+    "im",
+    "gonna",
+    "deserve",
+    "deserves",
+    // Children.
+    "kid",
+    "kids",
+    "girl",
+    "girls",
+    "boy",
+    "boys",
+    "teen",
+    "teens",
+    "schoolgirl",
+    "schoolgirls",
+    "schoolboy",
+    "schoolboys",
+    "puberty",
+    // Self-harm.
+    "pills",
+    "tablets",
+    "paracetamol",
+    "overdose",
+    "blade",
+    "razor",
+    "cuts",
+    "scars",
+    "purge",
+    "rope",
+    "noose",
+    // Sex.
+    "sex",
+    "naked",
+    "nude",
+    "nudes",
+    "strip",
+    "webcam",
+    // Drugs, chemicals and weapons.
+    "grams",
+    "dose",
+    "powder",
+    "acetone",
+    "phosphorus",
+    "iodine",
+    "thermite",
+    "fentanyl",
+    "meth",
+    "cocaine",
+    "heroin",
+    "ricin",
+    "mushrooms",
+    "pseudoephedrine",
+    "receiver",
+    "ammo",
+    "explosive",
+    "detonator",
+    // Dehumanising words.
+    "vermin",
+    "rats",
+    "subhuman",
+    "plague",
+    "parasites",
+    "cockroaches",
+    "infestation",
+    "savages",
+    "drain",
+    "property",
+    "perverts",
+    "animals",
+    "breed",
+];
+
+/// Two-word cues.
+const PAIR_CUES: &[(&str, &str)] = &[
+    ("i", "know"),
+    ("we", "know"),
+    ("i", "will"),
+    ("we", "will"),
+    ("going", "to"),
+    ("people", "like"),
+    ("our", "secret"),
+    ("dont", "tell"),
+    ("year", "old"),
+    ("should", "be"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exemplars_parse_and_cover_every_category() {
+        let ex = parse_exemplars(EXEMPLARS).unwrap();
+        for class in 0..=LEARNED.len() {
+            let n = ex.iter().filter(|(c, _)| *c == class).count();
+            assert!(n >= 10, "class {class}: {n} exemplars");
+        }
+        assert!(parse_exemplars("nonsense\tx").is_err());
+        assert!(parse_exemplars("no tab").is_err());
+    }
+
+    #[test]
+    fn training_separates_a_toy_problem() {
+        let x = vec![
+            vec![1.0, 0.0],
+            vec![0.9, 0.1],
+            vec![0.0, 1.0],
+            vec![0.1, 0.9],
+        ];
+        let y = vec![0, 0, 1, 1];
+        let w = train(&x, &y, 2);
+        let p = softmax(&logits(&w, &[0.95, 0.05]));
+        assert!(p[0] > 0.8, "{p:?}");
+        let p = softmax(&logits(&w, &[0.05, 0.95]));
+        assert!(p[1] > 0.8, "{p:?}");
+    }
+
+    #[test]
+    fn the_screen_passes_address_and_harm_and_skips_plain_news() {
+        assert!(screened(&["i", "know", "where", "he", "lives"]));
+        assert!(screened(&["take", "the", "pills"]));
+        assert!(!screened(&[
+            "the", "bank", "raised", "interest", "rates", "on", "tuesday"
+        ]));
+    }
+}

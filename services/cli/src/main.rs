@@ -162,6 +162,10 @@ async fn main() -> Result<()> {
                     for e in &figures.test.errors {
                         println!("- {e}");
                     }
+                    println!("\nExternal cases the default bundle gets wrong\n");
+                    for e in &figures.external.errors {
+                        println!("- {e}");
+                    }
                 }
                 eprintln!("evaluated in {:.1} s", started.elapsed().as_secs_f64());
                 Ok(())

@@ -28,6 +28,45 @@ which it said would create 1,200 jobs by 2027. ";
     text
 }
 
+/// The first BBC article (in name order) of at least `min` bytes, cut at
+/// the first sentence end after `min` bytes.
+fn news_article(env: &CompileEnv, min: usize) -> Option<String> {
+    let dir = env.data_dir.join("bbc/business");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).ok()?;
+        if text.len() >= min {
+            let cut = text[min..].find(". ").map_or(text.len(), |i| min + i + 1);
+            return Some(text[..cut].to_string());
+        }
+    }
+    None
+}
+
+/// About `min` bytes of advice written to a reader: every sentence passes
+/// the learned stage's screen.
+fn addressed_text(min: usize) -> String {
+    let sentences = [
+        "If you are planning a trip this summer, book your train tickets early.",
+        "Your best bet is to compare prices on a weekday morning.",
+        "You can often save a third by travelling off peak.",
+        "Keep your receipts, because you may be able to claim a refund if the train is late.",
+    ];
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < min {
+        text.push_str(sentences[i % sentences.len()]);
+        text.push(' ');
+        i += 1;
+    }
+    text
+}
+
 fn benches(c: &mut Criterion) {
     let env = CompileEnv {
         data_dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.data"),
@@ -77,6 +116,36 @@ fn benches(c: &mut Criterion) {
     group.bench_function("long 20 KB, no sources (bytes)", |b| {
         b.iter(|| bundle.review(black_box(&long), &no_sources, &registry))
     });
+    // A real news article of about 2 KB, as a human-made item: the whole
+    // default bundle, then without its learned stage (the embedder), and a
+    // 2 KB item addressed to a reader ("you"), which the learned stage
+    // embeds sentence by sentence.
+    if let Some(article) = news_article(&env, 2_000) {
+        let human = ReviewContext {
+            kind: Some(ItemKind::Article),
+            origin: Some(Origin::Human),
+            ..ReviewContext::default()
+        };
+        let lexical = Bundle::parse(
+            &generec_trust::bundle::DEFAULT_BUNDLE
+                .replace("embedder = \"models/minilm\"", "embedder = \"\""),
+            "default bundle without the learned stage",
+            &env,
+        )
+        .unwrap();
+        let addressed = addressed_text(2_000);
+        for (name, text, bundle) in [
+            ("news 2 KB", &article, &bundle),
+            ("news 2 KB, no learned stage", &article, &lexical),
+            ("addressed 2 KB", &addressed, &bundle),
+            ("addressed 2 KB, no learned stage", &addressed, &lexical),
+        ] {
+            group.throughput(Throughput::Bytes(text.len() as u64));
+            group.bench_function(format!("{name} (bytes)"), |b| {
+                b.iter(|| bundle.review(black_box(text), &human, &registry))
+            });
+        }
+    }
     group.finish();
 }
 

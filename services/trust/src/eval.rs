@@ -98,6 +98,11 @@ pub struct PolicyEval {
     pub test: crate::testsets::Report,
     /// `None` when the BBC articles are not in the data folder.
     pub news: Option<NewsReport>,
+    /// Presidio's recogniser tests for the privacy types generec claims.
+    pub external: crate::testsets::Report,
+    /// Presidio's low-confidence cases: how many the bundle reports, of
+    /// how many.
+    pub external_weak: (usize, usize),
 }
 
 /// The default bundle over real news articles, each reviewed as a
@@ -233,6 +238,11 @@ impl PolicyEval {
             side_by_side(&by_family(&self.dev), &self.test.families),
             format_table(&self.dev),
             format_table(&self.test.kinds)
+        ) + &format!(
+            "\nExternal set: Presidio's recogniser tests (privacy, per generec type; {} of {} low-confidence cases also reported, not scored)\n\n{}",
+            self.external_weak.0,
+            self.external_weak.1,
+            format_table(&self.external.families) + "\n" + &format_table(&self.external.kinds)
         ) + &self
             .news
             .as_ref()
@@ -256,12 +266,27 @@ pub fn run_policy_eval(env: &CompileEnv, news_every: usize) -> Result<PolicyEval
     let cases = all_cases(env)?;
     let dev = evaluate(&bundle, &registry, &cases);
     let test = crate::testsets::evaluate(&bundle, &registry, &crate::testsets::cases()?);
+    let (external_cases, weak) = crate::testsets::external_cases()?;
+    let mut external = crate::testsets::evaluate(&bundle, &registry, &external_cases);
+    for e in &mut external.errors {
+        *e = e.replacen("privacy line", "external presidio-pii.tsv line", 1);
+    }
+    let weak_found = crate::testsets::evaluate(&bundle, &registry, &weak)
+        .families
+        .first()
+        .map_or(0, |r| r.true_positives);
     let news = if news_every == 0 {
         None
     } else {
         news_false_alarms(&bundle, &registry, &env.data_dir.join("bbc"), news_every)?
     };
-    Ok(PolicyEval { dev, test, news })
+    Ok(PolicyEval {
+        dev,
+        test,
+        news,
+        external,
+        external_weak: (weak_found, weak.len()),
+    })
 }
 
 /// A markdown table of the rows.

@@ -192,6 +192,49 @@ pub fn parse(family: Family, text: &str) -> Result<Vec<TestCase>, TrustError> {
     Ok(out)
 }
 
+/// The external PII cases (`evalsets/external/presidio-pii.tsv`: the
+/// recogniser tests of Microsoft Presidio, MIT licence).
+pub const EXTERNAL_PII: &str = include_str!("../evalsets/external/presidio-pii.tsv");
+
+/// The external privacy cases, scored like the privacy test set, and the
+/// weak ones (Presidio expects only a low-confidence match), which are not.
+pub fn external_cases() -> Result<(Vec<TestCase>, Vec<TestCase>), TrustError> {
+    let mut scored = Vec::new();
+    let mut weak = Vec::new();
+    for (i, line) in EXTERNAL_PII.lines().enumerate() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [label, kind, _file, text] = fields[..] else {
+            return Err(TrustError::Internal(format!(
+                "evalsets/external/presidio-pii.tsv line {}: expected four tab-separated fields",
+                i + 1
+            )));
+        };
+        let case = |positive| TestCase {
+            family: Family::Privacy,
+            kind: kind.to_string(),
+            positive,
+            content: text.to_string(),
+            context: ReviewContext::default(),
+            line: i + 1,
+        };
+        match label {
+            "+" => scored.push(case(true)),
+            "-" => scored.push(case(false)),
+            "weak" => weak.push(case(true)),
+            other => {
+                return Err(TrustError::Internal(format!(
+                    "evalsets/external/presidio-pii.tsv line {}: label must be +, - or weak, got {other:?}",
+                    i + 1
+                )));
+            }
+        }
+    }
+    Ok((scored, weak))
+}
+
 fn source(item_id: &str, licence: &str, text: &str) -> Source {
     Source {
         id: format!("{item_id}#0"),
@@ -399,6 +442,14 @@ mod tests {
         for e in &figures.test.errors {
             eprintln!("- {e}");
         }
+        // Presidio's recogniser tests, as recorded in docs/BENCHMARKS.md.
+        let external = &figures.external.families[0];
+        assert!(
+            external.precision() >= 0.99 && external.recall() >= 0.93,
+            "external privacy: precision {:.3}, recall {:.3}",
+            external.precision(),
+            external.recall()
+        );
         for &(family, precision, recall) in FLOORS {
             let row = figures
                 .test

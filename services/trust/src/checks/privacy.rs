@@ -483,7 +483,7 @@ const BUILTINS: &[Builtin] = &[
         category: Category::PrivacyNationalId,
         kind: Kind::Itin,
         pattern: r"9[0-9]{2}[ \-.][0-9]{2}[ \-.][0-9]{4}|9[0-9]{8}",
-        base: 0.45,
+        base: 0.55,
         what: "US individual taxpayer identification number",
         context: ITIN_CTX,
         negative: NUMBER_NEG,
@@ -494,17 +494,17 @@ const BUILTINS: &[Builtin] = &[
         category: Category::PrivacyNationalId,
         kind: Kind::Nhs,
         pattern: r"[0-9]{3}[ \-]?[0-9]{3}[ \-]?[0-9]{4}",
-        base: 0.5,
+        base: 0.45,
         what: "UK NHS number",
         context: NHS_CTX,
         negative: NUMBER_NEG,
-        needs_context: true,
+        needs_context: false,
     },
     Builtin {
         id: "privacy.national_id.uk_nino",
         category: Category::PrivacyNationalId,
         kind: Kind::Nino,
-        pattern: r"[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]",
+        pattern: r"(?i:[A-Z]{2} ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]|[A-Z]{2} [0-9]{6}[A-D])",
         base: 0.6,
         what: "UK National Insurance number",
         context: NINO_CTX,
@@ -526,7 +526,7 @@ const BUILTINS: &[Builtin] = &[
         id: "privacy.national_id.uk_driving_licence",
         category: Category::PrivacyNationalId,
         kind: Kind::UkDrivingLicence,
-        pattern: r"[A-Z][A-Z9]{4}[0-9]{6}[A-Z9]{2}[0-9][A-Z0-9]{2}",
+        pattern: r"(?i:[A-Z][A-Z9]{4}[0-9]{6}[A-Z9]{2}[0-9][A-Z0-9]{2})",
         base: 0.7,
         what: "UK driving licence number",
         context: LICENCE_CTX,
@@ -1320,8 +1320,20 @@ fn numeric_edges_ok(text: &str, s: usize, e: usize) -> bool {
 /// groups (an account number, a tracking code): a group of digits or
 /// letters-then-digits sits one space before or after it.
 fn inside_digit_run(text: &str, s: usize, e: usize) -> bool {
+    // The group before: digits, or four capitals and digits ("ABNA",
+    // "NL91") as in an IBAN written in groups.
+    let group_before = || {
+        let head = &text[..s - 1];
+        let start = head
+            .rfind(|c: char| !c.is_ascii_alphanumeric())
+            .map_or(0, |i| i + 1);
+        let g = &head[start..];
+        g.len() == 4
+            && g.chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    };
     let before = prev_char(text, s) == Some(' ')
-        && prev_char(text, s - 1).is_some_and(|c| c.is_ascii_digit());
+        && (prev_char(text, s - 1).is_some_and(|c| c.is_ascii_digit()) || group_before());
     let after = next_char(text, e) == Some(' ')
         && next_char(text, e + 1).is_some_and(|c| c.is_ascii_digit());
     before || after
@@ -1898,6 +1910,8 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
             let glued = |c: char| c.is_alphanumeric() || c == '_' || c == ':' || c == '.';
             if prev_char(text, s).is_some_and(glued)
                 || next_char(text, e).is_some_and(|c| c.is_alphanumeric() || c == '_')
+                || (next_char(text, e) == Some('.')
+                    && next_char(text, e + 1).is_some_and(|c| c.is_ascii_digit()))
             {
                 return None;
             }
@@ -1968,7 +1982,7 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
             }
             let mut hit = Hit::new(s, e);
             if plain {
-                hit.adjust = -0.2;
+                hit.adjust = -0.3;
             }
             Some(hit)
         }
@@ -1980,18 +1994,34 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
             if !(seps.is_empty() || (seps.len() == 2 && seps[0] == seps[1])) {
                 return None;
             }
-            checksums::nhs_valid(&ascii_digits(value)).then(|| Hit::new(s, e))
+            let mut hit = Hit::new(s, e);
+            // Grouped 3-3-4 with a valid check digit stands alone; ten
+            // digits in a row need a context word.
+            if !seps.is_empty() {
+                hit.adjust = 0.1;
+            }
+            checksums::nhs_valid(&ascii_digits(value)).then_some(hit)
         }
         Kind::Nino => {
             if !token_edges_ok(text, s, e) {
                 return None;
             }
             let spaces = value.matches(' ').count();
-            if spaces != 0 && spaces != 4 {
+            let six = value.len() == 10 && value.as_bytes()[2] == b' ';
+            if spaces != 0 && spaces != 4 && !six {
                 return None;
             }
-            let compact: String = value.chars().filter(|&c| c != ' ').collect();
-            checksums::nino_valid(&compact).then(|| Hit::new(s, e))
+            let compact: String = value
+                .chars()
+                .filter(|&c| c != ' ')
+                .map(|c| c.to_ascii_uppercase())
+                .collect();
+            let mut hit = Hit::new(s, e);
+            // Lower case or unusual grouping: less sure without context.
+            if value.chars().any(|c| c.is_ascii_lowercase()) || six {
+                hit.adjust = -0.1;
+            }
+            checksums::nino_valid(&compact).then_some(hit)
         }
         Kind::Passport | Kind::UsDrivingLicence => {
             if !token_edges_ok(text, s, e)
@@ -2003,9 +2033,14 @@ fn validate(kind: Kind, text: &str, s: usize, e: usize, key: &str) -> Option<Hit
             let d = ascii_digits(value);
             (d.iter().any(|&x| x != d[0]) && !round_number(&d)).then(|| Hit::new(s, e))
         }
-        Kind::UkDrivingLicence => (token_edges_ok(text, s, e)
-            && checksums::uk_driving_licence_valid(value))
-        .then(|| Hit::new(s, e)),
+        Kind::UkDrivingLicence => {
+            let upper = value.to_ascii_uppercase();
+            // One case throughout.
+            let mixed = value.chars().any(|c| c.is_ascii_lowercase())
+                && value.chars().any(|c| c.is_ascii_uppercase());
+            (token_edges_ok(text, s, e) && !mixed && checksums::uk_driving_licence_valid(&upper))
+                .then(|| Hit::new(s, e))
+        }
         Kind::AbaRouting => (numeric_edges_ok(text, s, e)
             && checksums::aba_valid(&ascii_digits(value)))
         .then(|| Hit::new(s, e)),
@@ -2654,7 +2689,8 @@ pub fn eval_cases(_env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
         let (a, g, s) = match i % 5 {
             0 => (0, group, serial),
             1 => (666, group, serial),
-            2 => (rng.range(900, 999), group, serial),
+            // Area 9xx with a group no ITIN uses: neither an SSN nor an ITIN.
+            2 => (rng.range(900, 999), group % 49 + 1, serial),
             3 => (area, 0, serial),
             _ => (area, group, 0),
         };

@@ -878,8 +878,7 @@ fn covered(allows: &[AllowHit], word: usize, f: impl Fn(Scope) -> bool) -> bool 
 }
 
 impl Compiled {
-    fn check_content(&self, content: &str, out: &mut Vec<Finding>) {
-        let n = Normalized::new(content, Hyphens::Split);
+    fn check_content(&self, content: &str, n: &Normalized, out: &mut Vec<Finding>) {
         if n.words.is_empty() {
             return;
         }
@@ -1200,11 +1199,15 @@ impl Compiled {
     /// The learned stage: screened sentences embedded and classified; a
     /// category whose probability reaches the threshold is a finding,
     /// with every category's score in its evidence.
-    fn check_learned(&self, content: &str, out: &mut Vec<Finding>) -> Result<(), CheckError> {
+    fn check_learned(
+        &self,
+        content: &str,
+        n: &Normalized,
+        out: &mut Vec<Finding>,
+    ) -> Result<(), CheckError> {
         let Some(model) = &self.learned else {
             return Ok(());
         };
-        let n = Normalized::new(content, Hyphens::Split);
         let mut spans: Vec<(usize, usize)> = Vec::new();
         for &(a, b) in &n.sentences {
             if b < a + 4 {
@@ -1269,11 +1272,13 @@ impl Compiled {
     /// Runs the instruction-side rules over a request's instruction
     /// (`on_instruction`) or an item's content, where prompt-injection
     /// rules report `safety.injected_instructions`.
-    fn check_rules(&self, text: &str, on_instruction: bool, out: &mut Vec<Finding>) {
-        if text.trim().is_empty() {
-            return;
-        }
-        let n = Normalized::new(text, Hyphens::Split);
+    fn check_rules(
+        &self,
+        text: &str,
+        n: &Normalized,
+        on_instruction: bool,
+        out: &mut Vec<Finding>,
+    ) {
         if n.words.is_empty() {
             return;
         }
@@ -1430,10 +1435,14 @@ impl Check for Compiled {
     }
 
     fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
-        self.check_content(input.content, out);
-        self.check_learned(input.content, out)?;
-        self.check_rules(input.content, false, out);
-        self.check_rules(&input.context.instruction, true, out);
+        // One normalisation of the content serves all three content stages.
+        let n = Normalized::new(input.content, Hyphens::Split);
+        self.check_content(input.content, &n, out);
+        self.check_learned(input.content, &n, out)?;
+        self.check_rules(input.content, &n, false, out);
+        let instruction = &input.context.instruction;
+        let ni = Normalized::new(instruction, Hyphens::Split);
+        self.check_rules(instruction, &ni, true, out);
         Ok(())
     }
 }

@@ -888,7 +888,7 @@ impl Compiled {
         let mut context = vec![false; n.sentences.len()];
         // (term, part, last word) -> first word of the chain so far.
         let mut chains: HashMap<(u32, u8, usize), usize> = HashMap::new();
-        self.lexicon.for_each(&n, |hit| {
+        self.lexicon.for_each(n, |hit| {
             for payload in self.lexicon.payloads(hit.phrase) {
                 match *payload {
                     Payload::Part { term, part } => {
@@ -959,8 +959,8 @@ impl Compiled {
             }
         }
         hazards.retain(|h| !covered(&allows, h.last, |s| s.covers_hazard(h.hazard)));
-        self.report_hazards(content, &n, &mut hazards, &context, out);
-        self.report_toxicity(content, &n, &allows, &profane, &context, out);
+        self.report_hazards(content, n, &mut hazards, &context, out);
+        self.report_toxicity(content, n, &allows, &profane, &context, out);
     }
 
     fn report_hazards(

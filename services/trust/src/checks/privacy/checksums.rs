@@ -224,7 +224,7 @@ const MONTHS: &[&str] = &[
 pub fn parse_date(s: &str) -> Option<(u32, u32, u32)> {
     let lower = s.to_ascii_lowercase();
     let words: Vec<&str> = lower
-        .split(|c: char| c == ' ' || c == ',' || c == '/' || c == '-' || c == '.')
+        .split([' ', ',', '/', '-', '.'])
         .filter(|w| !w.is_empty() && *w != "of")
         .collect();
     if words.len() != 3 {

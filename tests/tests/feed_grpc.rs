@@ -552,40 +552,50 @@ async fn a_failed_background_generation_is_told_once() {
     )
     .await
     .unwrap();
-    assert_eq!(
-        quick.generation,
-        pb::GenerationStatus::Pending as i32,
-        "{}",
-        quick.generation_detail
-    );
-    // Later feeds: one of them says the request failed and why.
-    let started = Instant::now();
-    let told = loop {
-        let r = feed(&mut c, get_feed("quoted", 10, "", ""), GENEROUS)
-            .await
-            .unwrap();
-        assert_checked(&r, &s.trust_keys);
+    // On a fast machine the draft may be reviewed inside the deadline: then
+    // this answer says it failed, and no later feed repeats it.
+    if quick.generation == pb::GenerationStatus::Failed as i32 {
         assert!(
-            r.items.iter().all(|i| !i.made_for_you),
-            "nothing blocked is shown"
+            quick.generation_detail.contains("copyright.source"),
+            "{}",
+            quick.generation_detail
         );
-        if r.generation == pb::GenerationStatus::Failed as i32 {
-            break r;
-        }
+    } else {
+        assert_eq!(
+            quick.generation,
+            pb::GenerationStatus::Pending as i32,
+            "{}",
+            quick.generation_detail
+        );
+        // Later feeds: one of them says the request failed and why.
+        let started = Instant::now();
+        let told = loop {
+            let r = feed(&mut c, get_feed("quoted", 10, "", ""), GENEROUS)
+                .await
+                .unwrap();
+            assert_checked(&r, &s.trust_keys);
+            assert!(
+                r.items.iter().all(|i| !i.made_for_you),
+                "nothing blocked is shown"
+            );
+            if r.generation == pb::GenerationStatus::Failed as i32 {
+                break r;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "never told: {} {}",
+                r.generation,
+                r.generation_detail
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         assert!(
-            started.elapsed() < Duration::from_secs(120),
-            "never told: {} {}",
-            r.generation,
-            r.generation_detail
+            told.generation_detail.contains("earlier request")
+                && told.generation_detail.contains("copyright.source"),
+            "{}",
+            told.generation_detail
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(
-        told.generation_detail.contains("earlier request")
-            && told.generation_detail.contains("copyright.source"),
-        "{}",
-        told.generation_detail
-    );
+    }
     // Once: the next feed has nothing to say about it.
     let after = feed(&mut c, get_feed("quoted", 10, "", ""), GENEROUS)
         .await

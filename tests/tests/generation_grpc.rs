@@ -68,6 +68,12 @@ fn supported_share(d: &pb::Draft) -> f32 {
                 ..Source::default()
             })
             .collect(),
+        framing: d
+            .attributions
+            .iter()
+            .filter(|a| a.framing)
+            .map(|a| (a.start as usize, a.end as usize))
+            .collect(),
         ..ReviewContext::default()
     };
     authenticity::supported_share(&d.body, &context, &authenticity::Config::default())
@@ -174,12 +180,20 @@ async fn create_composes_a_grounded_digest_from_the_bbc_corpus() {
     let body_sentences = draft
         .attributions
         .iter()
-        .filter(|a| !a.source_id.ends_with("#title"))
+        .filter(|a| !a.framing && !a.source_id.ends_with("#title"))
         .count();
     assert_eq!(body_sentences, 5, "{}", draft.body);
-    // Every sentence names its source passage, and the passage is in the
-    // corpus item it names.
-    for a in &draft.attributions {
+    // The digest opens with a lead of the composer's own, marked as
+    // framing, with no source.
+    let framing: Vec<_> = draft.attributions.iter().filter(|a| a.framing).collect();
+    assert_eq!(framing.len(), 1, "{:?}", draft.attributions);
+    assert!(framing[0].source_id.is_empty() && framing[0].start == 0);
+    assert!(
+        draft.body[..framing[0].end as usize].starts_with("This digest brings together reports")
+    );
+    // Every other sentence names its source passage, and the passage is in
+    // the corpus item it names.
+    for a in draft.attributions.iter().filter(|a| !a.framing) {
         assert!(a.supported);
         let passage = draft
             .sources

@@ -232,6 +232,27 @@ async fn bad_review_requests_get_invalid_argument_naming_the_field() {
         .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("content"), "{}", err.message());
+    for framing in [
+        vec![pb::ByteRange { start: 5, end: 2 }],
+        vec![pb::ByteRange { start: 0, end: 1 }; 65],
+    ] {
+        let mut bad = request("x");
+        bad.context.as_mut().unwrap().framing = framing;
+        let err = c.review(bad).await.unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert!(
+            err.message().contains("context.framing"),
+            "{}",
+            err.message()
+        );
+    }
+    // Ranges past the end of the content mark nothing and are no error.
+    let mut beyond = request("x");
+    beyond.context.as_mut().unwrap().framing = vec![pb::ByteRange {
+        start: 0,
+        end: u32::MAX,
+    }];
+    c.review(beyond).await.unwrap();
     let err = c
         .register_work(pb::RegisterWorkRequest {
             work_id: "w".into(),

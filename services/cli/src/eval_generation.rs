@@ -14,6 +14,12 @@
 //!   service's authenticity check finds supported by a cited source;
 //! - **redundancy**: the highest similarity between two sentences of an
 //!   output, averaged;
+//! - **copying**: the words each draft copies verbatim from a restricted
+//!   source, and the share within every source's allowance (default
+//!   licence rules, against every BBC article);
+//! - **review**: the share of drafts that trust's default bundle, run in
+//!   this process with the context the feed gives it (sources with their
+//!   licences, framing marks), allows, and the rules that held the others;
 //! - **trigger and action accuracy** of the instructor on its table;
 //! - **clip and thumbnail choice** against the labelled timed items;
 //! - **watermark**: the detection rate on text the embedded model wrote
@@ -33,6 +39,7 @@ use generec_generation::instructor::Instructor;
 use generec_generation::relevance::Scorer;
 use generec_generation::service::{Backend, CreateArgs};
 use generec_generation::text;
+use generec_trust::finding::Action;
 
 /// Flags of `generec eval generation`.
 #[derive(clap::Args)]
@@ -91,6 +98,12 @@ struct Tally {
     copied_restricted: Vec<f64>,
     /// Drafts within every source's allowance.
     within_allowance: usize,
+    /// Drafts trust's default bundle allows (with or without a label).
+    passed_review: usize,
+    /// The rules of the findings that held the other drafts.
+    held_by: std::collections::BTreeMap<String, usize>,
+    /// The instructions whose drafts were held, with the rules.
+    held: Vec<String>,
 }
 
 impl Tally {
@@ -102,7 +115,7 @@ impl Tally {
 fn body_sentences(d: &Draft) -> Vec<String> {
     d.attributions
         .iter()
-        .filter(|a| !a.source_id.ends_with("#title"))
+        .filter(|a| !a.framing && !a.source_id.ends_with("#title"))
         .filter_map(|a| d.body.get(a.start..a.end).map(str::to_string))
         .collect()
 }
@@ -149,6 +162,50 @@ fn supported_share(d: &Draft) -> Option<f32> {
         ..ReviewContext::default()
     };
     authenticity::supported_share(&d.body, &context, &authenticity::Config::default())
+}
+
+/// Reviews a draft as the feed does: title and body, the cited passages
+/// with their items' licences, creators and titles, the framing marks.
+fn review(
+    reviewer: &generec_trust::review::Reviewer,
+    corpus: &Corpus,
+    d: &Draft,
+) -> Result<generec_trust::review::Outcome> {
+    use generec_trust::checks::{ReviewContext, Source};
+    let content = format!("{}\n\n{}", d.title, d.body);
+    let offset = content.len() - d.body.len();
+    let mut sources = Vec::with_capacity(d.sources.len());
+    for s in &d.sources {
+        let id = generec_corpus::model::ItemId::parse(&s.item_id)?;
+        let item = corpus.get_item(&id)?;
+        sources.push(Source {
+            id: s.id.clone(),
+            text: s.text.clone(),
+            item_id: s.item_id.clone(),
+            licence: item.licence.clone(),
+            creator: item.creator_id.clone(),
+            title: item.title.clone(),
+            content_sha256: item.content_sha256.clone(),
+        });
+    }
+    let context = ReviewContext {
+        kind: Some(d.kind),
+        user_id: d.user_id.clone(),
+        origin: Some(d.origin),
+        sources,
+        instruction: d.instruction.clone(),
+        // As the feed marks it: the title, and the body's framing.
+        framing: std::iter::once((0, d.title.len()))
+            .chain(
+                d.attributions
+                    .iter()
+                    .filter(|a| a.framing)
+                    .map(|a| (offset + a.start, offset + a.end)),
+            )
+            .collect(),
+        ..ReviewContext::default()
+    };
+    Ok(reviewer.review(&content, &context)?)
 }
 
 /// What a draft copies from the corpus, under the default licence rules.
@@ -265,6 +322,19 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
         .map(|i| i.licence_source())
         .collect();
     let licence_policy = generec_licence::Policy::default();
+    let reviewer = {
+        let cfg = generec_trust::config::TrustConfig {
+            assets_dir: args.data.clone(),
+            ..generec_trust::config::TrustConfig::default()
+        };
+        let bundle = cfg.load_bundle()?;
+        let registry = Arc::new(generec_trust::registry::Registry::temporary()?);
+        let env = cfg.compile_env();
+        tokio::task::spawn_blocking(move || {
+            generec_trust::review::Reviewer::new(bundle, registry, env)
+        })
+        .await?
+    };
     let mut backends = vec![Backend::Composer];
     if lm.is_some() && args.embedded_cases > 0 {
         backends.push(Backend::Embedded);
@@ -347,6 +417,40 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
             if copied.within {
                 tally.within_allowance += 1;
             }
+            let outcome = review(&reviewer, &corpus, &draft)?;
+            let shown = |a: Action| matches!(a, Action::Allow | Action::AllowWithLabel);
+            if shown(outcome.verdict) {
+                tally.passed_review += 1;
+            } else {
+                let mut rules: Vec<&str> = outcome
+                    .findings
+                    .iter()
+                    .filter(|f| !shown(f.action))
+                    .map(|f| f.rule_id.as_str())
+                    .collect();
+                rules.sort_unstable();
+                rules.dedup();
+                let why = outcome
+                    .findings
+                    .iter()
+                    .find(|f| !shown(f.action) && f.span.is_some())
+                    .map(|f| {
+                        let (s, e) = f.span.unwrap_or_default();
+                        let draft_text = format!("{}\n\n{}", draft.title, draft.body);
+                        format!(
+                            " ({:?}: {})",
+                            draft_text.get(s..e).unwrap_or_default(),
+                            f.evidence
+                        )
+                    })
+                    .unwrap_or_default();
+                tally
+                    .held
+                    .push(format!("{instruction:?}: {}{why}", rules.join(", ")));
+                for r in rules {
+                    *tally.held_by.entry(r.to_string()).or_default() += 1;
+                }
+            }
             if *backend == Backend::Embedded {
                 tally.watermark_z.push(draft.watermark_z);
             }
@@ -379,20 +483,30 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     }
 
     println!(
-        "\n| back-end | words copied from one restricted source: max | mean of per-draft max | drafts within the allowance |"
+        "\n| back-end | words copied from one restricted source: max | mean of per-draft max | drafts within the allowance | drafts that pass review |"
     );
-    println!("|---|---|---|---|");
+    println!("|---|---|---|---|---|");
     for (backend, t) in &tallies {
         let max = t.copied_restricted.iter().copied().fold(0.0f64, f64::max);
         let mean = Tally::mean(t.copied_restricted.iter().sum(), t.copied_restricted.len());
         println!(
-            "| {} | {:.0} | {:.1} | {}/{} |",
+            "| {} | {:.0} | {:.1} | {}/{} | {}/{} |",
             backend.as_str(),
             max,
             mean,
             t.within_allowance,
+            t.n,
+            t.passed_review,
             t.n
         );
+    }
+    for (backend, t) in &tallies {
+        for (rule, n) in &t.held_by {
+            println!("{}: {n} held by {rule}", backend.as_str());
+        }
+        for h in &t.held {
+            println!("  {} held: {h}", backend.as_str());
+        }
     }
 
     for (backend, t) in &tallies {

@@ -100,6 +100,7 @@ fn context(args: &ReviewArgs) -> Result<ReviewContext> {
         parents,
         sources,
         instruction: args.instruction.clone(),
+        framing: vec![],
     })
 }
 

@@ -417,6 +417,12 @@ pub async fn up(args: UpArgs) -> Result<()> {
     if generation_cfg.models_dir.is_empty() {
         generation_cfg.models_dir = args.datasets.join("models").display().to_string();
     }
+    // The creator plans against the licence rules trust holds it to.
+    if generation_cfg.licence_bundle.is_empty()
+        && let Some(bundle) = &cfg.trust.bundle
+    {
+        generation_cfg.licence_bundle = bundle.display().to_string();
+    }
     let generation = open_generation(&generation_cfg).await?;
     let generators = generation.generators().join(", ");
     let relevance = generation.relevance();

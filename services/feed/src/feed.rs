@@ -482,6 +482,7 @@ impl Feed {
                     parents: vec![],
                     sources: vec![],
                     instruction: String::new(),
+                    framing: vec![],
                 };
                 let mut client = self.clients.trust.clone();
                 let req = self.clients.request(
@@ -913,6 +914,7 @@ impl Feed {
                 .collect(),
             sources: self.review_sources(&draft, deadline).await,
             instruction: spec.instruction.clone(),
+            framing: framing_ranges(&text, &draft),
         };
         let source_ids: Vec<String> = context.sources.iter().map(|s| s.id.clone()).collect();
         let req = self.clients.request(
@@ -1415,6 +1417,32 @@ impl Feed {
     pub fn watch(&self, user_id: &str) -> broadcast::Receiver<FeedEvent> {
         self.sessions.with(user_id, |s| s.subscribe())
     }
+}
+
+/// The draft's framing as byte ranges of the reviewed text (title, blank
+/// line, body): its title, which says what the item is in the generator's
+/// words, and the body's sentences the generator marked as framing.
+fn framing_ranges(text: &str, draft: &gen_pb::Draft) -> Vec<trust_pb::ByteRange> {
+    let Some(offset) = text
+        .ends_with(&draft.body)
+        .then(|| text.len() - draft.body.len())
+    else {
+        return Vec::new();
+    };
+    let title = text[..offset].trim_end();
+    std::iter::once((0, title.len()))
+        .chain(
+            draft
+                .attributions
+                .iter()
+                .filter(|a| a.framing && a.start <= a.end && a.end as usize <= draft.body.len())
+                .map(|a| (offset + a.start as usize, offset + a.end as usize)),
+        )
+        .map(|(start, end)| trust_pb::ByteRange {
+            start: start as u32,
+            end: end as u32,
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub fn attribute(body: &str, passages: &[SourcePassage]) -> Vec<Attribution> {
                         source_id: passages[i].id.clone(),
                         score: overlap,
                         supported: overlap >= MIN_OVERLAP && has_numbers,
+                        framing: false,
                     }
                 }
                 _ => Attribution {
@@ -62,6 +63,7 @@ pub fn attribute(body: &str, passages: &[SourcePassage]) -> Vec<Attribution> {
                     source_id: String::new(),
                     score: 0.0,
                     supported: false,
+                    framing: false,
                 },
             }
         })

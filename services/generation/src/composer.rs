@@ -23,8 +23,21 @@
 //! 4. Picked sentences are grouped into one section per source document,
 //!    in source order within a section; sections are ordered by their best
 //!    sentence. A digest or article gets the source's title as the section
-//!    heading; a summary is one paragraph. The title names the format and
-//!    the topics.
+//!    heading; a summary has no headings and names each source by its
+//!    title on a closing line ("Source: ..."), so the source is named in
+//!    the text wherever its licence asks for attribution. The title names
+//!    the format and the topics.
+//! 5. A digest (or an article from several sources) opens with a lead in
+//!    the composer's own words saying what it covers: the topics asked for
+//!    that the picked text mentions, and the period. It states no fact and
+//!    is marked as framing (trust holds it to the sources' numbers, names
+//!    and quotations, not to their words).
+//!
+//! Quotation allowance: while picking, every sentence is charged the words
+//! it copies verbatim from each restricted source, and a source's title
+//! (heading or closing line) is charged to that source when its first
+//! sentence is picked; a candidate that would take a source past its
+//! allowance is skipped.
 //!
 //! Every sentence of the body is recorded with its byte span, its source
 //! passage (`<item id>#<sentence index>`, and `<item id>#title` for
@@ -62,6 +75,9 @@ pub struct Attribution {
     pub end: usize,
     pub source_id: String,
     pub score: f32,
+    /// The composer's own framing (a digest's lead): no source behind it,
+    /// and no fact of its own.
+    pub framing: bool,
 }
 
 /// The composer's output.
@@ -387,7 +403,6 @@ fn quote_allowance(
     config: &ComposerConfig,
 ) -> QuoteAllowance {
     use generec_licence::overlap::{SourceGrams, words};
-    let headed = !matches!(input.guidance.format, Some(Format::Summary));
     let min_run = config.licence.min_run_words;
     let limit: Vec<usize> = input
         .docs
@@ -422,13 +437,7 @@ fn quote_allowance(
     let heading = input
         .docs
         .iter()
-        .map(|doc| {
-            if headed {
-                charge(doc.title.trim())
-            } else {
-                vec![0; input.docs.len()]
-            }
-        })
+        .map(|doc| charge(doc.title.trim()))
         .collect();
     QuoteAllowance {
         limit,
@@ -526,6 +535,16 @@ fn assemble(
     let mut body = String::new();
     let mut attributions = Vec::new();
     let mut sources = Vec::new();
+    if let Some(lead) = lead(input, candidates, picked, sections.len()) {
+        body.push_str(&lead);
+        attributions.push(Attribution {
+            start: 0,
+            end: body.len(),
+            source_id: String::new(),
+            score: 0.0,
+            framing: true,
+        });
+    }
     let mut push = |body: &mut String, text: &str, id: String, item: &str, score: f32| {
         let start = body.len();
         body.push_str(text);
@@ -534,6 +553,7 @@ fn assemble(
             end: body.len(),
             source_id: id.clone(),
             score,
+            framing: false,
         });
         sources.push(Passage {
             id,
@@ -570,6 +590,24 @@ fn assemble(
             );
         }
     }
+    // A summary has no headings: it names its sources at the end, by title.
+    if !headed {
+        for (d, _) in &sections {
+            let doc = &input.docs[*d];
+            if doc.title.trim().is_empty() {
+                continue;
+            }
+            body.push_str("\n\nSource: ");
+            push(
+                &mut body,
+                doc.title.trim(),
+                format!("{}#title", doc.item_id),
+                &doc.item_id,
+                0.0,
+            );
+            body.push('.');
+        }
+    }
 
     let relevance = if picked.is_empty() {
         0.0
@@ -592,6 +630,61 @@ fn assemble(
     }
 }
 
+/// A digest's lead, in the composer's own words: what it covers and how it
+/// is laid out. It states no fact: the topics named are those the picked
+/// sentences or their sources' titles mention, the period is the one asked
+/// for, and there are no numbers. Only digests, and articles made from
+/// more than one source, get one.
+fn lead(
+    input: &ComposeInput<'_>,
+    candidates: &[Candidate],
+    picked: &[usize],
+    sections: usize,
+) -> Option<String> {
+    let what = match input.guidance.format {
+        Some(Format::Digest) if sections > 0 => "This digest brings together reports",
+        Some(Format::Article) | None if sections > 1 => "This piece draws on reports",
+        _ => return None,
+    };
+    let covered: Vec<String> = input
+        .guidance
+        .include
+        .iter()
+        .map(|t| t.topic.trim().to_string())
+        .filter(|t| {
+            let one = [t.clone()];
+            !t.is_empty()
+                && (picked
+                    .iter()
+                    .any(|&i| mentions_any(&candidates[i].text, &one))
+                    || input.docs.iter().any(|d| mentions_any(&d.title, &one)))
+        })
+        .collect();
+    let about = match covered.len() {
+        0 => String::new(),
+        1 => format!(" on {}", proper_case(&covered[0], input.docs)),
+        n => format!(
+            " on {} and {}",
+            proper_case(&covered[..n - 1].join(", "), input.docs),
+            proper_case(&covered[n - 1], input.docs)
+        ),
+    };
+    Some(format!(
+        "{what}{about}{}, each under the title of its source.",
+        period(input.guidance)
+    ))
+}
+
+/// " today", " this week" or " this month" for the recency asked for.
+fn period(g: &Guidance) -> &'static str {
+    match g.recency_days {
+        1 => " today",
+        2..=7 => " this week",
+        8..=31 => " this month",
+        _ => "",
+    }
+}
+
 fn title(input: &ComposeInput<'_>) -> String {
     let g = input.guidance;
     let mut subject = if !g.include.is_empty() {
@@ -609,12 +702,7 @@ fn title(input: &ComposeInput<'_>) -> String {
     if let Some(first) = subject.get(..1) {
         subject = first.to_uppercase() + &subject[1..];
     }
-    let when = match g.recency_days {
-        1 => " today",
-        2..=7 => " this week",
-        8..=31 => " this month",
-        _ => "",
-    };
+    let when = period(g);
     match g.format {
         Some(Format::Digest) => format!("{subject}{when}: a digest"),
         Some(Format::Summary) => format!("{subject}{when}: a summary"),
@@ -734,10 +822,10 @@ mod tests {
         let body_sentences: Vec<_> = c
             .attributions
             .iter()
-            .filter(|a| !a.source_id.ends_with("#title"))
+            .filter(|a| !a.framing && !a.source_id.ends_with("#title"))
             .collect();
         assert_eq!(body_sentences.len(), 3);
-        for a in &c.attributions {
+        for a in c.attributions.iter().filter(|a| !a.framing) {
             let text = &c.body[a.start..a.end];
             let passage = c.sources.iter().find(|p| p.id == a.source_id).unwrap();
             assert_eq!(text, passage.text);
@@ -874,7 +962,7 @@ mod tests {
         let words: usize = c
             .attributions
             .iter()
-            .filter(|a| !a.source_id.ends_with("#title"))
+            .filter(|a| !a.framing && !a.source_id.ends_with("#title"))
             .map(|a| word_count(&c.body[a.start..a.end]))
             .sum();
         assert!((25..=45).contains(&words), "{words} words");
@@ -930,6 +1018,30 @@ mod tests {
         };
         let c = compose(&input, &Scorer::lexical(), &ComposerConfig::default()).unwrap();
         assert_eq!(c.title, "Markets this week: a digest");
+        // The lead says what the digest covers, in the composer's words,
+        // and is marked as framing: no source, no numbers.
+        let framing: Vec<_> = c.attributions.iter().filter(|a| a.framing).collect();
+        assert_eq!(framing.len(), 1, "{:?}", c.attributions);
+        assert_eq!(framing[0].start, 0);
+        assert!(framing[0].source_id.is_empty());
+        let lead = &c.body[framing[0].start..framing[0].end];
+        assert_eq!(
+            lead,
+            "This digest brings together reports on markets this week, each under the title of its source."
+        );
+        assert!(c.body[framing[0].end..].starts_with("\n\n"));
+        assert!(!c.sources.iter().any(|p| p.text == lead));
+        // A summary has no lead.
+        g.format = Some(Format::Summary);
+        let input = ComposeInput {
+            guidance: &g,
+            instruction: "",
+            profile: &[],
+            docs: &docs,
+            tone_fit: None,
+        };
+        let c = compose(&input, &Scorer::lexical(), &ComposerConfig::default()).unwrap();
+        assert!(c.attributions.iter().all(|a| !a.framing));
     }
 
     #[test]

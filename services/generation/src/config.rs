@@ -91,6 +91,13 @@ pub struct GenerationConfig {
     pub min_relevance: f32,
     pub embedded: EmbeddedConfig,
     pub openai: OpenAiConfig,
+    /// A trust bundle (TOML file) whose `[copyright.licence]` rules the
+    /// creator plans its drafts against: how much each source may give
+    /// verbatim, and attribution. Empty: the built-in rules, which are the
+    /// default bundle's. `generec up` sets it to `[trust] bundle`. Read at
+    /// start; a bundle reloaded into trust later reaches the creator at its
+    /// next start (until then trust holds drafts to the new rules).
+    pub licence_bundle: String,
 }
 
 impl Default for GenerationConfig {
@@ -107,6 +114,7 @@ impl Default for GenerationConfig {
             min_relevance: InstructorConfig::default().min_relevance,
             embedded: EmbeddedConfig::default(),
             openai: OpenAiConfig::default(),
+            licence_bundle: String::new(),
         }
     }
 }
@@ -160,6 +168,19 @@ impl GenerationConfig {
             .validate()
             .map_err(|e| e.to_string())?;
         Ok(())
+    }
+
+    /// The licence rules the creator plans against (`licence_bundle`).
+    pub fn licence_policy(&self) -> Result<generec_licence::Policy, ConfigError> {
+        if self.licence_bundle.trim().is_empty() {
+            return Ok(generec_licence::Policy::default());
+        }
+        let text = std::fs::read_to_string(&self.licence_bundle).map_err(|e| {
+            ConfigError::Invalid(format!("licence_bundle {}: {e}", self.licence_bundle))
+        })?;
+        generec_licence::Policy::from_bundle(&text).map_err(|e| {
+            ConfigError::Invalid(format!("licence_bundle {}: {e}", self.licence_bundle))
+        })
     }
 
     fn model_dir(&self) -> ModelDir {
@@ -274,7 +295,10 @@ impl GenerationConfig {
             }),
             editor,
             scorer,
-            composer: ComposerConfig::default(),
+            composer: ComposerConfig {
+                licence: self.licence_policy()?,
+                ..ComposerConfig::default()
+            },
             embedded,
             openai,
             default_backend,
@@ -344,4 +368,39 @@ fn generate_with(
         seconds: out.seconds,
         watermark_z: z,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_licence_rules_come_from_the_named_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bundle.toml");
+        std::fs::write(
+            &path,
+            "[copyright.licence.allow]\nreserved = { use = \"quote\", max_words = 3, attribution = true }\n",
+        )
+        .unwrap();
+        let cfg = GenerationConfig {
+            licence_bundle: path.display().to_string(),
+            ..GenerationConfig::default()
+        };
+        let policy = cfg.licence_policy().unwrap();
+        assert_eq!(
+            policy.allowance(generec_licence::Class::Reserved).max_words,
+            3
+        );
+        assert_eq!(
+            GenerationConfig::default().licence_policy().unwrap(),
+            generec_licence::Policy::default()
+        );
+        let missing = GenerationConfig {
+            licence_bundle: dir.path().join("absent.toml").display().to_string(),
+            ..GenerationConfig::default()
+        };
+        let err = missing.licence_policy().unwrap_err().to_string();
+        assert!(err.contains("licence_bundle"), "{err}");
+    }
 }

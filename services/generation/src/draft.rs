@@ -40,6 +40,8 @@ pub struct Attribution {
     pub source_id: String,
     pub score: f32,
     pub supported: bool,
+    /// The generator's own framing (a digest's lead): states no fact.
+    pub framing: bool,
 }
 
 /// What generation produced.
@@ -118,6 +120,7 @@ mod tests {
                     source_id: "x#0".into(),
                     score: 1.0,
                     supported: true,
+                    framing: false,
                 },
                 Attribution {
                     start: 0,
@@ -125,6 +128,7 @@ mod tests {
                     source_id: String::new(),
                     score: 0.0,
                     supported: false,
+                    framing: false,
                 },
             ],
             c2pa_action: "c2pa.created".into(),

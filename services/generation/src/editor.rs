@@ -262,21 +262,12 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> EditError {
 
 /// Whether a licence allows derivatives; see the module docs.
 pub fn licence_allows_derivatives(licence: &str, owner_consent: bool) -> Result<(), EditError> {
-    let key = licence.trim().to_ascii_uppercase().replace(['_', ' '], "-");
-    if key.is_empty() {
-        return Ok(());
-    }
-    let no_derivatives = key.starts_with("CC") && key.split('-').any(|t| t == "ND");
-    let reserved = matches!(
-        key.as_str(),
-        "ALL-RIGHTS-RESERVED" | "ARR" | "PROPRIETARY" | "COPYRIGHT"
-    );
-    if no_derivatives || (reserved && !owner_consent) {
-        return Err(EditError::NoDerivatives {
+    match generec_licence::derivative_refusal(licence, owner_consent, &[], &[]) {
+        Some(_) => Err(EditError::NoDerivatives {
             licence: licence.trim().to_string(),
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Embeds texts, one vector per text, or `None` when no model is available.

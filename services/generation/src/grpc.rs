@@ -336,6 +336,7 @@ pub fn draft_to(d: Draft) -> pb::Draft {
                 source_id: a.source_id,
                 score: a.score,
                 supported: a.supported,
+                framing: a.framing,
             })
             .collect(),
         c2pa_action: d.c2pa_action,

@@ -478,6 +478,7 @@ impl Generation {
                         source_id: id,
                         score: k.score,
                         supported: true,
+                        framing: false,
                     });
                 }
                 d.title = t.title;
@@ -708,7 +709,7 @@ impl Generation {
         let mut draft = match backend {
             Backend::Composer => composed_draft(base, composition),
             Backend::Embedded | Backend::Openai => {
-                self.written_draft(base, composition, &args, backend, deadline)
+                self.written_draft(base, composition, &docs, &args, backend, deadline)
                     .await?
             }
         };
@@ -725,6 +726,7 @@ impl Generation {
         &self,
         mut d: Draft,
         composition: Composition,
+        docs: &[SourceDoc],
         args: &CreateArgs,
         backend: Backend,
         deadline: Option<Instant>,
@@ -734,7 +736,8 @@ impl Generation {
             .iter()
             .filter(|p| !p.id.ends_with("#title"))
             .collect();
-        let (system, user) = prompt(&args.guidance, &composition.title, &facts);
+        let rules = source_rules(docs, &facts, &self.parts.composer.licence);
+        let (system, user) = prompt(&args.guidance, &composition.title, &facts, &rules);
         let max_tokens = token_budget(&args.guidance).min(self.parts.max_tokens);
         let seed = seed_for(&args.user_id, &args.instruction);
         remaining(deadline)?;
@@ -812,6 +815,7 @@ fn composed_draft(mut d: Draft, c: Composition) -> Draft {
             source_id: a.source_id,
             score: a.score,
             supported: true,
+            framing: a.framing,
         })
         .collect();
     d.generator_name = draft::generator_name("composer");
@@ -885,16 +889,93 @@ fn topic_tags(g: &Guidance, docs: &[SourceDoc]) -> Vec<String> {
     tags
 }
 
-/// The system and user prompts for a model back-end.
-fn prompt(g: &Guidance, title: &str, facts: &[&composer::Passage]) -> (String, String) {
+/// What the licence policy lets a written draft do with one source, in
+/// words for the prompt: the source's facts keep their numbers.
+struct SourceRule {
+    /// The 1-based numbers of the facts taken from this source.
+    facts: Vec<usize>,
+    text: String,
+}
+
+/// One rule per source the facts come from, from the policy the composer
+/// plans against (trust's `copyright.source` check holds the draft to it).
+fn source_rules(
+    docs: &[SourceDoc],
+    facts: &[&composer::Passage],
+    policy: &generec_licence::Policy,
+) -> Vec<SourceRule> {
+    let mut rules: Vec<SourceRule> = Vec::new();
+    for doc in docs {
+        let numbers: Vec<usize> = facts
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.item_id == doc.item_id)
+            .map(|(i, _)| i + 1)
+            .collect();
+        if numbers.is_empty() {
+            continue;
+        }
+        let applied = policy.apply(&generec_licence::SourceRights {
+            item_id: doc.item_id.clone(),
+            licence: doc.licence.clone(),
+            creator: doc.creator_id.clone(),
+        });
+        let a = applied.allowance;
+        let mut text = format!("\"{}\"", doc.title.trim());
+        if !doc.creator_id.trim().is_empty() {
+            text.push_str(&format!(" by {}", doc.creator_id.trim()));
+        }
+        let licence = if doc.licence.trim().is_empty() {
+            "no stated licence"
+        } else {
+            doc.licence.trim()
+        };
+        text.push_str(&format!(" ({licence}): "));
+        text.push_str(&match (a.use_, a.word_limit()) {
+            (generec_licence::Use::None, _) => "do not use it.".to_string(),
+            (_, usize::MAX) => "you may quote it.".to_string(),
+            (generec_licence::Use::Quote, n) => format!(
+                "copy at most {n} of its words word for word in all; say the rest in your own words."
+            ),
+            (generec_licence::Use::Facts, n) => format!(
+                "use its facts in your own words; never copy more than {n} words in a row."
+            ),
+        });
+        if a.attribution && a.use_ != generec_licence::Use::None {
+            text.push_str(" Name it in the text (its title or its author).");
+        }
+        rules.push(SourceRule {
+            facts: numbers,
+            text,
+        });
+    }
+    rules
+}
+
+/// The system and user prompts for a model back-end: the facts, what each
+/// source's licence allows, and what to write.
+fn prompt(
+    g: &Guidance,
+    title: &str,
+    facts: &[&composer::Passage],
+    rules: &[SourceRule],
+) -> (String, String) {
     let system =
         "You are a careful news writer. Write only from the numbered facts you are given. \
                   Do not add names, numbers, dates or claims that are not in the facts. \
+                  Respect each source's rule on how much may be copied word for word. \
                   Write plain prose without lists or headings."
             .to_string();
     let mut user = String::from("Facts:\n");
     for (i, f) in facts.iter().enumerate() {
         user.push_str(&format!("{}. {}\n", i + 1, f.text));
+    }
+    if !rules.is_empty() {
+        user.push_str("\nSources and their rules:\n");
+        for r in rules {
+            let numbers: Vec<String> = r.facts.iter().map(usize::to_string).collect();
+            user.push_str(&format!("- facts {}: {}\n", numbers.join(", "), r.text));
+        }
     }
     let what = match g.format {
         Some(Format::Summary) => "a short summary",
@@ -986,6 +1067,50 @@ fn clean_model_text(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::guidance::{Tone, TopicWeight};
+
+    #[test]
+    fn the_prompt_states_each_sources_allowance() {
+        let doc = |id: &str, licence: &str| SourceDoc {
+            item_id: id.into(),
+            title: format!("Title of {id}"),
+            body: "A sentence of the source.".into(),
+            licence: licence.into(),
+            creator_id: "BBC News".into(),
+            ..SourceDoc::default()
+        };
+        let docs = [
+            doc("news", "all-rights-reserved"),
+            doc("open", "CC-BY-4.0"),
+            doc("unused", "CC0-1.0"),
+        ];
+        let passage = |item: &str, i: usize| SourcePassage {
+            id: format!("{item}#{i}"),
+            item_id: item.into(),
+            text: format!("fact {i} of {item}"),
+        };
+        let facts = [passage("news", 0), passage("open", 2), passage("news", 3)];
+        let facts: Vec<&SourcePassage> = facts.iter().collect();
+        let rules = source_rules(&docs, &facts, &generec_licence::Policy::default());
+        assert_eq!(rules.len(), 2, "a source with no facts gets no rule");
+        assert_eq!(rules[0].facts, vec![1, 3]);
+        assert!(
+            rules[0].text.contains("at most 40 of its words"),
+            "{}",
+            rules[0].text
+        );
+        assert!(rules[0].text.contains("Name it"), "{}", rules[0].text);
+        assert!(
+            rules[1].text.contains("you may quote it"),
+            "{}",
+            rules[1].text
+        );
+        let (system, user) = prompt(&Guidance::default(), "Markets", &facts, &rules);
+        assert!(system.contains("word for word"));
+        assert!(
+            user.contains("- facts 1, 3: \"Title of news\" by BBC News (all-rights-reserved)"),
+            "{user}"
+        );
+    }
 
     #[test]
     fn edit_ops_follow_the_guidance() {

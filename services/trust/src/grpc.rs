@@ -104,6 +104,18 @@ pub fn context_from(ctx: Option<pb::ReviewContext>) -> Result<ReviewContext, Tru
         generec_provenance::ids::check_id(&ctx.user_id)
             .map_err(|e| TrustError::invalid("context.user_id", e))?;
     }
+    if ctx.framing.len() > MAX_FRAMING_RANGES {
+        return Err(TrustError::invalid(
+            "context.framing",
+            format!("at most {MAX_FRAMING_RANGES} ranges"),
+        ));
+    }
+    if let Some(r) = ctx.framing.iter().find(|r| r.start > r.end) {
+        return Err(TrustError::invalid(
+            "context.framing",
+            format!("range {}..{} ends before it starts", r.start, r.end),
+        ));
+    }
     Ok(ReviewContext {
         kind,
         user_id: ctx.user_id,
@@ -131,8 +143,16 @@ pub fn context_from(ctx: Option<pb::ReviewContext>) -> Result<ReviewContext, Tru
             })
             .collect(),
         instruction: ctx.instruction,
+        framing: ctx
+            .framing
+            .iter()
+            .map(|r| (r.start as usize, r.end as usize))
+            .collect(),
     })
 }
+
+/// Most framing ranges a review context may mark.
+const MAX_FRAMING_RANGES: usize = 64;
 
 fn finding_to(f: Finding) -> pb::Finding {
     let (start, end) = f.span.unwrap_or((0, 0));

@@ -165,6 +165,44 @@ pub fn terms(licence: &str) -> Terms {
     Terms::of_class(Class::Reserved)
 }
 
+/// Why a licence refuses derivatives (an edit of the item).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A Creative Commons `ND` element, or an id listed as such: no
+    /// derivatives whatever the owner says.
+    NoDerivatives,
+    /// All rights reserved (or an id listed as needing consent), and the
+    /// owner has not consented.
+    NoConsent,
+}
+
+/// The derivative rule, shared by the editor (which refuses) and trust's
+/// `copyright.derivative` check (which reports): a Creative Commons id with
+/// an `ND` element, or one of `more_no_derivatives`, forbids derivatives;
+/// `all-rights-reserved` (also `ARR`, `proprietary`, `copyright`) or one
+/// of `more_needing_consent` forbids them unless the owner consented; an
+/// empty or other id allows them. Ids compare as [`key`]s.
+pub fn derivative_refusal(
+    licence: &str,
+    owner_consent: bool,
+    more_no_derivatives: &[String],
+    more_needing_consent: &[String],
+) -> Option<Refusal> {
+    let k = key(licence);
+    if k.is_empty() {
+        return None;
+    }
+    let listed = |ids: &[String]| ids.iter().any(|id| key(id) == k);
+    if (k.starts_with("CC") && k.split('-').any(|t| t == "ND")) || listed(more_no_derivatives) {
+        return Some(Refusal::NoDerivatives);
+    }
+    let reserved = matches!(
+        k.as_str(),
+        "ALL-RIGHTS-RESERVED" | "ARR" | "PROPRIETARY" | "COPYRIGHT"
+    ) || listed(more_needing_consent);
+    (reserved && !owner_consent).then_some(Refusal::NoConsent)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ pub mod class;
 pub mod overlap;
 pub mod policy;
 
-pub use class::{Class, Terms};
+pub use class::{Class, Refusal, Terms, derivative_refusal};
 pub use policy::{Allowance, Grant, Policy, PolicyError, SourceRights, Use};
 
 /// A source passage or item a generated text was made from.
@@ -238,6 +238,34 @@ mod tests {
     }
 
     const ARTICLE: &str = "Shares in London rose sharply on Tuesday after the central bank held interest rates at five percent for the third month running, surprising analysts who had expected a cut before the summer. Banks led the gains while miners fell back as metal prices slipped in Asian trading overnight.";
+
+    #[test]
+    fn the_rules_are_read_from_a_whole_bundle() {
+        let bundle = r#"
+version = "x"
+[privacy]
+enabled = true
+[copyright]
+shingle_words = 8
+[copyright.licence.allow]
+reserved = { use = "quote", max_words = 3, attribution = true }
+"#;
+        let p = Policy::from_bundle(bundle).unwrap();
+        assert_eq!(p.allowance(Class::Reserved).max_words, 3);
+        assert_eq!(
+            p.allowance(Class::Attribution),
+            Policy::default().allowance(Class::Attribution)
+        );
+        assert_eq!(
+            Policy::from_bundle("version = \"x\"").unwrap(),
+            Policy::default()
+        );
+        let bad = Policy::from_bundle("[copyright.licence]\nmin_run_words = 1").unwrap_err();
+        assert!(bad.contains("min_run_words"), "{bad}");
+        let unknown = Policy::from_bundle("[copyright.licence]\nmax = 1").unwrap_err();
+        assert!(unknown.contains("copyright.licence"), "{unknown}");
+        assert!(Policy::from_bundle("not toml [").is_err());
+    }
 
     #[test]
     fn a_short_attributed_quotation_from_a_reserved_source_is_allowed() {

@@ -145,6 +145,24 @@ pub struct Applied {
 }
 
 impl Policy {
+    /// The `[copyright.licence]` section of a whole trust bundle (TOML),
+    /// validated; the defaults when the bundle has none. For services that
+    /// plan against the rules trust will hold them to without reading the
+    /// rest of the bundle.
+    pub fn from_bundle(bundle_toml: &str) -> Result<Policy, String> {
+        let doc: toml::Table =
+            toml::from_str(bundle_toml).map_err(|e| format!("the bundle is not TOML: {e}"))?;
+        let section = doc.get("copyright").and_then(|c| c.get("licence")).cloned();
+        let policy = match section {
+            None => Policy::default(),
+            Some(v) => v
+                .try_into::<Policy>()
+                .map_err(|e| format!("copyright.licence: {e}"))?,
+        };
+        policy.validate().map_err(|e| format!("copyright.{e}"))?;
+        Ok(policy)
+    }
+
     /// Checks the section once, when a bundle is loaded.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if !(2..=50).contains(&self.min_run_words) {

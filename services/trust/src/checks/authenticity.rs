@@ -41,6 +41,16 @@
 //! (`authenticity.unsupported.low_overlap`), and evidence saying what is
 //! missing ("the number 4.2% appears in no source").
 //!
+//! # Framing
+//!
+//! A generator may mark byte ranges of its content as its own framing
+//! ([`ReviewContext::framing`]: a lead saying what a digest covers). A
+//! sentence inside a framing range is not held to the sources' words: when
+//! its only failing is low overlap it is left out of the assessment. It is
+//! still held to their numbers, names, quotations and negations, and only
+//! `framing_max_words` content words in all are let off this way (a caller
+//! that marks everything as framing gains a few sentences, no more).
+//!
 //! Known limits: a sentence that drops a source's negation ("profits did
 //! not rise" → "profits rose") or swaps a verb for its antonym keeps its
 //! overlap and is not caught.
@@ -84,6 +94,9 @@ pub struct Config {
     pub stop_words: Vec<String>,
     /// More abbreviations that do not end a sentence (without the dot).
     pub abbreviations: Vec<String>,
+    /// Content words of framing sentences (see the module docs) that may
+    /// go unchecked for overlap, in all; framing beyond it is checked.
+    pub framing_max_words: usize,
 }
 
 impl Default for Config {
@@ -96,6 +109,7 @@ impl Default for Config {
             summary: true,
             stop_words: Vec::new(),
             abbreviations: Vec::new(),
+            framing_max_words: 40,
         }
     }
 }
@@ -1099,8 +1113,24 @@ impl Compiled {
             return Some(Assessment { sourced, sentences });
         }
         let index = SourceIndex::build(&context.sources, self);
+        let mut framing_left = self.config.framing_max_words;
         for f in &features {
-            sentences.push(self.judge(f, &index));
+            let judged = self.judge(f, &index);
+            // A framing sentence is held to the sources' claims, not to
+            // their words, within the budget.
+            let framing = context
+                .framing
+                .iter()
+                .any(|&(s, e)| s <= f.span.0 && f.span.1 <= e);
+            if framing
+                && !judged.supported
+                && judged.rule_id == "authenticity.unsupported.low_overlap"
+                && f.stems.len() <= framing_left
+            {
+                framing_left -= f.stems.len();
+                continue;
+            }
+            sentences.push(judged);
         }
         Some(Assessment { sourced, sentences })
     }
@@ -1611,6 +1641,50 @@ Film division profits slumped 27% to $284m.\n\nThe company will not pay a specia
         )
         .unwrap();
         out
+    }
+
+    #[test]
+    fn framing_is_held_to_claims_not_words_and_only_within_its_budget() {
+        let lead = "This digest brings together recent reports about media companies.";
+        let fact = "Time Warner said it now owns 8% of Google.";
+        let content = format!("{lead} {fact}");
+        let lead_range = (0, lead.len());
+        assert_eq!(
+            sentence_findings(&content).len(),
+            1,
+            "unmarked, the lead is unsupported"
+        );
+        let mut marked = sourced();
+        marked.framing = vec![lead_range];
+        assert!(
+            run(&content, &marked).is_empty(),
+            "{:?}",
+            run(&content, &marked)
+        );
+        // A framing range covering a sentence with a claim no source makes
+        // still fails.
+        let claim = "This digest brings together eleven recent reports about media companies.";
+        let content = format!("{claim} {fact}");
+        let mut marked = sourced();
+        marked.framing = vec![(0, content.len())];
+        let found = run(&content, &marked);
+        assert!(
+            found
+                .iter()
+                .any(|f| f.rule_id == "authenticity.unsupported.missing_claim"),
+            "{found:?}"
+        );
+        // Marking everything as framing lets off framing_max_words, no more.
+        let padding = "Readers will find many thoughtful pieces gathered here for a quiet weekend afternoon. "
+            .repeat(6);
+        let content = format!("{padding}{fact}");
+        let mut marked = sourced();
+        marked.framing = vec![(0, content.len())];
+        let unsupported = run(&content, &marked)
+            .into_iter()
+            .filter(|f| f.span.is_some())
+            .count();
+        assert!((1..6).contains(&unsupported), "{unsupported}");
     }
 
     fn sentence_findings(content: &str) -> Vec<Finding> {

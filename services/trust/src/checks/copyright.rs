@@ -161,10 +161,6 @@ pub struct Compiled {
     consent: Vec<String>,
 }
 
-fn licence_key(licence: &str) -> String {
-    licence.trim().to_ascii_uppercase().replace(['_', ' '], "-")
-}
-
 impl Compiled {
     /// Compiles the section once per bundle.
     pub fn compile(config: &Config, _env: &CompileEnv) -> Result<Self, TrustError> {
@@ -203,26 +199,26 @@ impl Compiled {
             no_derivatives: config
                 .no_derivative_licences
                 .iter()
-                .map(|l| licence_key(l))
+                .map(|l| generec_licence::class::key(l))
                 .collect(),
             consent: config
                 .consent_licences
                 .iter()
-                .map(|l| licence_key(l))
+                .map(|l| generec_licence::class::key(l))
                 .collect(),
         })
     }
 
     /// The derivative rule a parent breaks, with its evidence.
     fn derivative(&self, parent: &Parent) -> Option<(&'static str, String)> {
-        let key = licence_key(&parent.licence);
-        if key.is_empty() {
-            return None;
-        }
-        let nd = (key.starts_with("CC") && key.split('-').any(|t| t == "ND"))
-            || self.no_derivatives.contains(&key);
-        if nd {
-            return Some((
+        let refusal = generec_licence::derivative_refusal(
+            &parent.licence,
+            parent.owner_consent,
+            &self.no_derivatives,
+            &self.consent,
+        )?;
+        Some(match refusal {
+            generec_licence::Refusal::NoDerivatives => (
                 "copyright.derivative.no_derivatives",
                 format!(
                     "parent {} is licensed {}, which forbids derivatives{}",
@@ -234,23 +230,16 @@ impl Compiled {
                         ""
                     }
                 ),
-            ));
-        }
-        let reserved = matches!(
-            key.as_str(),
-            "ALL-RIGHTS-RESERVED" | "ARR" | "PROPRIETARY" | "COPYRIGHT"
-        ) || self.consent.contains(&key);
-        if reserved && !parent.owner_consent {
-            return Some((
+            ),
+            generec_licence::Refusal::NoConsent => (
                 "copyright.derivative.all_rights_reserved",
                 format!(
                     "parent {} is {} and its owner has not consented to derivatives",
                     parent.id,
                     parent.licence.trim()
                 ),
-            ));
-        }
-        None
+            ),
+        })
     }
 }
 
@@ -771,6 +760,14 @@ pub fn eval_cases(_env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_creators_built_in_licence_rules_are_the_default_bundles() {
+        assert_eq!(
+            generec_licence::Policy::from_bundle(crate::bundle::DEFAULT_BUNDLE).unwrap(),
+            generec_licence::Policy::default()
+        );
+    }
     use crate::registry::Registry;
 
     fn compiled() -> Compiled {

@@ -75,6 +75,9 @@ pub struct ReviewContext {
     pub sources: Vec<Source>,
     /// The instruction that produced the content.
     pub instruction: String,
+    /// Byte ranges of the content the generator marked as its own framing
+    /// (see the authenticity check).
+    pub framing: Vec<(usize, usize)>,
 }
 
 impl ReviewContext {

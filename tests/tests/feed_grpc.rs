@@ -518,6 +518,48 @@ async fn a_tiny_deadline_returns_the_retrieved_part_and_the_item_follows() {
     assert_checked(&cold, &s.trust_keys);
 }
 
+/// The request the demo makes, with the feed's default deadline (no
+/// grpc-timeout) and the default bundle: the digest is in this answer or in
+/// the next feeds, and never held by trust (its lead is the composer's own
+/// framing; its quotations keep within the allowance and name the source).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_digest_asked_for_with_the_default_deadline_reaches_the_feed() {
+    let Some(s) = stack().await else {
+        return;
+    };
+    let mut c = s.feed.client().await;
+    let first = c
+        .get_feed(get_feed(
+            "digest-reader",
+            10,
+            "a digest of this week's markets",
+            "",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_checked(&first, &s.trust_keys);
+    assert_ne!(
+        first.generation,
+        pb::GenerationStatus::Failed as i32,
+        "{}",
+        first.generation_detail
+    );
+    let made = if first.items.iter().any(|i| i.made_for_you) {
+        first
+    } else {
+        feed_until_made(&mut c, get_feed("digest-reader", 10, "", ""), &s.trust_keys).await
+    };
+    let digest = made.items.iter().find(|i| i.made_for_you).unwrap();
+    assert!(digest.title.contains("digest"), "{}", digest.title);
+    assert!(
+        digest.body.contains("This digest brings together passages"),
+        "{}",
+        digest.body
+    );
+    assert_eq!(digest.licence, "LicenseRef-generec-platform-terms");
+}
+
 /// A request whose generation fails after the request stopped waiting is
 /// not dropped: the next feed says so, with trust's reason, once. Here the
 /// bundle allows three words from a reserved source, so every digest of

@@ -189,7 +189,7 @@ async fn create_composes_a_grounded_digest_from_the_bbc_corpus() {
     assert_eq!(framing.len(), 1, "{:?}", draft.attributions);
     assert!(framing[0].source_id.is_empty() && framing[0].start == 0);
     assert!(
-        draft.body[..framing[0].end as usize].starts_with("This digest brings together reports")
+        draft.body[..framing[0].end as usize].starts_with("This digest brings together passages")
     );
     // Every other sentence names its source passage, and the passage is in
     // the corpus item it names.

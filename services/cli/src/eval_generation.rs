@@ -312,7 +312,22 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
         None => Scorer::lexical(),
     };
     let lm = models.lm.clone();
+    // The same creator with no quotation limit on any source: what the
+    // allowance costs in relevance.
+    let unlimited_bundle = dir.path().join("unlimited.toml");
+    std::fs::write(
+        &unlimited_bundle,
+        "[copyright.licence.allow]\n\
+         no_derivatives = { use = \"quote\", max_words = 0, attribution = true }\n\
+         reserved = { use = \"quote\", max_words = 0, attribution = true }\n",
+    )?;
+    let unlimited = GenerationConfig {
+        licence_bundle: unlimited_bundle.display().to_string(),
+        ..gen_cfg.clone()
+    }
+    .open_with(models.clone())?;
     let core = Arc::new(gen_cfg.open_with(models)?);
+    let mut relevance_unlimited = 0.0f64;
     let instructor = Instructor::default();
 
     // Every BBC article, as the licence rules see it: what a draft copies
@@ -404,6 +419,23 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
             let v = measure.vectors(&[instruction, &out, &lead]);
             tally.relevance += f64::from(v[0].similarity(&v[1]));
             tally.baseline += f64::from(v[0].similarity(&v[2]));
+            if *backend == Backend::Composer {
+                let free = unlimited
+                    .create(
+                        CreateArgs {
+                            user_id: "eval".into(),
+                            guidance: g.clone(),
+                            instruction: instruction.to_string(),
+                            backend: Some(Backend::Composer),
+                            ..CreateArgs::default()
+                        },
+                        None,
+                    )
+                    .await?;
+                let free_out = body_sentences(&free).join(" ");
+                let v = measure.vectors(&[instruction, &free_out]);
+                relevance_unlimited += f64::from(v[0].similarity(&v[1]));
+            }
             if length_ok(&draft, &g, sentences.len()) {
                 tally.length_ok += 1;
             }
@@ -482,6 +514,14 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
         );
     }
 
+    if let Some((_, t)) = tallies.iter().find(|(b, _)| *b == Backend::Composer) {
+        let with = Tally::mean(t.relevance, t.n);
+        let without = Tally::mean(relevance_unlimited, t.n);
+        println!(
+            "\ncomposer relevance within the quotation allowance {with:.3}; with no limit on any source {without:.3} (the allowance costs {:.3})",
+            without - with
+        );
+    }
     println!(
         "\n| back-end | words copied from one restricted source: max | mean of per-draft max | drafts within the allowance | drafts that pass review |"
     );

@@ -642,8 +642,8 @@ fn lead(
     sections: usize,
 ) -> Option<String> {
     let what = match input.guidance.format {
-        Some(Format::Digest) if sections > 0 => "This digest brings together reports",
-        Some(Format::Article) | None if sections > 1 => "This piece draws on reports",
+        Some(Format::Digest) if sections > 0 => "This digest brings together passages",
+        Some(Format::Article) | None if sections > 1 => "This piece draws on passages",
         _ => return None,
     };
     let covered: Vec<String> = input
@@ -1027,7 +1027,7 @@ mod tests {
         let lead = &c.body[framing[0].start..framing[0].end];
         assert_eq!(
             lead,
-            "This digest brings together reports on markets this week, each under the title of its source."
+            "This digest brings together passages on markets this week, each under the title of its source."
         );
         assert!(c.body[framing[0].end..].starts_with("\n\n"));
         assert!(!c.sources.iter().any(|p| p.text == lead));

@@ -159,6 +159,13 @@ fn supported_share(d: &Draft) -> Option<f32> {
                 ..Source::default()
             })
             .collect(),
+        // The lead is the composer's own framing, as the feed marks it.
+        framing: d
+            .attributions
+            .iter()
+            .filter(|a| a.framing)
+            .map(|a| (a.start, a.end))
+            .collect(),
         ..ReviewContext::default()
     };
     authenticity::supported_share(&d.body, &context, &authenticity::Config::default())

@@ -57,6 +57,11 @@ pub struct GenerationEvalArgs {
     /// BBC articles for the false-positive rate.
     #[arg(long, default_value_t = 500)]
     pub human_samples: usize,
+    /// A file of instructions (one a line, `#` comments) to run instead of
+    /// the fixed set, e.g. `services/cli/data/generation_dev_instructions.txt`
+    /// for tuning; the fixed set is the one figures are reported on.
+    #[arg(long)]
+    pub instructions: Option<PathBuf>,
     /// The labelled timed items for clips and thumbnails.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../generation/tests/fixtures/timed_edits.json"))]
     pub timed_labels: PathBuf,
@@ -363,7 +368,17 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     }
     let mut tallies: Vec<(Backend, Tally)> =
         backends.iter().map(|b| (*b, Tally::default())).collect();
-    for (i, instruction) in INSTRUCTIONS.iter().enumerate() {
+    let instructions: Vec<String> = match &args.instructions {
+        None => INSTRUCTIONS.iter().map(|s| s.to_string()).collect(),
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .map(str::to_string)
+            .collect(),
+    };
+    for (i, instruction) in instructions.iter().enumerate() {
         let interp = instructor.interpret(&InterpretInput {
             instruction: instruction.to_string(),
             ..InterpretInput::default()
@@ -499,7 +514,7 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
 
     println!(
         "## Generation quality ({} instructions, BBC corpus)\n",
-        INSTRUCTIONS.len()
+        instructions.len()
     );
     println!("relevance measured with {}\n", measure.describe());
     println!(

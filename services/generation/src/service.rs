@@ -43,7 +43,7 @@ pub const MAX_INSTRUCTION_BYTES: usize = 4096;
 pub const MAX_SIGNALS: usize = 256;
 pub const MAX_LIKED: usize = 64;
 pub const MAX_SOURCES: usize = 32;
-pub const DEFAULT_SOURCES: usize = 8;
+pub const DEFAULT_SOURCES: usize = 12;
 const MAX_ID_BYTES: usize = 256;
 
 /// A language model that writes text from a prompt.

@@ -130,6 +130,7 @@ pub fn bench_provenance(items: usize) -> Result<()> {
         bundle_version: "bench".into(),
         licence: "CC-BY-4.0".into(),
         made_from: vec![],
+        scores: Default::default(),
     };
     for t in &texts {
         p.record_review(

@@ -55,7 +55,7 @@ enum Command {
     /// Counts from a running corpus service.
     Stats(client::AddrArgs),
     /// Run the trust checks on content without a server and print the
-    /// verdict, findings, redacted text and bundle hash as JSON.
+    /// verdict, findings, per-category scores, redacted text and bundle hash as JSON.
     Review(review::ReviewArgs),
     /// Runs the instructor on an instruction (no server needed) and prints
     /// the guidance and the decision as JSON.

@@ -1,6 +1,6 @@
 //! `generec review`: the trust service's checks without a server, so an
 //! operator can try a bundle before deploying it. Prints one JSON object
-//! (verdict, findings, redacted text, bundle hash), or with `--jsonl` reads
+//! (verdict, findings, per-category scores, redacted text, bundle hash), or with `--jsonl` reads
 //! one JSON request a line and writes one result a line.
 
 use std::io::{BufRead, Read, Write};

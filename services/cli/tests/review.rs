@@ -49,6 +49,17 @@ fn one_content_gives_one_json_result_with_verdict_findings_redaction_and_bundle_
     assert_eq!(v["bundle_hash"].as_str().unwrap().len(), 64);
     assert_eq!(v["findings"][0]["category"], "privacy.email");
     assert_eq!(v["redacted_text"], "write to [email] today");
+    // A score for every category the bundle acts on, found or not.
+    let scores = v["scores"].as_object().expect("per-category scores");
+    assert!(scores["privacy.email"].as_f64().unwrap() > 0.5, "{scores:?}");
+    assert!(scores.len() > 1, "{scores:?}");
+    assert!(
+        scores
+            .iter()
+            .filter(|(k, _)| k.as_str() != "privacy.email")
+            .all(|(_, s)| s.as_f64() == Some(0.0)),
+        "{scores:?}"
+    );
 
     let (ok, out, _) = review(
         &["--parent", "p1:CC-BY-ND-4.0", "-"],

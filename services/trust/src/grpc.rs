@@ -183,6 +183,11 @@ pub fn outcome_to(o: Outcome) -> pb::ReviewResponse {
         bundle_version: o.bundle_version,
         licence: o.licence,
         made_from: o.made_from.into_iter().map(made_from_to).collect(),
+        scores: o
+            .scores
+            .into_iter()
+            .map(|(c, s)| (c.to_string(), s))
+            .collect(),
     }
 }
 

@@ -770,6 +770,7 @@ mod tests {
             bundle_version: "v1".into(),
             licence: "CC-BY-4.0".into(),
             made_from: vec![],
+            scores: Default::default(),
         }
     }
 

@@ -56,6 +56,11 @@ pub struct Outcome {
     /// ingredients (parents first, then each cited item).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub made_from: Vec<crate::checks::made_from::MadeFrom>,
+    /// Every category the bundle acts on, with the highest score any check
+    /// gave the content in it before the bundle's thresholds (0 when none
+    /// found anything): how close the content came, category by category.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub scores: std::collections::BTreeMap<&'static str, f32>,
 }
 
 impl Bundle {
@@ -100,6 +105,16 @@ impl Bundle {
 
     /// Applies the bundle's actions to raw findings and combines them.
     pub fn decide(&self, content: &str, raw: Vec<Finding>) -> Outcome {
+        let mut scores: std::collections::BTreeMap<&'static str, f32> = self
+            .rules
+            .keys()
+            .map(|c| (c.as_str(), 0.0))
+            .collect();
+        for f in &raw {
+            if let Some(s) = scores.get_mut(f.category.as_str()) {
+                *s = s.max(f.score);
+            }
+        }
         let mut findings = Vec::with_capacity(raw.len());
         for mut f in raw {
             if f.category == Category::InternalError {
@@ -130,6 +145,7 @@ impl Bundle {
             bundle_version: self.version.clone(),
             licence: String::new(),
             made_from: Vec::new(),
+            scores,
         }
     }
 }

@@ -51,7 +51,10 @@ fn one_content_gives_one_json_result_with_verdict_findings_redaction_and_bundle_
     assert_eq!(v["redacted_text"], "write to [email] today");
     // A score for every category the bundle acts on, found or not.
     let scores = v["scores"].as_object().expect("per-category scores");
-    assert!(scores["privacy.email"].as_f64().unwrap() > 0.5, "{scores:?}");
+    assert!(
+        scores["privacy.email"].as_f64().unwrap() > 0.5,
+        "{scores:?}"
+    );
     assert!(scores.len() > 1, "{scores:?}");
     assert!(
         scores

@@ -33,6 +33,7 @@ fn certify(p: &Provenance, text: &str) -> Certified {
         bundle_version: "v".into(),
         licence: "CC-BY-4.0".into(),
         made_from: vec![],
+        scores: Default::default(),
     };
     p.record_review(text, &ReviewContext::created_for("u1"), &allow)
         .unwrap();

@@ -105,11 +105,8 @@ impl Bundle {
 
     /// Applies the bundle's actions to raw findings and combines them.
     pub fn decide(&self, content: &str, raw: Vec<Finding>) -> Outcome {
-        let mut scores: std::collections::BTreeMap<&'static str, f32> = self
-            .rules
-            .keys()
-            .map(|c| (c.as_str(), 0.0))
-            .collect();
+        let mut scores: std::collections::BTreeMap<&'static str, f32> =
+            self.rules.keys().map(|c| (c.as_str(), 0.0)).collect();
         for f in &raw {
             if let Some(s) = scores.get_mut(f.category.as_str()) {
                 *s = s.max(f.score);

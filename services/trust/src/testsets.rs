@@ -413,7 +413,7 @@ mod tests {
     const FLOORS: &[(Family, f64, f64)] = &[
         (Family::Privacy, 1.0, 0.99),
         (Family::Safety, 0.93, 0.41),
-        (Family::Bias, 0.94, 0.56),
+        (Family::Bias, 0.99, 0.96),
         (Family::Injection, 1.0, 0.99),
         (Family::Disinformation, 1.0, 0.89),
         (Family::Authenticity, 0.78, 0.73),

@@ -2,7 +2,8 @@
 //! one, and generalisations about groups of people.
 //!
 //! **Insensitive wording** (`bias.insensitive`) uses retext-equality's
-//! English patterns (fetched by `scripts/fetch-data`, path from the bundle):
+//! English patterns (fetched by `scripts/fetch-data`, path from the bundle)
+//! and generec's own in the same format (`lexicons/equality-extra-en.json`):
 //! each term with its suggested alternatives, matched the way retext
 //! matches them (whole words, case-insensitive unless the term has capitals,
 //! hyphens and apostrophes ignored, `*` for any one word). Findings carry
@@ -35,7 +36,18 @@
 //! - "<group> can't/cannot ..." (0.75; not for professions, whose "can't"
 //!   is usually a rule);
 //! - "typical <group>" (0.65) and idioms ("boys will be boys", "like a
-//!   girl") (0.7).
+//!   girl") (0.7);
+//! - without an adverb, after fillers ("these days", "just"): "<group>
+//!   arent cut out for / built for ..." (0.8), "shouldnt be <noun>" (0.7,
+//!   not a passive: "shouldnt be forced"), "only care about / come for"
+//!   and "come here only to" (0.75), "have no <noun>" unless the noun is a
+//!   rule's ("access", "right") (0.7), "are <adjective> because they"
+//!   (0.75).
+//!
+//! Groups are the committed nouns plus a modifier and a plural noun for
+//! people ("female drivers", "older workers"), of the modifier's kind. The
+//! word lists (idioms, traits, generalising adverbs, neutral predicates,
+//! modifiers ...) are data: `lexicons/stereotypes.toml`.
 //!
 //! A determiner, number or possessive before the group ("the men",
 //! "some women", "my dads") makes it specific, not a generalisation.
@@ -59,6 +71,19 @@ use super::phrases::{Hyphens, Normalized, PhraseSet, PhraseSetBuilder};
 use super::{Check, CheckError, CompileEnv, EvalCase, Input};
 use crate::error::TrustError;
 use crate::finding::{Category, Finding};
+
+/// generec's own insensitive terms, in retext-equality's format
+/// (`lexicons/equality-extra-en.json`): a condition described as suffering
+/// or victimhood ("suffers from autism", "epilepsy sufferer") for
+/// conditions retext does not list, and "illegal immigrants". Hand-written
+/// for generec from the NCDJ disability style guide and AP style; no
+/// third-party text.
+const EXTRA_EQUALITY: &str = include_str!("../../lexicons/equality-extra-en.json");
+
+fn extra_equality() -> Vec<EqualityPattern> {
+    serde_json::from_str(EXTRA_EQUALITY)
+        .expect("lexicons/equality-extra-en.json is part of the build and parses")
+}
 
 /// The committed hand-written evaluation cases.
 pub const EVALSET: &str = include_str!("../../evalsets/bias.tsv");
@@ -211,349 +236,38 @@ enum Payload {
     Idiom(u8),
 }
 
-/// Stereotype idioms, hand-written: (phrase, score).
-const IDIOMS: &[(&str, f32)] = &[
-    ("boys will be boys", 0.7),
-    ("like a girl", 0.7),
-    ("woman driver", 0.7),
-    ("women drivers", 0.7),
-    ("throws like a girl", 0.7),
-    ("runs like a girl", 0.7),
-    ("act like a lady", 0.6),
-    ("real men don't", 0.7),
-    ("real men dont", 0.7),
-    ("real men do not", 0.7),
-    ("not bad for a girl", 0.7),
-    ("good at math for a girl", 0.7),
-];
+/// The word lists of the stereotype rules (`lexicons/stereotypes.toml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lexicon {
+    idioms: Vec<(String, f32)>,
+    neutral_predicates: std::collections::HashSet<String>,
+    #[serde(deserialize_with = "pairs_to_map")]
+    generalising: HashMap<String, f32>,
+    traits: std::collections::HashSet<String>,
+    claim_verbs: std::collections::HashSet<String>,
+    specific: std::collections::HashSet<String>,
+    permission: std::collections::HashSet<String>,
+    unsuited: Vec<String>,
+    fillers: Vec<String>,
+    only_verbs: std::collections::HashSet<String>,
+    have_no_neutral: std::collections::HashSet<String>,
+    modifiers: Vec<(String, String)>,
+    people_nouns: Vec<String>,
+}
 
-/// Predicates after "are" that describe a rule or an invitation, not a
-/// trait.
-const NEUTRAL_PREDICATES: &[&str] = &[
-    "welcome",
-    "invited",
-    "eligible",
-    "encouraged",
-    "allowed",
-    "permitted",
-    "free",
-    "included",
-    "protected",
-    "equal",
-    "asked",
-    "required",
-    "registered",
-    "covered",
-    "affected",
-    "expected",
-    "requested",
-    "reminded",
-    "advised",
-    "urged",
-    "subject",
-    "exempt",
-    "treated",
-    "paid",
-    "given",
-    "offered",
-    "able",
-    "accepted",
-    "admitted",
-    "obliged",
-    "obligated",
-    "due",
-    "represented",
-    "underrepresented",
-    "overrepresented",
-    "individuals",
-    "people",
-    "human",
-    "humans",
-    "citizens",
-    "members",
-    "different",
-    "unique",
-    "diverse",
-    "here",
-    "present",
-    "now",
-    "also",
-    "being",
-    "going",
-    "getting",
-    "taking",
-    "joining",
-    "attending",
-    "working",
-    "invited",
-    "responsible",
-    "liable",
-    "entitled",
-    "advised",
-    "needed",
-    "wanted",
-];
+/// `[[phrase, score], ...]` as a map.
+fn pairs_to_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, f32>, D::Error> {
+    Ok(Vec::<(String, f32)>::deserialize(d)?.into_iter().collect())
+}
 
-/// Adverbs that make a bare plural a generalisation, with their score.
-const GENERALISING: &[(&str, f32)] = &[
-    ("always", 0.8),
-    ("never", 0.8),
-    ("all", 0.8),
-    ("naturally", 0.8),
-    ("inherently", 0.8),
-    ("genetically", 0.8),
-    ("born", 0.7),
-    ("typically", 0.7),
-    ("generally", 0.6),
-    ("usually", 0.6),
-    ("basically", 0.6),
-    ("just", 0.6),
-    ("so", 0.6),
-    ("too", 0.6),
-    ("such", 0.6),
-    ("the worst", 0.8),
-    ("incapable", 0.8),
-    ("hopeless", 0.8),
-    ("useless", 0.85),
-    ("terrible", 0.8),
-    ("bad", 0.7),
-    ("better", 0.7),
-    ("worse", 0.8),
-    ("superior", 0.85),
-    ("inferior", 0.85),
-    ("smarter", 0.75),
-    ("dumber", 0.85),
-    ("weaker", 0.75),
-    ("stronger", 0.6),
-    ("only good for", 0.85),
-    ("only interested in", 0.8),
-    ("obsessed with", 0.75),
-];
-
-/// Traits that, said of a whole group, are a stereotype.
-const TRAITS: &[&str] = &[
-    "lazy",
-    "stupid",
-    "dumb",
-    "greedy",
-    "dirty",
-    "violent",
-    "criminals",
-    "terrorists",
-    "thieves",
-    "liars",
-    "cheats",
-    "cheap",
-    "stingy",
-    "emotional",
-    "hysterical",
-    "weak",
-    "arrogant",
-    "rude",
-    "loud",
-    "smelly",
-    "uneducated",
-    "ignorant",
-    "primitive",
-    "untrustworthy",
-    "dishonest",
-    "manipulative",
-    "aggressive",
-    "irrational",
-    "bossy",
-    "submissive",
-    "unreliable",
-    "incompetent",
-    "illiterate",
-    "backward",
-    "fanatics",
-    "extremists",
-    "drunks",
-    "alcoholics",
-    "boring",
-    "shallow",
-    "materialistic",
-    "snowflakes",
-    "fragile",
-    "crazy",
-    "nuts",
-    "nagging",
-    "sneaky",
-    "cold",
-    "humourless",
-    "humorless",
-    "selfish",
-    "spoiled",
-    "spoilt",
-    "entitled",
-    "worthless",
-    "ugly",
-    "fat",
-    "bad drivers",
-    "terrible drivers",
-    "bad at math",
-    "bad at maths",
-    "bad at science",
-    "good at math",
-    "good at maths",
-    "bad with money",
-    "good with money",
-    "bad cooks",
-    "gold diggers",
-    "bad at driving",
-    "all the same",
-    "all alike",
-    "drama queens",
-    "control freaks",
-    "money grabbing",
-    "lying",
-    "scroungers",
-    "freeloaders",
-    "parasites",
-    "animals",
-    "savages",
-    "inferior",
-    "superior",
-    "smarter",
-    "naive",
-    "gullible",
-    "clueless",
-    "technophobes",
-    "cowards",
-    "weaklings",
-    "bigots",
-    "racists",
-    "sexist",
-    "racist",
-    "sluts",
-    "whores",
-    "pigs",
-    "dogs",
-    "hopeless",
-    "useless",
-    "incapable",
-    "unprofessional",
-    "overemotional",
-    "oversensitive",
-    "too sensitive",
-    "too emotional",
-];
-
-/// Verbs after "all <group>" / "<group> always" that make a claim about
-/// the whole group.
-const CLAIM_VERBS: &[&str] = &[
-    "are",
-    "have",
-    "do",
-    "dont",
-    "can",
-    "cant",
-    "cannot",
-    "wont",
-    "love",
-    "hate",
-    "like",
-    "want",
-    "think",
-    "know",
-    "look",
-    "act",
-    "drive",
-    "lie",
-    "steal",
-    "smell",
-    "talk",
-    "cheat",
-    "believe",
-    "care",
-    "get",
-    "complain",
-    "cry",
-    "whine",
-    "nag",
-    "eat",
-    "drink",
-    "listen",
-    "understand",
-    "behave",
-    "spend",
-    "waste",
-    "shout",
-    "gossip",
-    "play",
-    "only",
-    "just",
-];
-
-/// Words before a group noun that make it a specific set of people.
-const SPECIFIC: &[&str] = &[
-    "the",
-    "these",
-    "those",
-    "this",
-    "that",
-    "some",
-    "many",
-    "few",
-    "several",
-    "my",
-    "our",
-    "your",
-    "their",
-    "his",
-    "her",
-    "its",
-    "both",
-    "other",
-    "such",
-    "which",
-    "what",
-    "whose",
-    "certain",
-    "local",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "dozens",
-    "hundreds",
-    "thousands",
-    "millions",
-    "of",
-    "no",
-    "not",
-    "among",
-    "between",
-    "young",
-    "older",
-    "elderly",
-    "injured",
-    "affected",
-    "if",
-    "when",
-    "where",
-    "who",
-    "whom",
-    "a",
-    "an",
-    "more",
-    "fewer",
-    "less",
-    "than",
-    "most",
-    "like",
-];
-
-/// Verbs after "can't" that are about permission, not ability.
-const PERMISSION: &[&str] = &[
-    "vote", "enter", "apply", "register", "park", "attend", "join", "access", "travel", "leave",
-    "afford", "wait",
-];
+fn lex() -> &'static Lexicon {
+    static LEX: std::sync::OnceLock<Lexicon> = std::sync::OnceLock::new();
+    LEX.get_or_init(|| {
+        toml::from_str(include_str!("../../lexicons/stereotypes.toml"))
+            .expect("lexicons/stereotypes.toml is part of the build and parses")
+    })
+}
 
 /// The compiled bias check.
 pub struct Compiled {
@@ -669,12 +383,13 @@ impl Compiled {
                 )));
             }
         };
-        let data: Vec<EqualityPattern> = serde_json::from_slice(&bytes).map_err(|e| {
+        let mut data: Vec<EqualityPattern> = serde_json::from_slice(&bytes).map_err(|e| {
             bad(format!(
                 "equality: {} is not an exported retext-equality pattern list: {e}",
                 path.display()
             ))
         })?;
+        data.extend(extra_equality());
         let allowed_ids: Vec<&str> = config.allow.iter().map(String::as_str).collect();
         let mut builder = PhraseSetBuilder::new(Hyphens::Join);
         let mut terms = Vec::new();
@@ -751,6 +466,19 @@ impl Compiled {
             }
         }
         let mut groups = parse_groups(GROUPS).map_err(bad)?;
+        // "female drivers", "older workers": a modifier and a plural noun
+        // for people make a group of the modifier's kind.
+        for (modifier, kind) in &lex().modifiers {
+            groups.push(Group {
+                kind: kind.clone(),
+                plurals: lex()
+                    .people_nouns
+                    .iter()
+                    .map(|n| format!("{modifier} {n}"))
+                    .collect(),
+                singulars: Vec::new(),
+            });
+        }
         if !config.groups.is_empty() {
             groups.push(Group {
                 kind: "bundle".into(),
@@ -778,7 +506,7 @@ impl Compiled {
                 );
             }
         }
-        for (i, (idiom, _)) in IDIOMS.iter().enumerate() {
+        for (i, (idiom, _)) in lex().idioms.iter().enumerate() {
             builder.add(idiom, Payload::Idiom(i as u8));
         }
         for (i, a) in config.allow.iter().enumerate() {
@@ -919,6 +647,82 @@ impl Compiled {
         }
     }
 
+    /// The generalising predicates that need no adverb, read from `at`,
+    /// the first word after the group (fillers skipped): "arent cut out
+    /// for", "shouldnt be <noun>", "only care about", "come here only to",
+    /// "have no <noun>", "are <adjective> because they". Returns the last
+    /// word of the match, the score and the rule.
+    fn unfit_claim<'w>(
+        &self,
+        at: usize,
+        word_at: &dyn Fn(usize) -> Option<&'w str>,
+        phrase_at: &dyn Fn(usize, usize) -> Option<&'w str>,
+        passive: &dyn Fn(&str) -> bool,
+    ) -> Option<(usize, f32, &'static str)> {
+        let w = word_at(at)?;
+        let lex = lex();
+        // "arent / are not (just) cut out for".
+        let neg = match (w, word_at(at + 1)) {
+            ("arent" | "isnt", _) => Some(at + 1),
+            ("are" | "is", Some("not")) => Some(at + 2),
+            _ => None,
+        };
+        if let Some(mut k) = neg {
+            if matches!(word_at(k), Some("just" | "simply" | "really")) {
+                k += 1;
+            }
+            if let Some(len) = (1..=3)
+                .rev()
+                .find(|&len| phrase_at(k, len).is_some_and(|p| lex.unsuited.iter().any(|u| u == p)))
+            {
+                return Some((k + len - 1, 0.8, "unsuited"));
+            }
+        }
+        // "shouldnt be managers" (not "shouldnt be forced to").
+        if matches!(w, "shouldnt" | "mustnt") || (w == "should" && word_at(at + 1) == Some("not")) {
+            let be = if w == "should" { at + 2 } else { at + 1 };
+            if word_at(be) == Some("be")
+                && let Some(what) = word_at(be + 1)
+                && !passive(what)
+                && !lex.neutral_predicates.contains(what)
+                && !matches!(what, "able" | "allowed" | "left" | "made")
+            {
+                return Some((be + 1, 0.7, "should_not_be"));
+            }
+        }
+        // "only care about", "only come for".
+        if w == "only" && word_at(at + 1).is_some_and(|v| lex.only_verbs.contains(v)) {
+            return Some((at + 1, 0.75, "only"));
+        }
+        // "come here only/just to".
+        if w == "come"
+            && word_at(at + 1) == Some("here")
+            && matches!(word_at(at + 2), Some("only" | "just"))
+        {
+            return Some((at + 2, 0.75, "only"));
+        }
+        // "have no respect" (not "have no access").
+        if matches!(w, "have" | "has")
+            && word_at(at + 1) == Some("no")
+            && let Some(noun) = word_at(at + 2)
+            && !lex.have_no_neutral.contains(noun)
+        {
+            return Some((at + 2, 0.7, "have_no"));
+        }
+        // "are poor because they".
+        if matches!(w, "are" | "is")
+            && let Some(adj) = word_at(at + 1)
+            && !adj.ends_with("ing")
+            && !passive(adj)
+            && !lex.neutral_predicates.contains(adj)
+            && word_at(at + 2) == Some("because")
+            && word_at(at + 3) == Some("they")
+        {
+            return Some((at + 3, 0.75, "because_they"));
+        }
+        None
+    }
+
     fn stereotypes(
         &self,
         content: &str,
@@ -945,23 +749,20 @@ impl Compiled {
         let trait_at = |at: usize| -> Option<usize> {
             (1..=3)
                 .rev()
-                .find(|&len| phrase_at(at, len).is_some_and(|p| TRAITS.contains(&p)))
+                .find(|&len| phrase_at(at, len).is_some_and(|p| lex().traits.contains(p)))
         };
         let generalising_at = |at: usize| -> Option<(f32, usize)> {
             (1..=3).rev().find_map(|len| {
                 let p = phrase_at(at, len)?;
-                GENERALISING
-                    .iter()
-                    .find(|(g, _)| *g == p)
-                    .map(|&(_, s)| (s, len))
+                lex().generalising.get(p).map(|&s| (s, len))
             })
         };
         // "given", "invited", "paid": a passive says what is done to the
         // group, not what it is like (unless the word is a trait).
         let passive = |w: &str| {
             (w.ends_with("ed") || w.ends_with("en"))
-                && !TRAITS.contains(&w)
-                && !GENERALISING.iter().any(|(g, _)| *g == w)
+                && !lex().traits.contains(w)
+                && !lex().generalising.contains_key(w)
         };
         let mut found: Vec<(usize, usize, f32, &'static str, String)> = Vec::new();
         let mut seen_first: Vec<usize> = Vec::new();
@@ -996,7 +797,7 @@ impl Compiled {
             if quantified {
                 // "all <group> are ..." / "every <group> is ...".
                 let verb_ok = if plural {
-                    CLAIM_VERBS.contains(&after)
+                    lex().claim_verbs.contains(after)
                 } else {
                     matches!(
                         after,
@@ -1026,7 +827,7 @@ impl Compiled {
                 }
                 let neutral = match (after, pred) {
                     ("are" | "is", Some(p)) => {
-                        (NEUTRAL_PREDICATES.contains(&p) || passive(p))
+                        (lex().neutral_predicates.contains(p) || passive(p))
                             && !(p == "entitled" && next(last, 3) != Some("to"))
                     }
                     ("have" | "has" | "can" | "should" | "will" | "need", Some(p)) => {
@@ -1041,7 +842,8 @@ impl Compiled {
                                 | "been"
                                 | "received"
                                 | "agreed"
-                        ) || (matches!(after, "can" | "should" | "will") && PERMISSION.contains(&p))
+                        ) || (matches!(after, "can" | "should" | "will")
+                            && lex().permission.contains(p))
                     }
                     ("are" | "is", None) => true,
                     _ => false,
@@ -1058,12 +860,25 @@ impl Compiled {
                 continue;
             }
             // A bare plural: nothing specific in front.
-            if before
-                .is_some_and(|b| SPECIFIC.contains(&b) || b.chars().all(|c| c.is_ascii_digit()))
-            {
+            if before.is_some_and(|b| {
+                lex().specific.contains(b) || b.chars().all(|c| c.is_ascii_digit())
+            }) {
                 continue;
             }
             let role = group.is_role();
+            // Skip fillers between the group and its predicate ("these
+            // days", "just"): `at` is the first word of the predicate.
+            let mut at = last + 1;
+            while let Some(len) = (1..=2).rev().find(|&len| {
+                phrase_at(at, len).is_some_and(|p| lex().fillers.iter().any(|f| f == p))
+            }) {
+                at += len;
+            }
+            let word_at = |i: usize| (i < n.words.len() && same_sentence(last, i)).then(|| word(i));
+            if let Some((end, score, rule)) = self.unfit_claim(at, &word_at, &phrase_at, &passive) {
+                found.push((first, end, score, rule, group.kind.clone()));
+                continue;
+            }
             if after == "are" {
                 if let Some(len) = trait_at(last + 2) {
                     found.push((first, last + 1 + len, 0.85, "trait", group.kind.clone()));
@@ -1075,11 +890,13 @@ impl Compiled {
                     // "are never given" is about how they are treated.
                     let after_adverb = next(last, 2 + len);
                     if next(last, 2) == Some("all")
-                        && after_adverb.is_none_or(|w| NEUTRAL_PREDICATES.contains(&w))
+                        && after_adverb.is_none_or(|w| lex().neutral_predicates.contains(w))
                     {
                         continue;
                     }
-                    if after_adverb.is_some_and(|w| passive(w) || NEUTRAL_PREDICATES.contains(&w)) {
+                    if after_adverb
+                        .is_some_and(|w| passive(w) || lex().neutral_predicates.contains(w))
+                    {
                         continue;
                     }
                     found.push((
@@ -1096,12 +913,12 @@ impl Compiled {
                 }
             } else if matches!(after, "cant" | "cannot" | "couldnt") && !role {
                 let verb = next(last, 2);
-                if verb.is_some_and(|v| !PERMISSION.contains(&v)) {
+                if verb.is_some_and(|v| !lex().permission.contains(v)) {
                     found.push((first, last + 2, 0.75, "cannot", group.kind.clone()));
                 }
             } else if after == "can" && next(last, 2) == Some("not") && !role {
                 let verb = next(last, 3);
-                if verb.is_some_and(|v| !PERMISSION.contains(&v)) {
+                if verb.is_some_and(|v| !lex().permission.contains(v)) {
                     found.push((first, last + 3, 0.75, "cannot", group.kind.clone()));
                 }
             }
@@ -1110,7 +927,13 @@ impl Compiled {
             if allows.iter().any(|&(a, b)| a <= first && last <= b) {
                 continue;
             }
-            found.push((first, last, IDIOMS[i as usize].1, "idiom", "gender".into()));
+            found.push((
+                first,
+                last,
+                lex().idioms[i as usize].1,
+                "idiom",
+                "gender".into(),
+            ));
         }
         for i in self.extra_set.matches(&n.text).iter() {
             for m in self.extra[i].find_iter(&n.text) {
@@ -1490,6 +1313,28 @@ mod tests {
         ] {
             assert_eq!(fired(&c, Category::BiasStereotype, text).len(), 1, "{text}");
         }
+        // Generalisations without an adverb, and modifier groups.
+        for (text, rule) in [
+            ("Men just aren't cut out for nursing.", "unsuited"),
+            ("Mothers shouldn't be managers.", "should_not_be"),
+            ("Immigrants only care about benefits.", "only"),
+            ("Migrants come here only to claim benefits.", "only"),
+            ("Teenagers these days have no manners.", "have_no"),
+            (
+                "Poor people are poor because they are idle.",
+                "because_they",
+            ),
+            ("Older employees can't learn new skills.", "cannot"),
+            ("Female drivers are a menace.", "trait"),
+        ] {
+            let found = fired(&c, Category::BiasStereotype, text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert_eq!(
+                found[0].rule_id,
+                format!("bias.stereotype.{rule}"),
+                "{text}"
+            );
+        }
         let found = fired(
             &c,
             Category::BiasStereotype,
@@ -1501,6 +1346,21 @@ mod tests {
             &"Honestly, all women are bad at math."[s..e],
             "all women are bad"
         );
+    }
+
+    #[test]
+    fn generecs_own_terms_join_retexts() {
+        let (_d, c) = compiled(&Config::default());
+        for text in [
+            "He suffers from epilepsy.",
+            "She is a dementia sufferer.",
+            "Illegal immigrants were found in the lorry.",
+        ] {
+            let found = fired(&c, Category::BiasInsensitive, text);
+            assert_eq!(found.len(), 1, "{text}");
+            assert!(found[0].suggestion.is_some(), "{text}");
+        }
+        assert!(fired(&c, Category::BiasInsensitive, "He has epilepsy.").is_empty());
     }
 
     #[test]
@@ -1518,6 +1378,12 @@ mod tests {
             "Students can't park on campus.",
             "All Germans have the right to vote.",
             "Every student is welcome to apply.",
+            "Older workers can apply for the grant.",
+            "Teenagers have no access to the scheme.",
+            "Women are not paid the same as men, the study found.",
+            "Fathers should be given longer leave.",
+            "Refugees come here to escape war.",
+            "Rich people are paying more tax because they earn more.",
         ] {
             assert!(
                 fired(&c, Category::BiasStereotype, text).is_empty(),

@@ -165,12 +165,7 @@ fn supported_share(d: &Draft) -> Option<f32> {
             })
             .collect(),
         // The lead is the composer's own framing, as the feed marks it.
-        framing: d
-            .attributions
-            .iter()
-            .filter(|a| a.framing)
-            .map(|a| (a.start, a.end))
-            .collect(),
+        framing: d.framing_ranges(0).collect(),
         ..ReviewContext::default()
     };
     authenticity::supported_share(&d.body, &context, &authenticity::Config::default())
@@ -178,11 +173,12 @@ fn supported_share(d: &Draft) -> Option<f32> {
 
 /// Reviews a draft as the feed does: title and body, the cited passages
 /// with their items' licences, creators and titles, the framing marks.
+/// Returns the reviewed text with the outcome.
 fn review(
     reviewer: &generec_trust::review::Reviewer,
     corpus: &Corpus,
     d: &Draft,
-) -> Result<generec_trust::review::Outcome> {
+) -> Result<(String, generec_trust::review::Outcome)> {
     use generec_trust::checks::{ReviewContext, Source};
     let content = format!("{}\n\n{}", d.title, d.body);
     let offset = content.len() - d.body.len();
@@ -208,16 +204,12 @@ fn review(
         instruction: d.instruction.clone(),
         // As the feed marks it: the title, and the body's framing.
         framing: std::iter::once((0, d.title.len()))
-            .chain(
-                d.attributions
-                    .iter()
-                    .filter(|a| a.framing)
-                    .map(|a| (offset + a.start, offset + a.end)),
-            )
+            .chain(d.framing_ranges(offset))
             .collect(),
         ..ReviewContext::default()
     };
-    Ok(reviewer.review(&content, &context)?)
+    let outcome = reviewer.review(&content, &context)?;
+    Ok((content, outcome))
 }
 
 /// What a draft copies from the corpus, under the default licence rules.
@@ -471,7 +463,7 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
             if copied.within {
                 tally.within_allowance += 1;
             }
-            let outcome = review(&reviewer, &corpus, &draft)?;
+            let (reviewed, outcome) = review(&reviewer, &corpus, &draft)?;
             let shown = |a: Action| matches!(a, Action::Allow | Action::AllowWithLabel);
             if shown(outcome.verdict) {
                 tally.passed_review += 1;
@@ -490,10 +482,9 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
                     .find(|f| !shown(f.action) && f.span.is_some())
                     .map(|f| {
                         let (s, e) = f.span.unwrap_or_default();
-                        let draft_text = format!("{}\n\n{}", draft.title, draft.body);
                         format!(
                             " ({:?}: {})",
-                            draft_text.get(s..e).unwrap_or_default(),
+                            reviewed.get(s..e).unwrap_or_default(),
                             f.evidence
                         )
                     })

@@ -175,12 +175,12 @@ impl GenerationConfig {
         if self.licence_bundle.trim().is_empty() {
             return Ok(generec_licence::Policy::default());
         }
-        let text = std::fs::read_to_string(&self.licence_bundle).map_err(|e| {
-            ConfigError::Invalid(format!("licence_bundle {}: {e}", self.licence_bundle))
-        })?;
-        generec_licence::Policy::from_bundle(&text).map_err(|e| {
-            ConfigError::Invalid(format!("licence_bundle {}: {e}", self.licence_bundle))
-        })
+        std::fs::read_to_string(&self.licence_bundle)
+            .map_err(|e| e.to_string())
+            .and_then(|text| generec_licence::Policy::from_bundle(&text))
+            .map_err(|e| {
+                ConfigError::Invalid(format!("licence_bundle {}: {e}", self.licence_bundle))
+            })
     }
 
     fn model_dir(&self) -> ModelDir {

@@ -70,6 +70,15 @@ pub struct Draft {
 }
 
 impl Draft {
+    /// The byte ranges of the body's framing sentences (a digest's lead),
+    /// shifted by `offset` (where the body starts in the reviewed text).
+    pub fn framing_ranges(&self, offset: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.attributions
+            .iter()
+            .filter(|a| a.framing)
+            .map(move |a| (offset + a.start, offset + a.end))
+    }
+
     /// Fills `content_sha256`, `item_id` and `supported_share` from the
     /// title, body and attributions.
     pub fn seal(mut self) -> Draft {

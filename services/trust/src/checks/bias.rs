@@ -256,6 +256,81 @@ struct Lexicon {
     people_nouns: Vec<String>,
 }
 
+/// The generalising predicates that need no adverb, read from `at`,
+/// the first word after the group (fillers skipped): "arent cut out
+/// for", "shouldnt be <noun>", "only care about", "come here only to",
+/// "have no <noun>", "are <adjective> because they". Returns the last
+/// word of the match, the score and the rule.
+fn unfit_claim<'w>(
+    at: usize,
+    word_at: &dyn Fn(usize) -> Option<&'w str>,
+    phrase_at: &dyn Fn(usize, usize) -> Option<&'w str>,
+    passive: &dyn Fn(&str) -> bool,
+) -> Option<(usize, f32, &'static str)> {
+    let w = word_at(at)?;
+    let lex = lex();
+    // "arent / are not (just) cut out for".
+    let neg = match (w, word_at(at + 1)) {
+        ("arent" | "isnt", _) => Some(at + 1),
+        ("are" | "is", Some("not")) => Some(at + 2),
+        _ => None,
+    };
+    if let Some(mut k) = neg {
+        if matches!(word_at(k), Some("just" | "simply" | "really")) {
+            k += 1;
+        }
+        if let Some(len) = (1..=3)
+            .rev()
+            .find(|&len| phrase_at(k, len).is_some_and(|p| lex.unsuited.iter().any(|u| u == p)))
+        {
+            return Some((k + len - 1, 0.8, "unsuited"));
+        }
+    }
+    // "shouldnt be managers" (not "shouldnt be forced to").
+    if matches!(w, "shouldnt" | "mustnt") || (w == "should" && word_at(at + 1) == Some("not")) {
+        let be = if w == "should" { at + 2 } else { at + 1 };
+        if word_at(be) == Some("be")
+            && let Some(what) = word_at(be + 1)
+            && !passive(what)
+            && !lex.neutral_predicates.contains(what)
+            && !matches!(what, "able" | "allowed" | "left" | "made")
+        {
+            return Some((be + 1, 0.7, "should_not_be"));
+        }
+    }
+    // "only care about", "only come for".
+    if w == "only" && word_at(at + 1).is_some_and(|v| lex.only_verbs.contains(v)) {
+        return Some((at + 1, 0.75, "only"));
+    }
+    // "come here only/just to".
+    if w == "come"
+        && word_at(at + 1) == Some("here")
+        && matches!(word_at(at + 2), Some("only" | "just"))
+    {
+        return Some((at + 2, 0.75, "only"));
+    }
+    // "have no respect" (not "have no access").
+    if matches!(w, "have" | "has")
+        && word_at(at + 1) == Some("no")
+        && let Some(noun) = word_at(at + 2)
+        && !lex.have_no_neutral.contains(noun)
+    {
+        return Some((at + 2, 0.7, "have_no"));
+    }
+    // "are poor because they".
+    if matches!(w, "are" | "is")
+        && let Some(adj) = word_at(at + 1)
+        && !adj.ends_with("ing")
+        && !passive(adj)
+        && !lex.neutral_predicates.contains(adj)
+        && word_at(at + 2) == Some("because")
+        && word_at(at + 3) == Some("they")
+    {
+        return Some((at + 3, 0.75, "because_they"));
+    }
+    None
+}
+
 /// `[[phrase, score], ...]` as a map.
 fn pairs_to_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, f32>, D::Error> {
     Ok(Vec::<(String, f32)>::deserialize(d)?.into_iter().collect())
@@ -647,82 +722,6 @@ impl Compiled {
         }
     }
 
-    /// The generalising predicates that need no adverb, read from `at`,
-    /// the first word after the group (fillers skipped): "arent cut out
-    /// for", "shouldnt be <noun>", "only care about", "come here only to",
-    /// "have no <noun>", "are <adjective> because they". Returns the last
-    /// word of the match, the score and the rule.
-    fn unfit_claim<'w>(
-        &self,
-        at: usize,
-        word_at: &dyn Fn(usize) -> Option<&'w str>,
-        phrase_at: &dyn Fn(usize, usize) -> Option<&'w str>,
-        passive: &dyn Fn(&str) -> bool,
-    ) -> Option<(usize, f32, &'static str)> {
-        let w = word_at(at)?;
-        let lex = lex();
-        // "arent / are not (just) cut out for".
-        let neg = match (w, word_at(at + 1)) {
-            ("arent" | "isnt", _) => Some(at + 1),
-            ("are" | "is", Some("not")) => Some(at + 2),
-            _ => None,
-        };
-        if let Some(mut k) = neg {
-            if matches!(word_at(k), Some("just" | "simply" | "really")) {
-                k += 1;
-            }
-            if let Some(len) = (1..=3)
-                .rev()
-                .find(|&len| phrase_at(k, len).is_some_and(|p| lex.unsuited.iter().any(|u| u == p)))
-            {
-                return Some((k + len - 1, 0.8, "unsuited"));
-            }
-        }
-        // "shouldnt be managers" (not "shouldnt be forced to").
-        if matches!(w, "shouldnt" | "mustnt") || (w == "should" && word_at(at + 1) == Some("not")) {
-            let be = if w == "should" { at + 2 } else { at + 1 };
-            if word_at(be) == Some("be")
-                && let Some(what) = word_at(be + 1)
-                && !passive(what)
-                && !lex.neutral_predicates.contains(what)
-                && !matches!(what, "able" | "allowed" | "left" | "made")
-            {
-                return Some((be + 1, 0.7, "should_not_be"));
-            }
-        }
-        // "only care about", "only come for".
-        if w == "only" && word_at(at + 1).is_some_and(|v| lex.only_verbs.contains(v)) {
-            return Some((at + 1, 0.75, "only"));
-        }
-        // "come here only/just to".
-        if w == "come"
-            && word_at(at + 1) == Some("here")
-            && matches!(word_at(at + 2), Some("only" | "just"))
-        {
-            return Some((at + 2, 0.75, "only"));
-        }
-        // "have no respect" (not "have no access").
-        if matches!(w, "have" | "has")
-            && word_at(at + 1) == Some("no")
-            && let Some(noun) = word_at(at + 2)
-            && !lex.have_no_neutral.contains(noun)
-        {
-            return Some((at + 2, 0.7, "have_no"));
-        }
-        // "are poor because they".
-        if matches!(w, "are" | "is")
-            && let Some(adj) = word_at(at + 1)
-            && !adj.ends_with("ing")
-            && !passive(adj)
-            && !lex.neutral_predicates.contains(adj)
-            && word_at(at + 2) == Some("because")
-            && word_at(at + 3) == Some("they")
-        {
-            return Some((at + 3, 0.75, "because_they"));
-        }
-        None
-    }
-
     fn stereotypes(
         &self,
         content: &str,
@@ -874,8 +873,8 @@ impl Compiled {
             }) {
                 at += len;
             }
-            let word_at = |i: usize| (i < n.words.len() && same_sentence(last, i)).then(|| word(i));
-            if let Some((end, score, rule)) = self.unfit_claim(at, &word_at, &phrase_at, &passive) {
+            let word_at = |i: usize| next(last, i - last);
+            if let Some((end, score, rule)) = unfit_claim(at, &word_at, &phrase_at, &passive) {
                 found.push((first, end, score, rule, group.kind.clone()));
                 continue;
             }

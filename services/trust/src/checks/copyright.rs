@@ -157,8 +157,6 @@ impl Default for Config {
 /// The compiled copyright check.
 pub struct Compiled {
     config: Config,
-    no_derivatives: Vec<String>,
-    consent: Vec<String>,
 }
 
 impl Compiled {
@@ -196,16 +194,6 @@ impl Compiled {
             .map_err(|e| TrustError::bundle(format!("copyright.{e}")))?;
         Ok(Compiled {
             config: config.clone(),
-            no_derivatives: config
-                .no_derivative_licences
-                .iter()
-                .map(|l| generec_licence::class::key(l))
-                .collect(),
-            consent: config
-                .consent_licences
-                .iter()
-                .map(|l| generec_licence::class::key(l))
-                .collect(),
         })
     }
 
@@ -214,8 +202,8 @@ impl Compiled {
         let refusal = generec_licence::derivative_refusal(
             &parent.licence,
             parent.owner_consent,
-            &self.no_derivatives,
-            &self.consent,
+            &self.config.no_derivative_licences,
+            &self.config.consent_licences,
         )?;
         Some(match refusal {
             generec_licence::Refusal::NoDerivatives => (

@@ -108,6 +108,10 @@ enum Eval {
         /// Also list every frozen test case the default bundle gets wrong.
         #[arg(long)]
         verbose: bool,
+        /// Also list every dev case the default bundle gets wrong (the
+        /// sets to tune on; the frozen test cases stay out of sight).
+        #[arg(long)]
+        dev_errors: bool,
     },
     /// Quality of what the generation service makes, on the BBC corpus:
     /// relevance against a search baseline, length, grounding, redundancy,
@@ -149,7 +153,11 @@ async fn main() -> Result<()> {
                 Ok(())
             }
             Eval::Generation(args) => eval_generation::run(args).await,
-            Eval::Policies { data, verbose } => {
+            Eval::Policies {
+                data,
+                verbose,
+                dev_errors,
+            } => {
                 let started = std::time::Instant::now();
                 let env = generec_trust::checks::CompileEnv { data_dir: data };
                 let figures = tokio::task::spawn_blocking(move || {
@@ -157,6 +165,12 @@ async fn main() -> Result<()> {
                 })
                 .await??;
                 println!("{}", figures.format());
+                if dev_errors {
+                    println!("Dev cases the default bundle gets wrong\n");
+                    for e in &figures.dev_errors {
+                        println!("- {e}");
+                    }
+                }
                 if verbose {
                     println!("Test cases the default bundle gets wrong\n");
                     for e in &figures.test.errors {

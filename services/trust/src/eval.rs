@@ -75,9 +75,15 @@ pub fn all_cases(env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
     Ok(cases)
 }
 
-/// Scores labelled cases with a bundle: one row per category, in name order.
-pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec<Row> {
+/// Scores labelled cases with a bundle: one row per category, in name
+/// order, and a line for every case it gets wrong.
+pub fn evaluate(
+    bundle: &Bundle,
+    registry: &Registry,
+    cases: &[EvalCase],
+) -> (Vec<Row>, Vec<String>) {
     let mut rows: BTreeMap<Category, Row> = BTreeMap::new();
+    let mut errors = Vec::new();
     for case in cases {
         let outcome = bundle.review(&case.content, &case.context, registry);
         let fired = outcome.findings.iter().any(|f| f.category == case.category);
@@ -86,8 +92,17 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec
             ..Row::default()
         });
         row.record(case.positive, fired);
+        if fired != case.positive {
+            let what = if case.positive {
+                "missed"
+            } else {
+                "false alarm"
+            };
+            let text: String = case.content.chars().take(120).collect();
+            errors.push(format!("{} {what}: {text}", case.category.as_str()));
+        }
     }
-    rows.into_values().collect()
+    (rows.into_values().collect(), errors)
 }
 
 /// The figures of `generec eval policies`: the dev sets per category, the
@@ -95,6 +110,8 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[EvalCase]) -> Vec
 #[derive(Clone, Debug)]
 pub struct PolicyEval {
     pub dev: Vec<Row>,
+    /// The dev cases the bundle gets wrong, one line each.
+    pub dev_errors: Vec<String>,
     pub test: crate::testsets::Report,
     /// `None` when the BBC articles are not in the data folder.
     pub news: Option<NewsReport>,
@@ -264,7 +281,7 @@ pub fn run_policy_eval(env: &CompileEnv, news_every: usize) -> Result<PolicyEval
         registry.register_work(work)?;
     }
     let cases = all_cases(env)?;
-    let dev = evaluate(&bundle, &registry, &cases);
+    let (dev, dev_errors) = evaluate(&bundle, &registry, &cases);
     let test = crate::testsets::evaluate(&bundle, &registry, &crate::testsets::cases()?);
     let (external_cases, weak) = crate::testsets::external_cases()?;
     let mut external = crate::testsets::evaluate(&bundle, &registry, &external_cases);
@@ -282,6 +299,7 @@ pub fn run_policy_eval(env: &CompileEnv, news_every: usize) -> Result<PolicyEval
     };
     Ok(PolicyEval {
         dev,
+        dev_errors,
         test,
         news,
         external,

@@ -1216,7 +1216,7 @@ impl Compiled {
             let words: Vec<&str> = (a..b)
                 .map(|i| &n.text[n.words[i].norm.0..n.words[i].norm.1])
                 .collect();
-            if learned::screened(&words) {
+            if model.screen.passes(&words) {
                 spans.push(n.span(a, b - 1));
                 if spans.len() >= self.learned_max_sentences {
                     break;

@@ -7,7 +7,7 @@
 //! It generalises past the word lists: a threat with no threat word ("I
 //! know which bus your daughter takes") lies near the threat exemplars in
 //! embedding space. It is a cascade stage: the content's sentences are
-//! screened by cheap cues first ([`screened`]) and at most
+//! screened by cheap cues first ([`Screen`], `lexicons/safety_screen.txt`) and at most
 //! `learned_max_sentences` of them are embedded, because one sentence costs
 //! about as much as the whole lexical check of an article.
 //!
@@ -50,6 +50,8 @@ pub struct Learned {
     weights: Vec<Vec<f32>>,
     /// How many exemplars it was trained on.
     pub exemplars: usize,
+    /// Which sentences are worth embedding.
+    pub screen: Screen,
 }
 
 impl std::fmt::Debug for Learned {
@@ -103,6 +105,7 @@ impl Learned {
         if let Some(l) = cache().lock().map_err(|e| e.to_string())?.get(dir) {
             return Ok(l.clone());
         }
+        let screen = Screen::parse(SCREEN)?;
         let embedder = Embedder::load(dir).map_err(|e| e.to_string())?;
         let exemplars = parse_exemplars(EXEMPLARS)?;
         let texts: Vec<&str> = exemplars.iter().map(|(_, s)| s.as_str()).collect();
@@ -113,6 +116,7 @@ impl Learned {
             embedder,
             weights,
             exemplars: exemplars.len(),
+            screen,
         });
         cache()
             .lock()
@@ -195,114 +199,57 @@ fn train(x: &[Vec<f32>], y: &[usize], classes: usize) -> Vec<Vec<f32>> {
     w
 }
 
+/// The committed screen: the cues that send a sentence to the embedder.
+pub const SCREEN: &str = include_str!("../../../lexicons/safety_screen.txt");
+
 /// Cheap cues that a sentence might be harmful, so that it is worth
-/// embedding: second-person address or first-person intent, a group
-/// generalisation, a child, or words of harm, sex, drugs and weapons. A
-/// sentence with none of them is not embedded.
-pub fn screened(lower_words: &[&str]) -> bool {
-    lower_words.iter().any(|w| CUES.contains(w))
-        || lower_words
-            .windows(2)
-            .any(|p| PAIR_CUES.iter().any(|(a, b)| p[0] == *a && p[1] == *b))
+/// embedding (`lexicons/safety_screen.txt`): words, and pairs of words
+/// that must follow each other. A sentence with none of them is not
+/// embedded.
+#[derive(Clone, Debug, Default)]
+pub struct Screen {
+    words: std::collections::HashSet<String>,
+    pairs: std::collections::HashSet<(String, String)>,
 }
 
-/// Single-word cues (normalised: lower case, apostrophes removed). Words
-/// common in news ("they", "all", "should") are left out: they would send
-/// most sentences of an article to the embedder.
-const CUES: &[&str] = &[
-    // Address and intent.
-    "you",
-    "your",
-    "youre",
-    "yourself",
-    "u",
-    "ur",
-    "ill",
-    "im",
-    "gonna",
-    "deserve",
-    "deserves",
-    // Children.
-    "kid",
-    "kids",
-    "girl",
-    "girls",
-    "boy",
-    "boys",
-    "teen",
-    "teens",
-    "schoolgirl",
-    "schoolgirls",
-    "schoolboy",
-    "schoolboys",
-    "puberty",
-    // Self-harm.
-    "pills",
-    "tablets",
-    "paracetamol",
-    "overdose",
-    "blade",
-    "razor",
-    "cuts",
-    "scars",
-    "purge",
-    "rope",
-    "noose",
-    // Sex.
-    "sex",
-    "naked",
-    "nude",
-    "nudes",
-    "strip",
-    "webcam",
-    // Drugs, chemicals and weapons.
-    "grams",
-    "dose",
-    "powder",
-    "acetone",
-    "phosphorus",
-    "iodine",
-    "thermite",
-    "fentanyl",
-    "meth",
-    "cocaine",
-    "heroin",
-    "ricin",
-    "mushrooms",
-    "pseudoephedrine",
-    "receiver",
-    "ammo",
-    "explosive",
-    "detonator",
-    // Dehumanising words.
-    "vermin",
-    "rats",
-    "subhuman",
-    "plague",
-    "parasites",
-    "cockroaches",
-    "infestation",
-    "savages",
-    "drain",
-    "property",
-    "perverts",
-    "animals",
-    "breed",
-];
+impl Screen {
+    /// Parses the screen's lines: one cue of one or two words per line.
+    pub fn parse(text: &str) -> Result<Screen, String> {
+        let mut screen = Screen::default();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            match words.as_slice() {
+                [w] => {
+                    screen.words.insert(w.to_string());
+                }
+                [a, b] => {
+                    screen.pairs.insert((a.to_string(), b.to_string()));
+                }
+                _ => {
+                    return Err(format!(
+                        "lexicons/safety_screen.txt line {}: a cue is one or two words, got {line:?}",
+                        i + 1
+                    ));
+                }
+            }
+        }
+        Ok(screen)
+    }
 
-/// Two-word cues.
-const PAIR_CUES: &[(&str, &str)] = &[
-    ("i", "know"),
-    ("we", "know"),
-    ("i", "will"),
-    ("we", "will"),
-    ("going", "to"),
-    ("people", "like"),
-    ("our", "secret"),
-    ("dont", "tell"),
-    ("year", "old"),
-    ("should", "be"),
-];
+    /// Whether a sentence (its normalised words) carries a cue.
+    pub fn passes(&self, lower_words: &[&str]) -> bool {
+        lower_words.iter().any(|w| self.words.contains(*w))
+            || lower_words.windows(2).any(|p| {
+                self.pairs
+                    .iter()
+                    .any(|(a, b)| p[0] == a.as_str() && p[1] == b.as_str())
+            })
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -336,10 +283,17 @@ mod tests {
     }
 
     #[test]
+    fn a_screen_line_of_three_words_is_refused_with_its_line() {
+        let err = Screen::parse("# cues\nyou\ni know\none two three\n").unwrap_err();
+        assert!(err.contains("line 4"), "{err}");
+    }
+
+    #[test]
     fn the_screen_passes_address_and_harm_and_skips_plain_news() {
-        assert!(screened(&["i", "know", "where", "he", "lives"]));
-        assert!(screened(&["take", "the", "pills"]));
-        assert!(!screened(&[
+        let screen = Screen::parse(SCREEN).unwrap();
+        assert!(screen.passes(&["i", "know", "where", "he", "lives"]));
+        assert!(screen.passes(&["take", "the", "pills"]));
+        assert!(!screen.passes(&[
             "the", "bank", "raised", "interest", "rates", "on", "tuesday"
         ]));
     }

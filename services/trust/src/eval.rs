@@ -93,16 +93,33 @@ pub fn evaluate(
         });
         row.record(case.positive, fired);
         if fired != case.positive {
-            let what = if case.positive {
-                "missed"
-            } else {
-                "false alarm"
-            };
-            let text: String = case.content.chars().take(120).collect();
-            errors.push(format!("{} {what}: {text}", case.category.as_str()));
+            errors.push(format!(
+                "{} {}: {:?}",
+                case.category.as_str(),
+                error_kind(case.positive),
+                case_text(&case.content, &case.context, 120)
+            ));
         }
     }
     (rows.into_values().collect(), errors)
+}
+
+/// How a wrongly scored case went: "missed" for a positive, "false alarm"
+/// for a negative.
+pub(crate) fn error_kind(positive: bool) -> &'static str {
+    if positive { "missed" } else { "false alarm" }
+}
+
+/// What a wrongly scored case is listed by: its content, or its
+/// instruction for a case of the instruction-side rules (no content),
+/// clipped to `max` characters.
+pub(crate) fn case_text(content: &str, context: &checks::ReviewContext, max: usize) -> String {
+    let text = if content.is_empty() {
+        &context.instruction
+    } else {
+        content
+    };
+    text.chars().take(max).collect()
 }
 
 /// The figures of `generec eval policies`: the dev sets per category, the

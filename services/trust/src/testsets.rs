@@ -296,22 +296,13 @@ pub fn evaluate(bundle: &Bundle, registry: &Registry, cases: &[TestCase]) -> Rep
             row.record(case.positive, found);
         }
         if case.positive != found {
-            let text = if case.content.is_empty() {
-                &case.context.instruction
-            } else {
-                &case.content
-            };
             errors.push(format!(
                 "{} line {} ({}): {} {:?}{}",
                 case.family.as_str(),
                 case.line,
                 case.kind,
-                if case.positive {
-                    "missed"
-                } else {
-                    "false alarm"
-                },
-                text.chars().take(100).collect::<String>(),
+                crate::eval::error_kind(case.positive),
+                crate::eval::case_text(&case.content, &case.context, 100),
                 if found {
                     format!(" [{}]", fired.join(", "))
                 } else {

@@ -7,9 +7,9 @@
 //! It generalises past the word lists: a threat with no threat word ("I
 //! know which bus your daughter takes") lies near the threat exemplars in
 //! embedding space. It is a cascade stage: the content's sentences are
-//! screened by cheap cues first ([`Screen`], `lexicons/safety_screen.txt`) and at most
-//! `learned_max_sentences` of them are embedded, because one sentence costs
-//! about as much as the whole lexical check of an article.
+//! screened by cheap cues first ([`Screen`], `lexicons/safety_screen.txt`)
+//! and at most `learned_max_sentences` of them are embedded, because one
+//! sentence costs about as much as the whole lexical check of an article.
 //!
 //! Training is deterministic (full-batch gradient descent from zero, class
 //! weights balancing the exemplar counts, L2 penalty) and cached per model
@@ -209,7 +209,8 @@ pub const SCREEN: &str = include_str!("../../../lexicons/safety_screen.txt");
 #[derive(Clone, Debug, Default)]
 pub struct Screen {
     words: std::collections::HashSet<String>,
-    pairs: std::collections::HashSet<(String, String)>,
+    /// Two-word cues: the words that may follow each first word.
+    pairs: HashMap<String, Vec<String>>,
 }
 
 impl Screen {
@@ -227,7 +228,11 @@ impl Screen {
                     screen.words.insert(w.to_string());
                 }
                 [a, b] => {
-                    screen.pairs.insert((a.to_string(), b.to_string()));
+                    screen
+                        .pairs
+                        .entry(a.to_string())
+                        .or_default()
+                        .push(b.to_string());
                 }
                 _ => {
                     return Err(format!(
@@ -245,8 +250,8 @@ impl Screen {
         lower_words.iter().any(|w| self.words.contains(*w))
             || lower_words.windows(2).any(|p| {
                 self.pairs
-                    .iter()
-                    .any(|(a, b)| p[0] == a.as_str() && p[1] == b.as_str())
+                    .get(p[0])
+                    .is_some_and(|next| next.iter().any(|b| b == p[1]))
             })
     }
 }

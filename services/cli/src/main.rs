@@ -25,7 +25,7 @@ use std::path::PathBuf;
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 /// The generec command line.
@@ -112,6 +112,9 @@ enum Eval {
         /// sets to tune on; the frozen test cases stay out of sight).
         #[arg(long)]
         dev_errors: bool,
+        /// Evaluate this policy bundle (TOML) instead of the default one.
+        #[arg(long)]
+        bundle: Option<PathBuf>,
     },
     /// Quality of what the generation service makes, on the BBC corpus:
     /// relevance against a search baseline, length, grounding, redundancy,
@@ -157,11 +160,26 @@ async fn main() -> Result<()> {
                 data,
                 verbose,
                 dev_errors,
+                bundle,
             } => {
                 let started = std::time::Instant::now();
                 let env = generec_trust::checks::CompileEnv { data_dir: data };
+                let toml = match &bundle {
+                    Some(path) => Some((
+                        std::fs::read_to_string(path)
+                            .with_context(|| format!("--bundle {}", path.display()))?,
+                        path.display().to_string(),
+                    )),
+                    None => None,
+                };
                 let figures = tokio::task::spawn_blocking(move || {
-                    generec_trust::eval::run_policy_eval(&env, 1)
+                    let bundle = match &toml {
+                        Some((text, name)) => {
+                            generec_trust::bundle::Bundle::parse(text, name, &env)?
+                        }
+                        None => generec_trust::bundle::Bundle::default_bundle(&env)?,
+                    };
+                    generec_trust::eval::run_policy_eval(&env, &bundle, 1)
                 })
                 .await??;
                 println!("{}", figures.format());

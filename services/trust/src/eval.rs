@@ -71,6 +71,18 @@ pub fn all_cases(env: &CompileEnv) -> Result<Vec<EvalCase>, TrustError> {
     cases.extend(checks::safety::eval_cases(env)?);
     cases.extend(checks::bias::eval_cases(env)?);
     cases.extend(checks::authenticity::eval_cases(env)?);
+    // The hand-written dev cases, in the frozen test set's format.
+    let dev = crate::testsets::parse_file(
+        crate::testsets::Family::Authenticity,
+        crate::testsets::DEV_AUTHENTICITY,
+        "evalsets/authenticity.tsv",
+    )?;
+    cases.extend(dev.into_iter().map(|c| EvalCase {
+        category: Category::AuthenticityUnsupported,
+        content: c.content,
+        context: c.context,
+        positive: c.positive,
+    }));
     cases.extend(checks::copyright::eval_cases(env)?);
     Ok(cases)
 }
@@ -168,7 +180,7 @@ impl NewsReport {
     pub fn format(&self) -> String {
         let n = self.articles;
         let mut out = format!(
-            "False alarms on real news ({n} BBC articles, reviewed as human-made items)\n\n\
+            "False alarms on real news ({n} held-out BBC articles, reviewed as human-made items)\n\n\
              | measure | articles | share |\n|---|---:|---:|\n\
              | blocked | {} | {:.4} |\n\
              | any finding | {} | {:.4} |\n\
@@ -201,8 +213,9 @@ fn gendered_label(f: &crate::finding::Finding) -> bool {
     f.category == Category::BiasInsensitive && f.evidence.contains("\" is gendered")
 }
 
-/// Reviews every `every`-th article under `dir` (one folder per topic, one
-/// text file per article, in name order) with the bundle.
+/// Reviews every `every`-th article of the held-out half under `dir` (one
+/// folder per topic, one text file per article, in name order; the other
+/// half trains the learned safety stage's `none` class) with the bundle.
 pub fn news_false_alarms(
     bundle: &Bundle,
     registry: &Registry,
@@ -212,22 +225,10 @@ pub fn news_false_alarms(
     if !dir.is_dir() {
         return Ok(None);
     }
-    let mut files = Vec::new();
     let io = |e: std::io::Error| TrustError::Internal(format!("{}: {e}", dir.display()));
-    for topic in std::fs::read_dir(dir).map_err(io)? {
-        let topic = topic.map_err(io)?.path();
-        if !topic.is_dir() {
-            continue;
-        }
-        for f in std::fs::read_dir(&topic).map_err(io)? {
-            let f = f.map_err(io)?.path();
-            if f.extension().is_some_and(|x| x == "txt") {
-                files.push(f);
-            }
-        }
-    }
-    files.sort();
-    let files: Vec<_> = files.into_iter().step_by(every.max(1)).collect();
+    // The half of the articles the learned stage never trained on.
+    let (_, held_out) = checks::safety::learned::news_halves(dir).map_err(TrustError::Internal)?;
+    let files: Vec<_> = held_out.into_iter().step_by(every.max(1)).collect();
     let mut report = NewsReport::default();
     let context = checks::ReviewContext::default();
     for f in files {
@@ -288,31 +289,34 @@ impl PolicyEval {
     }
 }
 
-/// Runs every labelled set, dev and test, against the default bundle, and
-/// every `news_every`-th BBC article (0: none).
-pub fn run_policy_eval(env: &CompileEnv, news_every: usize) -> Result<PolicyEval, TrustError> {
-    let bundle = Bundle::default_bundle(env)?;
+/// Runs every labelled set, dev and test, against `bundle` (compiled in
+/// `env`), and every `news_every`-th held-out BBC article (0: none).
+pub fn run_policy_eval(
+    env: &CompileEnv,
+    bundle: &Bundle,
+    news_every: usize,
+) -> Result<PolicyEval, TrustError> {
     let registry = Registry::temporary()?;
     // The copyright cases are about these claimed works.
     for work in checks::copyright::eval_works(&checks::copyright::Config::default()) {
         registry.register_work(work)?;
     }
     let cases = all_cases(env)?;
-    let (dev, dev_errors) = evaluate(&bundle, &registry, &cases);
-    let test = crate::testsets::evaluate(&bundle, &registry, &crate::testsets::cases()?);
+    let (dev, dev_errors) = evaluate(bundle, &registry, &cases);
+    let test = crate::testsets::evaluate(bundle, &registry, &crate::testsets::cases()?);
     let (external_cases, weak) = crate::testsets::external_cases()?;
-    let mut external = crate::testsets::evaluate(&bundle, &registry, &external_cases);
+    let mut external = crate::testsets::evaluate(bundle, &registry, &external_cases);
     for e in &mut external.errors {
         *e = e.replacen("privacy line", "external presidio-pii.tsv line", 1);
     }
-    let weak_found = crate::testsets::evaluate(&bundle, &registry, &weak)
+    let weak_found = crate::testsets::evaluate(bundle, &registry, &weak)
         .families
         .first()
         .map_or(0, |r| r.true_positives);
     let news = if news_every == 0 {
         None
     } else {
-        news_false_alarms(&bundle, &registry, &env.data_dir.join("bbc"), news_every)?
+        news_false_alarms(bundle, &registry, &env.data_dir.join("bbc"), news_every)?
     };
     Ok(PolicyEval {
         dev,

@@ -122,18 +122,24 @@ pub fn cases() -> Result<Vec<TestCase>, TrustError> {
 
 /// Reads one test file (formats in `evalsets/test/README.md`).
 pub fn parse(family: Family, text: &str) -> Result<Vec<TestCase>, TrustError> {
+    parse_file(
+        family,
+        text,
+        &format!("evalsets/test/{}.tsv", family.as_str()),
+    )
+}
+
+/// The hand-written authenticity dev set, in the test set's format.
+pub const DEV_AUTHENTICITY: &str = include_str!("../evalsets/authenticity.tsv");
+
+/// Reads a file in a test set's format; `file` names it in errors.
+pub fn parse_file(family: Family, text: &str, file: &str) -> Result<Vec<TestCase>, TrustError> {
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let at = |what: &str| {
-            TrustError::Internal(format!(
-                "evalsets/test/{}.tsv line {}: {what}",
-                family.as_str(),
-                i + 1
-            ))
-        };
+        let at = |what: &str| TrustError::Internal(format!("{file} line {}: {what}", i + 1));
         let fields: Vec<&str> = line.split('\t').collect();
         if fields.len() != 4 {
             return Err(at("expected four tab-separated fields"));
@@ -403,11 +409,11 @@ mod tests {
     /// issue's targets are 0.95 precision and 0.90 recall.
     const FLOORS: &[(Family, f64, f64)] = &[
         (Family::Privacy, 1.0, 0.99),
-        (Family::Safety, 0.93, 0.41),
+        (Family::Safety, 0.94, 0.73),
         (Family::Bias, 0.99, 0.96),
         (Family::Injection, 1.0, 0.99),
         (Family::Disinformation, 1.0, 0.89),
-        (Family::Authenticity, 0.78, 0.73),
+        (Family::Authenticity, 0.91, 0.73),
         (Family::Copyright, 1.0, 1.0),
     ];
 
@@ -416,8 +422,9 @@ mod tests {
         let Some(env) = crate::checks::safety::tests::real_env() else {
             return;
         };
-        // Every tenth BBC article: none may be blocked beyond 1%.
-        let figures = crate::eval::run_policy_eval(&env, 10).unwrap();
+        // Every fifth held-out BBC article: none may be blocked beyond 1%.
+        let bundle = crate::bundle::Bundle::default_bundle(&env).unwrap();
+        let figures = crate::eval::run_policy_eval(&env, &bundle, 5).unwrap();
         let news = figures
             .news
             .as_ref()

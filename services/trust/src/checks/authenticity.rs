@@ -51,9 +51,27 @@
 //! `framing_max_words` content words in all are let off this way (a caller
 //! that marks everything as framing gains a few sentences, no more).
 //!
+//! Words of one sense class (`lexicons/authenticity_senses.txt`: "rose",
+//! "climbed", "jumped" ...) count as the same content word, and a sentence
+//! *contradicts* its passage when it uses a class ("fell") where the
+//! passage's related sentences (each holding the required share of its
+//! content words) use only the opposite class ("rose"):
+//! `authenticity.unsupported.contradiction`, score 1.0.
+//!
+//! Three more tests, each score 1.0: a capitalised content word that
+//! opens the sentence and that no source holds in any case is a name the
+//! sources lack (`authenticity.unsupported.opening_name`: "Everton came
+//! from behind ..."); more than `max_unmatched_run` content words in a row
+//! that the passage lacks are an invented clause
+//! (`authenticity.unsupported.invented_words`: "... after its chief
+//! executive resigned"); and a sentence that merges two sources is
+//! supported by the union of its best passage and the best passage of
+//! another source when that union passes every test (within one source
+//! the passage stays a window).
+//!
 //! Known limits: a sentence that drops a source's negation ("profits did
-//! not rise" → "profits rose") or swaps a verb for its antonym keeps its
-//! overlap and is not caught.
+//! not rise" → "profits rose"), or swaps a word for an opposite the senses
+//! file does not list, keeps its overlap and is not caught.
 //!
 //! # The share supported
 //!
@@ -97,6 +115,9 @@ pub struct Config {
     /// Content words of framing sentences (see the module docs) that may
     /// go unchecked for overlap, in all; framing beyond it is checked.
     pub framing_max_words: usize,
+    /// A sentence with more content words in a row that its passage lacks
+    /// is unsupported (an invented clause); 0 switches the test off.
+    pub max_unmatched_run: usize,
 }
 
 impl Default for Config {
@@ -110,7 +131,72 @@ impl Default for Config {
             stop_words: Vec::new(),
             abbreviations: Vec::new(),
             framing_max_words: 40,
+            max_unmatched_run: 2,
         }
+    }
+}
+
+/// The committed word senses (`lexicons/authenticity_senses.txt`).
+pub const SENSES: &str = include_str!("../../lexicons/authenticity_senses.txt");
+
+/// Word classes whose words match each other, and pairs of opposite
+/// classes (see `lexicons/authenticity_senses.txt`).
+#[derive(Clone, Debug, Default)]
+pub struct Senses {
+    /// Class names, by class number.
+    names: Vec<String>,
+    /// Per class: its opposite class.
+    opposite: Vec<Option<usize>>,
+    /// Word → class.
+    class_of: HashMap<String, usize>,
+}
+
+impl Senses {
+    /// Parses the senses file; a malformed line is refused with its number.
+    pub fn parse(text: &str) -> Result<Senses, String> {
+        let mut senses = Senses::default();
+        let mut opposites: Vec<(usize, String, usize)> = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let at =
+                |what: &str| format!("lexicons/authenticity_senses.txt line {}: {what}", i + 1);
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [name, opposite, words] = fields.as_slice() else {
+                return Err(at("expected class, opposite class and words"));
+            };
+            if senses.names.iter().any(|n| n == name) {
+                return Err(at(&format!("class {name:?} is defined twice")));
+            }
+            let class = senses.names.len();
+            senses.names.push(name.to_string());
+            senses.opposite.push(None);
+            if *opposite != "-" {
+                opposites.push((class, opposite.to_string(), i + 1));
+            }
+            for w in words.split_whitespace() {
+                if senses.class_of.insert(w.to_string(), class).is_some() {
+                    return Err(at(&format!("{w:?} is in two classes")));
+                }
+            }
+        }
+        for (class, opposite, line) in opposites {
+            let o = senses.names.iter().position(|n| *n == opposite).ok_or_else(|| {
+                format!("lexicons/authenticity_senses.txt line {line}: unknown opposite class {opposite:?}")
+            })?;
+            senses.opposite[class] = Some(o);
+        }
+        Ok(senses)
+    }
+
+    fn class(&self, lower: &str) -> Option<usize> {
+        self.class_of.get(lower).copied()
+    }
+
+    /// The content-word key of a class: matches every word of the class.
+    fn key(&self, class: usize) -> String {
+        format!("~{}", self.names[class])
     }
 }
 
@@ -119,6 +205,7 @@ pub struct Compiled {
     config: Config,
     stop: HashSet<String>,
     abbreviations: HashSet<String>,
+    senses: Senses,
 }
 
 impl Compiled {
@@ -150,6 +237,7 @@ impl Compiled {
             config: config.clone(),
             stop,
             abbreviations,
+            senses: Senses::parse(SENSES).map_err(TrustError::bundle)?,
         })
     }
 }
@@ -836,6 +924,13 @@ struct Features {
     span: (usize, usize),
     claims: Vec<Claim>,
     stems: Vec<String>,
+    /// Per stem, the word as first written.
+    words: Vec<String>,
+    /// A capitalised content word that opens the sentence: a name when no
+    /// source holds the word at all ("Everton came from behind ...").
+    opening: Option<Claim>,
+    /// The sense classes of its words, each with the word as written.
+    senses: Vec<(usize, String)>,
     question: bool,
 }
 
@@ -853,6 +948,9 @@ impl Compiled {
         let mut seen: HashSet<String> = HashSet::new();
         let mut stems: Vec<String> = Vec::new();
         let mut stem_seen: HashSet<String> = HashSet::new();
+        let mut senses: Vec<(usize, String)> = Vec::new();
+        let mut words: Vec<String> = Vec::new();
+        let mut opening = None;
         for (ti, t) in tokens.iter().enumerate() {
             let raw = &sentence[t.start..t.end];
             match t.kind {
@@ -889,6 +987,17 @@ impl Compiled {
                         }
                         continue;
                     }
+                    if let Some(class) = self.senses.class(&lower) {
+                        if !senses.iter().any(|(c, _)| *c == class) {
+                            senses.push((class, raw.to_string()));
+                        }
+                        let key = self.senses.key(class);
+                        if stem_seen.insert(key.clone()) {
+                            stems.push(key);
+                            words.push(raw.to_string());
+                        }
+                        continue;
+                    }
                     if self.stop.contains(&lower) {
                         continue;
                     }
@@ -903,6 +1012,13 @@ impl Compiled {
                                 '"' | '“' | '\'' | '‘' | ':' | '(' | '[' | '-' | '–' | '•' | '*'
                             )
                         });
+                    if capitalised && ti == 0 {
+                        opening = Some(Claim {
+                            kind: ClaimKind::Name,
+                            key: format!("t:{lower}"),
+                            display: raw.to_string(),
+                        });
+                    }
                     if capitalised && ti > 0 && !after_opening && raw != "I" {
                         let key = format!("t:{lower}");
                         if seen.insert(key.clone()) {
@@ -919,6 +1035,7 @@ impl Compiled {
                     let st = stem(&lower);
                     if stem_seen.insert(st.clone()) {
                         stems.push(st);
+                        words.push(raw.to_string());
                     }
                 }
             }
@@ -944,6 +1061,9 @@ impl Compiled {
             span,
             claims,
             stems,
+            words,
+            opening,
+            senses,
             question,
         }
     }
@@ -977,6 +1097,8 @@ struct SourceIndex<'a> {
     first: Vec<u32>,
     /// Per global sentence: whether it has a negation.
     negated: Vec<bool>,
+    /// Per global sentence: the sense classes of its words, with the word.
+    senses: Vec<Vec<(usize, String)>>,
     /// Term → sentences holding it (sorted, unique).
     postings: HashMap<String, Vec<u32>>,
     /// Per source: normalised text and the start of each sentence in it.
@@ -990,6 +1112,7 @@ impl<'a> SourceIndex<'a> {
             source_of: Vec::new(),
             first: Vec::new(),
             negated: Vec::new(),
+            senses: Vec::new(),
             postings: HashMap::new(),
             normalised: Vec::new(),
         };
@@ -1003,6 +1126,7 @@ impl<'a> SourceIndex<'a> {
                 idx.source_of.push(si as u32);
                 let sentence = &text[s..e];
                 let mut negated = false;
+                let mut senses: Vec<(usize, String)> = Vec::new();
                 for t in tokenize(sentence) {
                     let raw = &sentence[t.start..t.end];
                     let mut add = |key: String| {
@@ -1021,7 +1145,12 @@ impl<'a> SourceIndex<'a> {
                             if is_negation(&lower) {
                                 negated = true;
                             }
-                            if !c.stop.contains(&lower) {
+                            if let Some(class) = c.senses.class(&lower) {
+                                if !senses.iter().any(|(k, _)| *k == class) {
+                                    senses.push((class, raw.to_string()));
+                                }
+                                add(format!("w:{}", c.senses.key(class)));
+                            } else if !c.stop.contains(&lower) {
                                 add(format!("w:{}", stem(&lower)));
                             }
                             add(format!("t:{lower}"));
@@ -1029,6 +1158,7 @@ impl<'a> SourceIndex<'a> {
                     }
                 }
                 idx.negated.push(negated);
+                idx.senses.push(senses);
                 starts.push(norm_text.len() + 1);
                 norm_text.push(' ');
                 norm_text.push_str(&normalise(sentence));
@@ -1124,7 +1254,12 @@ impl Compiled {
                 .any(|&(s, e)| s <= f.span.0 && f.span.1 <= e);
             if framing
                 && !judged.supported
-                && judged.rule_id == "authenticity.unsupported.low_overlap"
+                && matches!(
+                    judged.rule_id,
+                    "authenticity.unsupported.low_overlap"
+                        | "authenticity.unsupported.invented_words"
+                        | "authenticity.unsupported.opening_name"
+                )
                 && f.stems.len() <= framing_left
             {
                 framing_left -= f.stems.len();
@@ -1137,6 +1272,11 @@ impl Compiled {
 
     fn judge(&self, f: &Features, index: &SourceIndex<'_>) -> SentenceCheck {
         let claims: Vec<&Claim> = f.claims.iter().take(63).collect();
+        // An opening word that no source holds, in any case, is a name.
+        let opening = f
+            .opening
+            .as_ref()
+            .filter(|o| index.sentences_with(&o.key).is_empty());
         let stems: Vec<&String> = f.stems.iter().take(64).collect();
         // Per touched source sentence: claims found, content words found.
         let mut touched: HashMap<u32, (u64, u64)> = HashMap::new();
@@ -1199,6 +1339,7 @@ impl Compiled {
         // Best window: most claims, then most content words.
         let mut best: Option<(u32, u32, u32)> = None; // (claims found, words found, start)
         let mut best_masks = (0u64, 0u64);
+        let mut windows: Vec<(u32, (u64, u64))> = Vec::with_capacity(starts.len());
         for st in starts {
             let src = index.source_of[st as usize] as usize;
             let hi = index.first[src + 1].min(st + w);
@@ -1214,8 +1355,34 @@ impl Compiled {
                 best = Some(key);
                 best_masks = m;
             }
+            windows.push((st, m));
         }
         let n_stems = stems.len().max(1) as f32;
+        let holds = |m: (u64, u64)| {
+            m.0 & all_claims == all_claims
+                && m.1.count_ones() as f32 / n_stems >= self.config.min_overlap
+                && self.unmatched_run(f, m.1).is_none()
+        };
+        // A sentence may merge two sources ("the mayor announced ..., which
+        // is expected to cost £4m"): when no passage of one source holds
+        // it, the best passage of another source may add what it lacks.
+        // Within one source the passage stays a window, so a number from
+        // elsewhere in the same source does not count.
+        if let Some(b) = best
+            && !holds(best_masks)
+        {
+            let first_source = index.source_of[b.2 as usize];
+            let merged = windows
+                .iter()
+                .filter(|(st, _)| index.source_of[*st as usize] != first_source)
+                .map(|(_, m)| (best_masks.0 | m.0, best_masks.1 | m.1))
+                .max_by_key(|u| ((u.0 & all_claims).count_ones(), u.1.count_ones()));
+            if let Some(u) = merged
+                && holds(u)
+            {
+                best_masks = u;
+            }
+        }
         let overlap = best_masks.1.count_ones() as f32 / n_stems;
         let source_id = best.map(|b| {
             index.sources[index.source_of[b.2 as usize] as usize]
@@ -1228,7 +1395,13 @@ impl Compiled {
             .filter(|&(b, _)| best_masks.0 & (1u64 << b) == 0)
             .map(|(_, c)| *c)
             .collect();
-        let supported = missing.is_empty() && overlap >= self.config.min_overlap;
+        let contradiction = best.and_then(|b| self.contradiction(f, index, &touched, b.2));
+        let invented = self.unmatched_run(f, best_masks.1);
+        let supported = missing.is_empty()
+            && opening.is_none()
+            && overlap >= self.config.min_overlap
+            && contradiction.is_none()
+            && invented.is_none();
         let passage = match &source_id {
             Some(id) if !id.is_empty() => format!("the best-matching passage (source {id})"),
             Some(_) => "the best-matching passage".to_string(),
@@ -1245,6 +1418,17 @@ impl Compiled {
                 why.push(format!("{} is not in {passage}", c.describe()));
             }
         }
+        if let Some(o) = opening {
+            why.push(format!("{} appears in no source", o.describe()));
+        }
+        if let Some(c) = &contradiction {
+            why.push(format!("{c} in {passage}"));
+        }
+        if let Some(run) = &invented {
+            why.push(format!(
+                "the words \"{run}\" in a row appear in no passage it matches"
+            ));
+        }
         if overlap < self.config.min_overlap {
             why.push(format!(
                 "only {:.0}% of its content words appear in {passage}; {:.0}% needed",
@@ -1257,20 +1441,102 @@ impl Compiled {
             supported,
             score: if supported {
                 0.0
-            } else if !missing.is_empty() {
+            } else if !missing.is_empty()
+                || opening.is_some()
+                || contradiction.is_some()
+                || invented.is_some()
+            {
                 1.0
             } else {
                 (1.0 - overlap).clamp(0.0, 1.0)
             },
             best_overlap: overlap,
             source_id,
-            rule_id: if missing.is_empty() {
-                "authenticity.unsupported.low_overlap"
-            } else {
+            rule_id: if !missing.is_empty() {
                 "authenticity.unsupported.missing_claim"
+            } else if opening.is_some() {
+                "authenticity.unsupported.opening_name"
+            } else if contradiction.is_some() {
+                "authenticity.unsupported.contradiction"
+            } else if invented.is_some() {
+                "authenticity.unsupported.invented_words"
+            } else {
+                "authenticity.unsupported.low_overlap"
             },
             evidence: why.join("; "),
         }
+    }
+}
+
+impl Compiled {
+    /// The longest run of content words in a row (in the sentence's order)
+    /// that the matched passage lacks, when it is longer than
+    /// `max_unmatched_run`: an invented clause ("... after its chief
+    /// executive resigned") in a sentence whose other words match.
+    fn unmatched_run(&self, f: &Features, matched: u64) -> Option<String> {
+        let limit = self.config.max_unmatched_run;
+        if limit == 0 {
+            return None;
+        }
+        let mut best: &[String] = &[];
+        let mut start = 0;
+        let n = f.stems.len().min(64);
+        for i in 0..=n {
+            let hit = i == n || matched & (1u64 << i) != 0;
+            if hit {
+                if i - start > best.len() {
+                    best = &f.words[start..i];
+                }
+                start = i + 1;
+            }
+        }
+        (best.len() > limit).then(|| best.join(" "))
+    }
+
+    /// Whether a sentence says the opposite of the passage it matches: it
+    /// uses a sense class ("fell") where the passage's related sentences
+    /// (those holding the required share of its content words, at least
+    /// two) use only the opposite class ("rose"). Evidence when it does.
+    fn contradiction(
+        &self,
+        f: &Features,
+        index: &SourceIndex<'_>,
+        touched: &HashMap<u32, (u64, u64)>,
+        start: u32,
+    ) -> Option<String> {
+        let src = index.source_of[start as usize] as usize;
+        let end = index.first[src + 1].min(start + self.config.passage_sentences as u32);
+        let n = f.stems.len().min(64) as f32;
+        let need = ((n * self.config.min_overlap).ceil() as u32).max(2);
+        let related: Vec<usize> = (start..end)
+            .filter(|s| touched.get(s).is_some_and(|m| m.1.count_ones() >= need))
+            .map(|s| s as usize)
+            .collect();
+        let word_of = |class: usize| {
+            related.iter().find_map(|&s| {
+                index.senses[s]
+                    .iter()
+                    .find(|(k, _)| *k == class)
+                    .map(|(_, w)| w.clone())
+            })
+        };
+        for (class, word) in &f.senses {
+            let Some(opposite) = self.senses.opposite[*class] else {
+                continue;
+            };
+            // "Sales rose while profits fell" names both directions.
+            if f.senses.iter().any(|(c, _)| *c == opposite) {
+                continue;
+            }
+            if word_of(*class).is_none()
+                && let Some(theirs) = word_of(opposite)
+            {
+                return Some(format!(
+                    "it says \"{word}\" where the source says \"{theirs}\""
+                ));
+            }
+        }
+        None
     }
 }
 
@@ -1831,6 +2097,30 @@ Film division profits slumped 27% to $284m.\n\nThe company will not pay a specia
         let f = sentence_findings("AOL did not lose 464,000 subscribers in the fourth quarter.");
         assert_eq!(f.len(), 1, "{f:?}");
         assert!(f[0].evidence.contains("negation"), "{}", f[0].evidence);
+    }
+
+    #[test]
+    fn a_reversed_direction_contradicts_the_source_and_a_synonym_does_not() {
+        let f = sentence_findings("Film division profits rose 27% to $284m.");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].rule_id, "authenticity.unsupported.contradiction");
+        assert!(f[0].evidence.contains("\"rose\""), "{}", f[0].evidence);
+        assert!(f[0].evidence.contains("\"slumped\""), "{}", f[0].evidence);
+        assert!(sentence_findings("Film division profits dropped 27% to $284m.").is_empty());
+    }
+
+    #[test]
+    fn the_senses_file_parses_and_a_bad_line_is_refused_with_its_number() {
+        let senses = Senses::parse(SENSES).unwrap();
+        let up = senses.class("rose").unwrap();
+        let down = senses.class("fell").unwrap();
+        assert_eq!(senses.opposite[up], Some(down));
+        assert_eq!(senses.opposite[down], Some(up));
+        let e = Senses::parse("# c\nup\tdown\trose\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("down"), "{e}");
+        let e = Senses::parse("up\t-\trose\ndown\t-\trose fell\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("two classes"), "{e}");
+        assert!(Senses::parse("just one field\n").is_err());
     }
 
     #[test]

@@ -149,11 +149,17 @@ pub struct Config {
     /// all-MiniLM-L6-v2, relative to the data folder); empty switches the
     /// learned stage off. A missing folder refuses the bundle.
     pub embedder: String,
-    /// A sentence's learned probability for a category at or above this
-    /// is a finding.
+    /// A sentence whose learned probability of harm (every hazard
+    /// category together) is at or above this is a finding in its most
+    /// likely category.
     pub learned_threshold: f32,
     /// The most sentences of one content the learned stage embeds.
     pub learned_max_sentences: usize,
+    /// A folder of real news (relative to the data folder; one folder per
+    /// topic, one `.txt` per article) whose screened sentences, from every
+    /// other article, train the learned stage's `none` class; the other
+    /// half is held out for the false-alarm figure. Empty: exemplars only.
+    pub learned_negatives: String,
 }
 
 impl Default for Config {
@@ -172,6 +178,7 @@ impl Default for Config {
             embedder: String::new(),
             learned_threshold: 0.6,
             learned_max_sentences: 16,
+            learned_negatives: String::new(),
         }
     }
 }
@@ -779,7 +786,23 @@ impl Compiled {
                     dir.display()
                 )));
             }
-            Some(learned::Learned::load(&dir).map_err(|e| bad(format!("embedder: {e}")))?)
+            let negatives = if config.learned_negatives.is_empty() {
+                Vec::new()
+            } else {
+                let news = env.resolve(&config.learned_negatives);
+                if !news.is_dir() {
+                    return Err(bad(format!(
+                        "learned_negatives: {} is not a folder; run scripts/fetch-data to fetch the BBC articles",
+                        news.display()
+                    )));
+                }
+                learned::news_negatives(&news, config.learned_max_sentences)
+                    .map_err(|e| bad(format!("learned_negatives: {e}")))?
+            };
+            Some(
+                learned::Learned::load(&dir, &negatives)
+                    .map_err(|e| bad(format!("embedder: {e}")))?,
+            )
         };
 
         // Patterns.
@@ -1208,21 +1231,7 @@ impl Compiled {
         let Some(model) = &self.learned else {
             return Ok(());
         };
-        let mut spans: Vec<(usize, usize)> = Vec::new();
-        for &(a, b) in &n.sentences {
-            if b < a + 4 {
-                continue;
-            }
-            let words: Vec<&str> = (a..b)
-                .map(|i| &n.text[n.words[i].norm.0..n.words[i].norm.1])
-                .collect();
-            if model.screen.passes(&words) {
-                spans.push(n.span(a, b - 1));
-                if spans.len() >= self.learned_max_sentences {
-                    break;
-                }
-            }
-        }
+        let spans = learned::screened(n, &model.screen, self.learned_max_sentences);
         if spans.is_empty() {
             return Ok(());
         }
@@ -1231,13 +1240,17 @@ impl Compiled {
             check: "safety",
             message: format!("learned stage: {message}"),
         })?;
-        // The highest-scoring sentence per category.
+        // A sentence is harmful when the probability of every hazard
+        // together (one minus `none`) reaches the threshold; it counts for
+        // its most likely category. The most harmful sentence per category.
         let mut best: Vec<Option<(f32, usize)>> = vec![None; learned::LEARNED.len()];
         for (i, row) in scores.iter().enumerate() {
-            for (k, &p) in row.iter().enumerate() {
-                if p >= self.learned_threshold && best[k].is_none_or(|(q, _)| p > q) {
-                    best[k] = Some((p, i));
-                }
+            let harm: f32 = row.iter().sum();
+            let Some(k) = (0..row.len()).max_by(|&a, &b| row[a].total_cmp(&row[b])) else {
+                continue;
+            };
+            if harm >= self.learned_threshold && best[k].is_none_or(|(q, _)| harm > q) {
+                best[k] = Some((harm, i));
             }
         }
         for (k, b) in best.iter().enumerate() {
@@ -1255,7 +1268,7 @@ impl Compiled {
                     format!("{}.learned", category.as_str()),
                     p,
                     format!(
-                        "learned classifier ({} over {} exemplars): {p:.2} for {} in \"{}\"; scores: {}",
+                        "learned classifier ({} over {} exemplars): {p:.2} harmful, most likely {}, in \"{}\"; scores: {}",
                         generec_models::embed::MODEL_ID,
                         model.exemplars,
                         category.as_str().trim_start_matches("safety."),
@@ -2179,10 +2192,10 @@ pub(crate) mod tests {
             assert!(precision >= 0.85, "{category}: precision {precision}");
             // The hazard categories' dev cases include the 2026-12-05
             // block, written to be hard (no word from the lexicons) and
-            // not yet caught by the learned stage: their floor records
-            // where it stands (lowest: child safety 0.33) so it cannot fall.
+            // not all caught by the learned stage: their floor records
+            // where it stands (lowest: child safety 0.50) so it cannot fall.
             let learned = learned::LEARNED.contains(&category);
-            let floor = if learned { 0.3 } else { 0.8 };
+            let floor = if learned { 0.45 } else { 0.8 };
             assert!(recall >= floor, "{category}: recall {recall}");
         }
     }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use generec_models::Embedder;
 
+use crate::checks::phrases::{Hyphens, Normalized};
 use crate::finding::Category;
 
 /// The committed exemplars.
@@ -41,7 +42,10 @@ pub const LEARNED: [Category; 8] = [
 
 const EPOCHS: usize = 800;
 const LEARNING_RATE: f32 = 2.0;
-const L2: f32 = 1e-3;
+/// Heavy-ball momentum: plain gradient descent leaves the `none` class
+/// underfit within the epochs a bundle load can afford.
+const MOMENTUM: f32 = 0.9;
+const L2: f32 = 1e-4;
 
 /// A trained classifier and the embedder it reads.
 pub struct Learned {
@@ -93,35 +97,80 @@ pub fn parse_exemplars(text: &str) -> Result<Vec<(usize, String)>, String> {
     Ok(out)
 }
 
-fn cache() -> &'static Mutex<HashMap<PathBuf, Arc<Learned>>> {
-    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<Learned>>>> = OnceLock::new();
+/// Trained classifiers of this process, by embedder folder and training
+/// data digest.
+type Cache = Mutex<HashMap<(PathBuf, String), Arc<Learned>>>;
+
+fn cache() -> &'static Cache {
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The digest that names a trained classifier: the exemplars, the news
+/// negatives, the training settings and the model file's size.
+fn digest(exemplars: &[(usize, String)], negatives: &[String], model_bytes: u64) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (c, s) in exemplars {
+        h.update(format!("{c}\t{s}\n"));
+    }
+    h.update(b"\0negatives\n");
+    for s in negatives {
+        h.update(s.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(format!(
+        "\0{EPOCHS} {LEARNING_RATE} {MOMENTUM} {L2} {model_bytes}"
+    ));
+    hex::encode(&h.finalize()[..12])
+}
+
 impl Learned {
-    /// Loads the embedder from `dir` and trains on the exemplars, or
-    /// returns the classifier this process already trained from `dir`.
-    pub fn load(dir: &Path) -> Result<Arc<Learned>, String> {
-        if let Some(l) = cache().lock().map_err(|e| e.to_string())?.get(dir) {
+    /// Loads the embedder from `dir` and trains on the exemplars plus
+    /// `negatives` (sentences of the `none` class from real news), or
+    /// returns the classifier this process already trained on them.
+    /// Trained weights are kept beside the model
+    /// (`safety-classifier-<digest>.bin`), so a later process loads them
+    /// instead of embedding the training sentences again.
+    pub fn load(dir: &Path, negatives: &[String]) -> Result<Arc<Learned>, String> {
+        let mut exemplars = parse_exemplars(EXEMPLARS)?;
+        let model_bytes = std::fs::metadata(dir.join("model.safetensors"))
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .len();
+        let key = digest(&exemplars, negatives, model_bytes);
+        // Held while training, so that threads of one process train once.
+        let mut cached = cache().lock().map_err(|e| e.to_string())?;
+        if let Some(l) = cached.get(&(dir.to_path_buf(), key.clone())) {
             return Ok(l.clone());
         }
         let screen = Screen::parse(SCREEN)?;
         let embedder = Embedder::load(dir).map_err(|e| e.to_string())?;
-        let exemplars = parse_exemplars(EXEMPLARS)?;
-        let texts: Vec<&str> = exemplars.iter().map(|(_, s)| s.as_str()).collect();
-        let x = embedder.embed(&texts).map_err(|e| e.to_string())?;
-        let y: Vec<usize> = exemplars.iter().map(|(c, _)| *c).collect();
-        let weights = train(&x, &y, LEARNED.len() + 1);
+        let file = dir.join(format!("safety-classifier-{key}.bin"));
+        let classes = LEARNED.len() + 1;
+        let d = embedder.dimension();
+        let weights = match read_weights(&file, classes, d + 1) {
+            Some(w) => w,
+            None => {
+                exemplars.extend(negatives.iter().map(|s| (0, s.clone())));
+                let texts: Vec<&str> = exemplars.iter().map(|(_, s)| s.as_str()).collect();
+                let mut x = Vec::with_capacity(texts.len());
+                for chunk in texts.chunks(64) {
+                    x.extend(embedder.embed(chunk).map_err(|e| e.to_string())?);
+                }
+                let y: Vec<usize> = exemplars.iter().map(|(c, _)| *c).collect();
+                let w = train(&x, &y, classes);
+                // A cache: failing to write it costs time, not correctness.
+                let _ = write_weights(&file, &w);
+                w
+            }
+        };
         let learned = Arc::new(Learned {
             embedder,
             weights,
-            exemplars: exemplars.len(),
+            exemplars: parse_exemplars(EXEMPLARS)?.len() + negatives.len(),
             screen,
         });
-        cache()
-            .lock()
-            .map_err(|e| e.to_string())?
-            .insert(dir.to_path_buf(), learned.clone());
+        cached.insert((dir.to_path_buf(), key), learned.clone());
         Ok(learned)
     }
 
@@ -156,6 +205,36 @@ fn softmax(z: &[f32]) -> Vec<f32> {
     e.iter().map(|v| v / s).collect()
 }
 
+/// Reads trained weights written by [`write_weights`]; `None` when the
+/// file is missing or not of the expected shape.
+fn read_weights(file: &Path, classes: usize, width: usize) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(file).ok()?;
+    if bytes.len() != classes * width * 4 {
+        return None;
+    }
+    let values: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if values.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    Some(values.chunks(width).map(<[f32]>::to_vec).collect())
+}
+
+/// Writes weights as little-endian f32, through a temporary file renamed
+/// into place so that a reader never sees half a file.
+fn write_weights(file: &Path, weights: &[Vec<f32>]) -> std::io::Result<()> {
+    let bytes: Vec<u8> = weights
+        .iter()
+        .flatten()
+        .flat_map(|v| v.to_le_bytes())
+        .collect();
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, file)
+}
+
 /// Multinomial logistic regression by full-batch gradient descent, each
 /// class weighted by the inverse of its exemplar count.
 fn train(x: &[Vec<f32>], y: &[usize], classes: usize) -> Vec<Vec<f32>> {
@@ -176,6 +255,7 @@ fn train(x: &[Vec<f32>], y: &[usize], classes: usize) -> Vec<Vec<f32>> {
             }
         })
         .collect();
+    let mut velocity = vec![vec![0.0f32; d + 1]; classes];
     for _ in 0..EPOCHS {
         let mut grad = vec![vec![0.0f32; d + 1]; classes];
         for (xi, &yi) in x.iter().zip(y) {
@@ -189,10 +269,11 @@ fn train(x: &[Vec<f32>], y: &[usize], classes: usize) -> Vec<Vec<f32>> {
                 g[d] += err;
             }
         }
-        for (wk, gk) in w.iter_mut().zip(&grad) {
+        for ((wk, gk), vk) in w.iter_mut().zip(&grad).zip(velocity.iter_mut()) {
             for j in 0..=d {
                 let reg = if j < d { L2 * wk[j] } else { 0.0 };
-                wk[j] -= LEARNING_RATE * (gk[j] / n + reg);
+                vk[j] = MOMENTUM * vk[j] - LEARNING_RATE * (gk[j] / n + reg);
+                wk[j] += vk[j];
             }
         }
     }
@@ -203,12 +284,15 @@ fn train(x: &[Vec<f32>], y: &[usize], classes: usize) -> Vec<Vec<f32>> {
 pub const SCREEN: &str = include_str!("../../../lexicons/safety_screen.txt");
 
 /// Cheap cues that a sentence might be harmful, so that it is worth
-/// embedding (`lexicons/safety_screen.txt`): words, and pairs of words
-/// that must follow each other. A sentence with none of them is not
+/// embedding (`lexicons/safety_screen.txt`): words, pairs of words that
+/// must follow each other, and words that count only as a sentence's first
+/// word (`^mix`: an instruction). A sentence with none of them is not
 /// embedded.
 #[derive(Clone, Debug, Default)]
 pub struct Screen {
     words: std::collections::HashSet<String>,
+    /// Words that are cues only at the start of a sentence.
+    openers: std::collections::HashSet<String>,
     /// Two-word cues: the words that may follow each first word.
     pairs: HashMap<String, Vec<String>>,
 }
@@ -224,6 +308,9 @@ impl Screen {
             }
             let words: Vec<&str> = line.split_whitespace().collect();
             match words.as_slice() {
+                [w] if w.len() > 1 && w.starts_with('^') => {
+                    screen.openers.insert(w[1..].to_string());
+                }
                 [w] => {
                     screen.words.insert(w.to_string());
                 }
@@ -247,13 +334,86 @@ impl Screen {
 
     /// Whether a sentence (its normalised words) carries a cue.
     pub fn passes(&self, lower_words: &[&str]) -> bool {
-        lower_words.iter().any(|w| self.words.contains(*w))
+        lower_words
+            .first()
+            .is_some_and(|w| self.openers.contains(*w))
+            || lower_words.iter().any(|w| self.words.contains(*w))
             || lower_words.windows(2).any(|p| {
                 self.pairs
                     .get(p[0])
                     .is_some_and(|next| next.iter().any(|b| b == p[1]))
             })
     }
+}
+
+/// The spans (in the original text) of the sentences of `n` that carry a
+/// screen cue and are at least four words long, at most `max` of them.
+pub fn screened(n: &Normalized, screen: &Screen, max: usize) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    for &(a, b) in &n.sentences {
+        if spans.len() >= max {
+            break;
+        }
+        if b < a + 4 {
+            continue;
+        }
+        let words: Vec<&str> = (a..b)
+            .map(|i| &n.text[n.words[i].norm.0..n.words[i].norm.1])
+            .collect();
+        if screen.passes(&words) {
+            spans.push(n.span(a, b - 1));
+        }
+    }
+    spans
+}
+
+/// The articles of a news folder (one folder per topic, one `.txt` file
+/// per article), in path order, split in two halves: even positions
+/// train the classifier's `none` class, odd positions are held out for
+/// the false-alarm figure of `generec eval policies`.
+pub fn news_halves(dir: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), String> {
+    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    let mut files = Vec::new();
+    for topic in std::fs::read_dir(dir).map_err(io)? {
+        let topic = topic.map_err(io)?.path();
+        if !topic.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&topic).map_err(io)? {
+            let f = f.map_err(io)?.path();
+            if f.extension().is_some_and(|x| x == "txt") {
+                files.push(f);
+            }
+        }
+    }
+    files.sort();
+    let (train, held_out): (Vec<_>, Vec<_>) =
+        files.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+    Ok((
+        train.into_iter().map(|(_, f)| f).collect(),
+        held_out.into_iter().map(|(_, f)| f).collect(),
+    ))
+}
+
+/// Hard negatives for the `none` class: the screened sentences of the
+/// training half of a news folder, at most `max_per_article` each (the
+/// sentences the stage would embed when it reviews such an article).
+pub fn news_negatives(dir: &Path, max_per_article: usize) -> Result<Vec<String>, String> {
+    let screen = Screen::parse(SCREEN)?;
+    let (train, _) = news_halves(dir)?;
+    if train.is_empty() {
+        return Err(format!("{} holds no articles", dir.display()));
+    }
+    let mut out = Vec::new();
+    for f in train {
+        let bytes = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let text = String::from_utf8_lossy(&bytes);
+        let n = Normalized::new(&text, Hyphens::Split);
+        for (a, b) in screened(&n, &screen, max_per_article) {
+            out.push(text[a..b].split_whitespace().collect::<Vec<_>>().join(" "));
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -301,5 +461,9 @@ mod tests {
         assert!(!screen.passes(&[
             "the", "bank", "raised", "interest", "rates", "on", "tuesday"
         ]));
+        // An instruction verb counts at the start of a sentence only.
+        let screen = Screen::parse("^mix\n").unwrap();
+        assert!(screen.passes(&["mix", "the", "two", "cleaners"]));
+        assert!(!screen.passes(&["a", "mix", "of", "old", "and", "new"]));
     }
 }

@@ -230,7 +230,10 @@ pub fn news_false_alarms(
     let (_, held_out) = checks::safety::learned::news_halves(dir).map_err(TrustError::Internal)?;
     let files: Vec<_> = held_out.into_iter().step_by(every.max(1)).collect();
     let mut report = NewsReport::default();
-    let context = checks::ReviewContext::default();
+    let context = checks::ReviewContext {
+        origin: Some(generec_common::types::Origin::Human),
+        ..checks::ReviewContext::default()
+    };
     for f in files {
         let bytes = std::fs::read(&f).map_err(io)?;
         let text = String::from_utf8_lossy(&bytes);

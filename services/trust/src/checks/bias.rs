@@ -17,6 +17,10 @@
 //! - a term with no alternative (a style note: "just", "obviously") or one
 //!   whose note is about computer jargon ("master", "sane"): 0.3.
 //!
+//! Inside the quotations of a human-made item (`origin` human) insensitive
+//! terms are not reported: they are reported speech. Generated content and
+//! content of unknown origin get no such exemption.
+//!
 //! A capitalised word inside a sentence (a name or title: "Princess
 //! Diana") scores 0.3 too. With the default minimum score of 0.5 the 0.3
 //! tier is not reported. A
@@ -71,6 +75,7 @@ use super::phrases::{Hyphens, Normalized, PhraseSet, PhraseSetBuilder};
 use super::{Check, CheckError, CompileEnv, EvalCase, Input};
 use crate::error::TrustError;
 use crate::finding::{Category, Finding};
+use generec_common::types::Origin;
 
 /// generec's own insensitive terms, in retext-equality's format
 /// (`lexicons/equality-extra-en.json`): a condition described as suffering
@@ -632,10 +637,14 @@ impl Compiled {
         n: &Normalized,
         hits: &[TermHit],
         allows: &[(usize, usize)],
+        quoted: &[(usize, usize)],
         out: &mut Vec<Finding>,
     ) {
-        let allowed =
-            |first: usize, last: usize| allows.iter().any(|&(a, b)| a <= first && last <= b);
+        let allowed = |first: usize, last: usize| {
+            let (s, e) = n.span(first, last);
+            allows.iter().any(|&(a, b)| a <= first && last <= b)
+                || quoted.iter().any(|&(a, b)| a <= s && e <= b)
+        };
         // Keep the longest term at each place.
         let mut hits: Vec<TermHit> = hits
             .iter()
@@ -1037,7 +1046,15 @@ impl Check for Compiled {
                 }
             }
         });
-        self.insensitive(content, &n, &term_hits, &allows, out);
+        // A human-made item's quotations are reported speech: the words
+        // are the speaker's, not the publisher's. Generated content gets no
+        // such exemption, so quote marks are no way round the check.
+        let quoted = if input.context.origin == Some(Origin::Human) {
+            super::authenticity::quotations(content)
+        } else {
+            Vec::new()
+        };
+        self.insensitive(content, &n, &term_hits, &allows, &quoted, out);
         self.stereotypes(content, &n, &group_hits, &idioms, &allows, out);
         Ok(())
     }
@@ -1165,6 +1182,33 @@ mod tests {
                 .unwrap_err()
                 .contains("line 1")
         );
+    }
+
+    #[test]
+    fn quoted_terms_are_reported_speech_only_in_human_items() {
+        let (_d, c) = compiled(&Config::default());
+        let text = "The coach said: \"That was a lame performance.\" That's lame.";
+        let registry = Registry::temporary().unwrap();
+        let found = |origin: Option<Origin>| {
+            let context = ReviewContext {
+                origin,
+                ..ReviewContext::default()
+            };
+            let input = Input {
+                content: text,
+                context: &context,
+                registry: &registry,
+            };
+            let mut out = Vec::new();
+            c.check(&input, &mut out).unwrap();
+            out.into_iter()
+                .filter(|f| f.category == Category::BiasInsensitive && f.score >= 0.5)
+                .count()
+        };
+        // The quoted "lame" is the coach's; the second is the publisher's.
+        assert_eq!(found(Some(Origin::Human)), 1);
+        assert_eq!(found(Some(Origin::AiCreated)), 2);
+        assert_eq!(found(None), 2);
     }
 
     #[test]

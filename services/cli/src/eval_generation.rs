@@ -585,6 +585,15 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     for f in &table.failures {
         println!("  {f}");
     }
+    let test = generec_generation::testset::run(&instructor).map_err(anyhow::Error::msg)?;
+    println!(
+        "\n## Instructor, frozen test set (evalsets/test)\n\n| cases | action right | fully right | exclusions honoured |\n|---|---|---|---|\n| {} | {:.3} | {:.3} | {:.3} ({} cases) |",
+        test.cases,
+        test.action_right as f64 / test.cases.max(1) as f64,
+        test.fully_right_share(),
+        test.exclusions_honoured_share(),
+        test.with_exclusions
+    );
 
     let labels = std::fs::read_to_string(&args.timed_labels)
         .with_context(|| format!("reading {}", args.timed_labels.display()))?;

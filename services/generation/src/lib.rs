@@ -24,5 +24,6 @@ pub mod openai;
 pub mod relevance;
 pub mod service;
 pub mod table;
+pub mod testset;
 pub mod text;
 pub mod tone;

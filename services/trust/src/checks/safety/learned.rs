@@ -2,7 +2,11 @@
 //! over all-MiniLM-L6-v2 sentence embeddings, trained when a bundle that
 //! names the embedder loads, on the committed exemplars
 //! (`lexicons/safety_exemplars.tsv`: labelled harmful sentences per hazard
-//! category and sentences that must not fire).
+//! category and sentences that must not fire) and, for the `none` class,
+//! the screened sentences of half the articles of a real news folder
+//! (`learned_negatives`; [`news_halves`] keeps the other half out for the
+//! false-alarm figure). A sentence is harmful when the probability of all
+//! hazards together reaches the bundle's threshold.
 //!
 //! It generalises past the word lists: a threat with no threat word ("I
 //! know which bus your daughter takes") lies near the threat exemplars in
@@ -445,6 +449,22 @@ mod tests {
         assert!(p[0] > 0.8, "{p:?}");
         let p = softmax(&logits(&w, &[0.05, 0.95]));
         assert!(p[1] > 0.8, "{p:?}");
+    }
+
+    #[test]
+    fn trained_weights_round_trip_and_a_wrong_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("w.bin");
+        let w = vec![vec![0.5, -1.25, 3.0], vec![0.0, 2.0, -0.75]];
+        write_weights(&file, &w).unwrap();
+        assert_eq!(read_weights(&file, 2, 3), Some(w));
+        // Another shape, or a truncated or non-finite file, is retrained.
+        assert_eq!(read_weights(&file, 3, 3), None);
+        std::fs::write(&file, [0u8; 5]).unwrap();
+        assert_eq!(read_weights(&file, 2, 3), None);
+        std::fs::write(&file, f32::NAN.to_le_bytes().repeat(6)).unwrap();
+        assert_eq!(read_weights(&file, 2, 3), None);
+        assert_eq!(read_weights(&dir.path().join("missing"), 2, 3), None);
     }
 
     #[test]

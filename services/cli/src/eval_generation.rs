@@ -65,6 +65,40 @@ pub struct GenerationEvalArgs {
     /// The labelled timed items for clips and thumbnails.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../generation/tests/fixtures/timed_edits.json"))]
     pub timed_labels: PathBuf,
+    /// Score only the instructor on its dev and frozen test sets (no corpus,
+    /// no model; takes a second).
+    #[arg(long)]
+    pub instructor_only: bool,
+    /// With the instructor's figures, list the dev cases it gets wrong
+    /// (tuning reads these, never the test set's misses).
+    #[arg(long)]
+    pub dev_errors: bool,
+}
+
+/// Prints the instructor's figures on its dev and frozen test sets.
+pub fn print_instructor_sets(instructor: &Instructor, dev_errors: bool) -> Result<()> {
+    use generec_generation::testset::{self, Set};
+    let dev = testset::run(instructor, Set::Dev).map_err(anyhow::Error::msg)?;
+    let test = testset::run(instructor, Set::Test).map_err(anyhow::Error::msg)?;
+    println!(
+        "\n## Instructor, dev and frozen test sets (evalsets/dev, evalsets/test)\n\n| set | cases | action right | fully right | exclusions honoured |\n|---|---|---|---|---|"
+    );
+    for (name, r) in [("dev", &dev), ("test", &test)] {
+        println!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} ({} cases) |",
+            r.cases,
+            r.action_right as f64 / r.cases.max(1) as f64,
+            r.fully_right_share(),
+            r.exclusions_honoured_share(),
+            r.with_exclusions
+        );
+    }
+    if dev_errors {
+        for e in &dev.errors {
+            println!("  dev {e}");
+        }
+    }
+    Ok(())
 }
 
 /// The fixed instruction set: what people ask of a news feed.
@@ -266,6 +300,9 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 
 /// Runs the evaluation and prints the tables.
 pub async fn run(args: GenerationEvalArgs) -> Result<()> {
+    if args.instructor_only {
+        return print_instructor_sets(&Instructor::default(), args.dev_errors);
+    }
     let started = Instant::now();
     let bbc = args.data.join("bbc");
     if !bbc.is_dir() {
@@ -585,15 +622,7 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     for f in &table.failures {
         println!("  {f}");
     }
-    let test = generec_generation::testset::run(&instructor).map_err(anyhow::Error::msg)?;
-    println!(
-        "\n## Instructor, frozen test set (evalsets/test)\n\n| cases | action right | fully right | exclusions honoured |\n|---|---|---|---|\n| {} | {:.3} | {:.3} | {:.3} ({} cases) |",
-        test.cases,
-        test.action_right as f64 / test.cases.max(1) as f64,
-        test.fully_right_share(),
-        test.exclusions_honoured_share(),
-        test.with_exclusions
-    );
+    print_instructor_sets(&instructor, args.dev_errors)?;
 
     let labels = std::fs::read_to_string(&args.timed_labels)
         .with_context(|| format!("reading {}", args.timed_labels.display()))?;

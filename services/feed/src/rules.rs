@@ -44,19 +44,39 @@ pub struct Ranked {
     pub dropped: Dropped,
 }
 
-/// Whether an item is about one of the excluded topics.
+/// How many words of an item's body, after its title, say what it is about.
+const LEAD_WORDS: usize = 80;
+
+/// A word with a plural `s` folded, so "elections" matches "election".
+fn folded(w: &str) -> &str {
+    if w.len() > 3 && w.ends_with('s') && !w.ends_with("ss") {
+        &w[..w.len() - 1]
+    } else {
+        w
+    }
+}
+
+/// Whether an item is about one of the excluded topics: a tag equal to the
+/// phrase, or the phrase's words in a row in its title or the lead of its
+/// body (plurals folded). The phrase is matched as said, never widened to
+/// its category: excluding "chelsea" keeps the other football items.
 pub fn is_excluded(entry: &Entry, exclude: &[String]) -> bool {
     if exclude.is_empty() {
         return false;
     }
-    let title = format!(" {} ", words(&entry.item.title).join(" "));
+    let fold =
+        |ws: Vec<String>| -> Vec<String> { ws.iter().map(|w| folded(w).to_string()).collect() };
+    let title = fold(words(&entry.item.title));
+    let mut lead = fold(words(&entry.item.body));
+    lead.truncate(LEAD_WORDS);
     exclude.iter().any(|topic| {
         let topic = topic.trim().to_lowercase();
-        if topic.is_empty() {
+        let phrase = fold(words(&topic));
+        if phrase.is_empty() {
             return false;
         }
-        let phrase = format!(" {} ", words(&topic).join(" "));
-        entry.item.tags.iter().any(|t| t.to_lowercase() == topic) || title.contains(&phrase)
+        let in_row = |ws: &[String]| ws.windows(phrase.len()).any(|w| w == phrase.as_slice());
+        entry.item.tags.iter().any(|t| t.to_lowercase() == topic) || in_row(&title) || in_row(&lead)
     })
 }
 
@@ -283,6 +303,40 @@ mod tests {
         let r = rank(&RULES, vec![edit], vec![parent, human("x", "bob")], &[], 10);
         assert_eq!(ids(&r), vec!["gen-p", "x"]);
         assert_eq!(r.dropped.duplicates, 1);
+    }
+
+    #[test]
+    fn excluded_phrases_match_the_lead_not_the_category() {
+        let chelsea = entry(
+            "c",
+            "a",
+            Origin::Human,
+            "Derby day in London",
+            "Chelsea beat Arsenal 2-0 at Stamford Bridge on Sunday.",
+        );
+        let liverpool = entry(
+            "l",
+            "b",
+            Origin::Human,
+            "Liverpool go top",
+            "A late header gave Liverpool a win at Newcastle.",
+        );
+        let elections = entry(
+            "e",
+            "d",
+            Origin::Human,
+            "Count begins",
+            "Local elections results.",
+        );
+        let r = rank(
+            &RULES,
+            vec![],
+            vec![chelsea, liverpool, elections],
+            &["chelsea".into(), "local election".into()],
+            10,
+        );
+        assert_eq!(ids(&r), vec!["l"]);
+        assert_eq!(r.dropped.excluded, 2);
     }
 
     #[test]

@@ -189,6 +189,8 @@ pub fn guidance_from(g: Option<pb::Guidance>) -> Result<Guidance, GenerationErro
     Ok(Guidance {
         include: topics_from(g.include),
         exclude: topics_from(g.exclude),
+        include_categories: topics_from(g.include_categories),
+        exclude_categories: topics_from(g.exclude_categories),
         tone: tone_from(g.tone)?,
         length: length_from(g.length)?,
         format: format_from(g.format)?,
@@ -203,6 +205,8 @@ pub fn guidance_to(g: Guidance) -> pb::Guidance {
     pb::Guidance {
         include: topics_to(g.include),
         exclude: topics_to(g.exclude),
+        include_categories: topics_to(g.include_categories),
+        exclude_categories: topics_to(g.exclude_categories),
         tone: tone_to(g.tone),
         length: length_to(g.length),
         format: format_to(g.format),

@@ -136,10 +136,20 @@ pub struct Length {
 /// What the user asked for, in a form the editor and the creator act on.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Guidance {
-    /// Topics to favour, strongest first.
+    /// Topics to favour, strongest first: phrases and names as the user
+    /// said them ("electric cars", "chelsea").
     pub include: Vec<TopicWeight>,
-    /// Topics to avoid, strongest first.
+    /// Topics to avoid, strongest first; a weight below 1 turns the topic
+    /// down ("fewer"), 1 removes it ("nothing about").
     pub exclude: Vec<TopicWeight>,
+    /// The catalogue categories the wanted topics map to, where the topic
+    /// words are known ones ("films" is `entertainment`); secondary to
+    /// `include`.
+    #[serde(default)]
+    pub include_categories: Vec<TopicWeight>,
+    /// The catalogue categories the refused topics map to.
+    #[serde(default)]
+    pub exclude_categories: Vec<TopicWeight>,
     pub tone: Option<Tone>,
     pub length: Option<Length>,
     pub format: Option<Format>,

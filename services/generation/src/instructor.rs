@@ -380,6 +380,11 @@ impl Instructor {
         out
     }
 
+    /// How much of a topic phrase a candidate is about, in [0, 1]: 1 for a
+    /// tag equal to it, or all of its terms (or, for a catalogue category
+    /// named as such, all of one of its synonyms) among the candidate's
+    /// terms; otherwise the share of its terms found, halved; a sport's
+    /// `sport` tag gives [`PARENT_CREDIT`].
     fn topic_match(&self, topic: &str, cand: &CandTerms) -> f32 {
         let key = topic.trim().to_lowercase();
         if key.is_empty() {
@@ -388,17 +393,25 @@ impl Instructor {
         if cand.tags.contains(&key) {
             return 1.0;
         }
-        if self
-            .topic_phrases(&key)
+        let phrases = self.topic_phrases(&key);
+        if phrases
             .iter()
             .any(|p| !p.is_empty() && p.iter().all(|t| cand.terms.contains(t)))
         {
             return 1.0;
         }
-        match parent_topic(&key) {
+        let own = text::terms(&key);
+        let partial = if own.len() > 1 {
+            let found = own.iter().filter(|t| cand.terms.contains(*t)).count();
+            0.5 * found as f32 / own.len() as f32
+        } else {
+            0.0
+        };
+        let parent = match parent_topic(&key) {
             Some(parent) if cand.tags.contains(parent) => PARENT_CREDIT,
             _ => 0.0,
-        }
+        };
+        partial.max(parent)
     }
 
     // ---------------------------------------------------------------
@@ -435,6 +448,32 @@ impl Instructor {
         } else {
             None
         };
+        let in_view = input
+            .context_item
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty());
+        // With no item in view there is nothing to edit: a change of tone or
+        // length is a preference for what the feed shows; a summary of a
+        // topic is a new item.
+        let request = match request {
+            Some(Action::Edit) if !in_view && !cut => {
+                if g.format.is_some() || g.imitate.is_some() {
+                    Some(Action::Create)
+                } else {
+                    let explanation = format!(
+                        "No item is in view to change, so existing items are shown ({}).",
+                        describe(g)
+                    );
+                    return decision(Action::Retrieve, None, Trigger::None, explanation);
+                }
+            }
+            other => other,
+        };
+        // "something like this about cycling": a new item in the style of
+        // the one in view.
+        if request == Some(Action::Create) && p.like_ref && in_view && g.imitate.is_none() {
+            g.imitate = input.context_item.clone();
+        }
         match request {
             Some(Action::Edit) => {
                 if let Some(target) = self.pick_target(p, g, input, topical) {
@@ -644,7 +683,7 @@ impl Instructor {
     // ---------------------------------------------------------------
 
     fn parse(&self, instruction: &str) -> Parsed {
-        let mut toks = tokenize(instruction);
+        let mut toks = self.lex.expand(tokenize(instruction));
         for (i, t) in toks.iter_mut().enumerate() {
             let sentence_start = i == 0 || t.brk == Break::Stop;
             if let Some(c) = self.lex.correct(t, sentence_start) {
@@ -1147,6 +1186,8 @@ enum E {
     PostExc,
     /// "but": wanting again.
     Reset,
+    /// "don't mind": wanted at half weight, unless a "but" follows.
+    Mind,
     EditV,
     CreateV,
     Explain,
@@ -1711,7 +1752,7 @@ static MISC: &[(&str, &[E])] = &[
     ("sum it up", &[Fmt(Format::Summary, 1), Ref]),
     ("sum this up", &[Fmt(Format::Summary, 1), Ref]),
     ("sum that up", &[Fmt(Format::Summary, 1), Ref]),
-    ("tldr", &[Fmt(Format::Summary, 1), Rel(0.3, false)]),
+    ("tldr", &[Fmt(Format::Summary, 1)]),
     ("gist", &[Fmt(Format::Summary, 1)]),
     ("in a nutshell", &[Fmt(Format::Summary, 1), Rel(0.3, false)]),
     ("synopsis", &[Fmt(Format::Summary, 1)]),
@@ -2530,7 +2571,6 @@ static FILLERS: &[&str] = &[
     "matter",
     "matters",
     "world",
-    "local",
     "live",
     "watched",
     "viewed",
@@ -2971,6 +3011,82 @@ struct Lexicon {
     known: HashSet<String>,
     fillers: HashSet<&'static str>,
     targets: Vec<String>,
+    /// Text-speak token → the words it stands for (`lexicons/text_speak.tsv`).
+    speak: HashMap<String, Vec<String>>,
+}
+
+/// Phrases beyond the tables here (`lexicons/phrases.tsv`).
+const PHRASES: &str = include_str!("../lexicons/phrases.tsv");
+/// Text-speak (`lexicons/text_speak.tsv`).
+const TEXT_SPEAK: &str = include_str!("../lexicons/text_speak.tsv");
+
+/// The data lines of a table file: `#` comments and blank lines skipped,
+/// each line split at its tab.
+fn table_lines(text: &str) -> impl Iterator<Item = (usize, &str, &str)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| {
+            let (a, b) = l.split_once('\t').unwrap_or((l, ""));
+            (i + 1, a.trim(), b.trim())
+        })
+}
+
+/// One effect of `lexicons/phrases.tsv`.
+fn parse_effect(s: &str) -> Result<E, String> {
+    let weight = |w: &str| -> Result<f32, String> {
+        match w.parse::<f32>() {
+            Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+            _ => Err(format!("weight {w:?} is not in (0, 1]")),
+        }
+    };
+    Ok(match s.split_once(':') {
+        Some(("inc", w)) => Inc(weight(w)?),
+        Some(("exc", w)) => Exc(weight(w)?),
+        Some(("tone", t)) => Tn(Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"))?),
+        None if s == "mind" => Mind,
+        None if s == "fill" => Fill,
+        None if s == "post" => Post,
+        None if s == "postexc" => PostExc,
+        None if s == "edit" => EditV,
+        None if s == "ref" => Ref,
+        _ => return Err(format!("unknown effect {s:?}")),
+    })
+}
+
+/// Reads `lexicons/phrases.tsv`: phrase → effects; a bad line is an error
+/// naming it.
+fn parse_phrases(text: &str) -> Result<Vec<(String, Vec<E>)>, String> {
+    let mut out = Vec::new();
+    for (line, phrase, effects) in table_lines(text) {
+        let effs = effects
+            .split(',')
+            .map(|e| parse_effect(e.trim()))
+            .collect::<Result<Vec<E>, String>>()
+            .map_err(|e| format!("lexicons/phrases.tsv line {line}: {e}"))?;
+        if phrase.is_empty() || effs.is_empty() {
+            return Err(format!(
+                "lexicons/phrases.tsv line {line}: expected phrase<TAB>effects"
+            ));
+        }
+        out.push((phrase.to_lowercase(), effs));
+    }
+    Ok(out)
+}
+
+/// Reads `lexicons/text_speak.tsv`: token → words.
+fn parse_text_speak(text: &str) -> Result<HashMap<String, Vec<String>>, String> {
+    let mut out = HashMap::new();
+    for (line, token, words) in table_lines(text) {
+        let words: Vec<String> = words.split_whitespace().map(str::to_lowercase).collect();
+        if token.is_empty() || words.is_empty() {
+            return Err(format!(
+                "lexicons/text_speak.tsv line {line}: expected token<TAB>words"
+            ));
+        }
+        out.insert(token.to_lowercase(), words);
+    }
+    Ok(out)
 }
 
 impl Lexicon {
@@ -3009,6 +3125,11 @@ impl Lexicon {
         }
         for &(p, effs) in MISC {
             add(p, effs);
+        }
+        // The committed file is checked by a unit test; a bad line here
+        // can only come from an edit that test refuses.
+        for (p, effs) in parse_phrases(PHRASES).unwrap_or_default() {
+            add(&p, &effs);
         }
         let mut index: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, e) in entries.iter().enumerate() {
@@ -3068,7 +3189,29 @@ impl Lexicon {
             known,
             fillers,
             targets,
+            speak: parse_text_speak(TEXT_SPEAK).unwrap_or_default(),
         }
+    }
+
+    /// Replaces text-speak tokens by the words they stand for.
+    fn expand(&self, toks: Vec<Tok>) -> Vec<Tok> {
+        let mut out = Vec::with_capacity(toks.len());
+        for t in toks {
+            match self.speak.get(&t.w) {
+                Some(words) => {
+                    for (k, w) in words.iter().enumerate() {
+                        out.push(Tok {
+                            w: w.clone(),
+                            orig: w.clone(),
+                            brk: if k == 0 { t.brk } else { Break::None },
+                            poss: false,
+                        });
+                    }
+                }
+                None => out.push(t),
+            }
+        }
+        out
     }
 
     /// The keyword a mistyped token stands for, if any.
@@ -3612,18 +3755,44 @@ impl Scope {
     };
 }
 
-/// A wanted or refused topic or content word, in order of mention.
+/// A wanted or refused phrase (topic words and content words said next to
+/// each other), in order of mention.
 #[derive(Clone, Debug)]
 struct Mention {
-    /// The canonical topic, or the content word or phrase.
+    /// The phrase as said (lower case, typos corrected).
     text: String,
-    /// The words as said (for a topic).
-    surface: String,
+    /// Whether a word of it is a known topic.
     topic: bool,
+    /// The catalogue categories its topic words map to.
+    categories: Vec<&'static str>,
     pol: Pol,
     weight: f32,
     /// The segment it was said in.
     seg: usize,
+    /// Only tolerated, then contrasted with what the user wants.
+    dropped: bool,
+}
+
+impl Mention {
+    /// Adds a word said right after the phrase ("electric" + "cars").
+    fn extend(&mut self, word: &str, bridge: Option<&str>) {
+        if let Some(b) = bridge {
+            self.text.push(' ');
+            self.text.push_str(b);
+        }
+        self.text.push(' ');
+        self.text.push_str(word);
+    }
+}
+
+/// A unit's words as a phrase part: a possessive keeps its "'s" ("women's
+/// football").
+fn phrase_word(u: &Unit) -> String {
+    if u.poss {
+        format!("{}'s", u.w)
+    } else {
+        u.w.clone()
+    }
 }
 
 /// What the instructor read from an instruction.
@@ -3637,6 +3806,8 @@ struct Parsed {
     collection: bool,
     /// News words ("stories", "headlines"): several items.
     news: bool,
+    /// "like this": the item in view as a model.
+    like_ref: bool,
     comparative: bool,
 }
 
@@ -3713,6 +3884,46 @@ fn record(m: Mention, mentions: &mut Vec<Mention>, at: (&mut Vec<usize>, &mut Ve
     }
 }
 
+/// Words that join two parts of one phrase ("Bank of England").
+const LINK_WORDS: &[&str] = &["of", "de", "du", "la", "le", "van", "von", "del"];
+
+/// Whether a unit can be part of a topic phrase: a content word or a topic
+/// word and nothing else.
+fn is_phrase_part(u: &Unit) -> bool {
+    !u.used && (u.kind == Kind::Word || u.is_topic_only())
+}
+
+/// Records `key` with a polarity: a later mention decides the polarity; the
+/// same polarity keeps the larger weight.
+fn merge_polarity<K: PartialEq>(list: &mut Vec<(K, Pol, f32)>, key: K, pol: Pol, w: f32) {
+    if let Some(t) = list.iter_mut().find(|t| t.0 == key) {
+        if t.1 == pol {
+            t.2 = t.2.max(w);
+        } else {
+            t.1 = pol;
+            t.2 = w;
+        }
+    } else {
+        list.push((key, pol, w));
+    }
+}
+
+/// Wanted and refused lists, strongest first.
+fn split_polarity(list: Vec<(String, Pol, f32)>) -> (Vec<TopicWeight>, Vec<TopicWeight>) {
+    let mut include: Vec<TopicWeight> = Vec::new();
+    let mut exclude: Vec<TopicWeight> = Vec::new();
+    for (topic, pol, weight) in list {
+        let tw = TopicWeight { topic, weight };
+        match pol {
+            Pol::Include => include.push(tw),
+            Pol::Exclude => exclude.push(tw),
+        }
+    }
+    include.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    exclude.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    (include, exclude)
+}
+
 fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
     let mut p = Parsed::default();
     let mut tone: Option<Tone> = None;
@@ -3732,6 +3943,11 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
     let mut last_segment: Vec<usize> = Vec::new();
     let mut mentions: Vec<Mention> = Vec::new();
     let mut phrase_open = false;
+    // A linking word ("of", "de") waiting for the next phrase word.
+    let mut bridge: Option<String> = None;
+    // Under "don't mind": the mentions said so far in this sentence.
+    let mut tolerant = false;
+    let mut tolerated: Vec<usize> = Vec::new();
     // Per segment: whether something in it asks for content (a marker, a
     // topic, a format, a verb), and whether it is a bare noun phrase
     // ("quantum knitting"). Content words elsewhere ("i've had a rough day")
@@ -3760,6 +3976,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         e,
                         Inc(_)
                             | Exc(_)
+                            | Mind
                             | Reset
                             | Post
                             | Top(_)
@@ -3784,6 +4001,8 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
         }
         match u.brk {
             Break::Stop => {
+                tolerant = false;
+                tolerated.clear();
                 scope = Scope::DEFAULT;
                 inherited = false;
                 pending.clear();
@@ -3827,48 +4046,87 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                 phrase_open = false;
             }
             Kind::Fill => {
-                phrase_open = false;
+                // "Bank of England", "Tour de France": a linking word keeps
+                // the phrase open when a content word follows it.
+                let links = phrase_open
+                    && bridge.is_none()
+                    && LINK_WORDS.contains(&u.w.as_str())
+                    && units
+                        .get(idx + 1)
+                        .is_some_and(|n| n.brk == Break::None && is_phrase_part(n));
+                if links {
+                    bridge = Some(u.w.clone());
+                } else {
+                    phrase_open = false;
+                    bridge = None;
+                }
             }
             Kind::Word => {
-                if scope.pol == Pol::Exclude
-                    && phrase_open
-                    && let Some(m) = mentions.last_mut()
-                {
-                    m.text.push(' ');
-                    m.text.push_str(&u.w);
-                    m.surface = m.text.clone();
-                    continue;
+                let word = phrase_word(u);
+                if phrase_open && let Some(m) = mentions.last_mut() {
+                    m.extend(&word, bridge.take().as_deref());
+                } else {
+                    record(
+                        Mention {
+                            text: word,
+                            topic: false,
+                            categories: Vec::new(),
+                            pol: scope.pol,
+                            weight: scope.weight,
+                            seg,
+                            dropped: false,
+                        },
+                        &mut mentions,
+                        (&mut segment, &mut pending, inherited),
+                    );
+                    if tolerant {
+                        tolerated.push(mentions.len() - 1);
+                    }
                 }
-                record(
-                    Mention {
-                        text: u.w.clone(),
-                        surface: u.w.clone(),
-                        topic: false,
-                        pol: scope.pol,
-                        weight: scope.weight,
-                        seg,
-                    },
-                    &mut mentions,
-                    (&mut segment, &mut pending, inherited),
-                );
-                phrase_open = scope.pol == Pol::Exclude;
+                phrase_open = true;
+                bridge = None;
+            }
+            Kind::Lex if is_phrase_part(u) => {
+                let categories: Vec<&'static str> = u
+                    .effs
+                    .iter()
+                    .filter_map(|e| match e {
+                        Top(c) => Some(*c),
+                        _ => None,
+                    })
+                    .collect();
+                let word = phrase_word(u);
+                if phrase_open && let Some(m) = mentions.last_mut() {
+                    m.extend(&word, bridge.take().as_deref());
+                    m.topic = true;
+                    m.categories.extend(categories);
+                } else {
+                    record(
+                        Mention {
+                            text: word,
+                            topic: true,
+                            categories,
+                            pol: scope.pol,
+                            weight: scope.weight,
+                            seg,
+                            dropped: false,
+                        },
+                        &mut mentions,
+                        (&mut segment, &mut pending, inherited),
+                    );
+                    if tolerant {
+                        tolerated.push(mentions.len() - 1);
+                    }
+                }
+                phrase_open = true;
+                bridge = None;
             }
             Kind::Lex => {
                 phrase_open = false;
+                bridge = None;
                 for e in &u.effs {
                     match *e {
-                        Top(c) => record(
-                            Mention {
-                                text: c.to_string(),
-                                surface: u.w.clone(),
-                                topic: true,
-                                pol: scope.pol,
-                                weight: scope.weight,
-                                seg,
-                            },
-                            &mut mentions,
-                            (&mut segment, &mut pending, inherited),
-                        ),
+                        Top(_) => {}
                         Tn(t) => {
                             let t = if prev_significant(units, idx).is_some_and(is_negator) {
                                 negated_tone(t)
@@ -3933,9 +4191,23 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 explicit: true,
                             };
                             inherited = false;
+                            tolerant = false;
                         }
                         Exc(w) => {
-                            if !marker_negates_next(units, idx) {
+                            let bare_no = matches!(u.w.as_str(), "no" | "nope" | "nah");
+                            if bare_no
+                                && next_significant(units, idx).is_none()
+                                && !segment.is_empty()
+                            {
+                                // "pensions no": a refusal that ends its
+                                // segment refuses what came before it.
+                                for &i in &segment {
+                                    if let Some(m) = mentions.get_mut(i) {
+                                        m.pol = Pol::Exclude;
+                                        m.weight = w;
+                                    }
+                                }
+                            } else if !marker_negates_next(units, idx) {
                                 scope = Scope {
                                     pol: Pol::Exclude,
                                     weight: w,
@@ -3943,6 +4215,16 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 };
                                 inherited = false;
                             }
+                            tolerant = false;
+                        }
+                        Mind => {
+                            scope = Scope {
+                                pol: Pol::Include,
+                                weight: 0.5,
+                                explicit: true,
+                            };
+                            inherited = false;
+                            tolerant = true;
                         }
                         Post => {
                             for &i in &pending {
@@ -3975,6 +4257,15 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                             }
                         }
                         Reset => {
+                            // "I don't mind X but I love Y": X was only
+                            // tolerated.
+                            for &i in &tolerated {
+                                if let Some(m) = mentions.get_mut(i) {
+                                    m.dropped = true;
+                                }
+                            }
+                            tolerated.clear();
+                            tolerant = false;
                             scope = Scope {
                                 pol: Pol::Include,
                                 weight: 1.0,
@@ -3985,7 +4276,10 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         EditV => p.edit_verb = true,
                         CreateV => p.create_verb = true,
                         Explain => p.explain = true,
-                        Ref => p.refers = true,
+                        Ref => {
+                            p.refers = true;
+                            p.like_ref |= u.w.starts_with("like ");
+                        }
                         RefThat => {
                             let after_verb = prev_significant(units, idx).is_some_and(|v| {
                                 v.has(|e| {
@@ -4030,45 +4324,34 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
         set_format(Format::Article, 2, &mut format);
     }
 
-    // Topics: a later mention decides the polarity; the same polarity keeps
-    // the larger weight.
+    // Phrases: a later mention decides the polarity; the same polarity keeps
+    // the larger weight. A wanted phrase counts when it has a topic word or
+    // was said as a request; a refused one always counts.
     let mut topics: Vec<(String, Pol, f32)> = Vec::new();
+    let mut categories: Vec<(&'static str, Pol, f32)> = Vec::new();
     let mut fact_words: Vec<String> = Vec::new();
     for m in &mentions {
-        if m.topic || m.pol == Pol::Exclude {
-            let w = clean_weight(m.weight).max(0.1);
-            if let Some(t) = topics.iter_mut().find(|t| t.0 == m.text) {
-                if t.1 == m.pol {
-                    t.2 = t.2.max(w);
-                } else {
-                    t.1 = m.pol;
-                    t.2 = w;
-                }
-            } else {
-                topics.push((m.text.clone(), m.pol, w));
-            }
-        }
         let said_as_request = m.topic || licensed[m.seg] || bare[m.seg];
-        if m.pol == Pol::Include && said_as_request {
-            fact_words.push(if m.topic {
-                m.surface.clone()
-            } else {
-                m.text.clone()
-            });
+        if m.dropped || (m.pol == Pol::Include && !said_as_request) {
+            continue;
+        }
+        let w = clean_weight(m.weight).max(0.1);
+        merge_polarity(&mut topics, m.text.clone(), m.pol, w);
+        for &c in &m.categories {
+            merge_polarity(&mut categories, c, m.pol, w);
+        }
+        if m.pol == Pol::Include {
+            fact_words.push(m.text.clone());
         }
     }
-    let mut include: Vec<TopicWeight> = Vec::new();
-    let mut exclude: Vec<TopicWeight> = Vec::new();
-    for (topic, pol, weight) in topics {
-        let tw = TopicWeight { topic, weight };
-        match pol {
-            Pol::Include => include.push(tw),
-            Pol::Exclude => exclude.push(tw),
-        }
-    }
-    include.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-    exclude.sort_by(|a, b| b.weight.total_cmp(&a.weight));
-    for tw in &include {
+    let (include, exclude) = split_polarity(topics);
+    let (include_categories, exclude_categories) = split_polarity(
+        categories
+            .into_iter()
+            .map(|(c, p, w)| (c.to_string(), p, w))
+            .collect(),
+    );
+    for tw in &include_categories {
         fact_words.push(tw.topic.clone());
     }
     let mut seen: HashSet<String> = HashSet::new();
@@ -4102,6 +4385,8 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
     p.guidance = Guidance {
         include,
         exclude,
+        include_categories,
+        exclude_categories,
         tone,
         length,
         format,
@@ -4212,7 +4497,8 @@ mod tests {
         // A refusal that negates a tone does not refuse what follows.
         let g = guidance("less serious stuff about films");
         assert_eq!(g.tone, Some(Tone::Casual));
-        assert_eq!(topics(&g.include), ["entertainment"]);
+        assert_eq!(topics(&g.include), ["films"]);
+        assert_eq!(topics(&g.include_categories), ["entertainment"]);
 
         // "no more" is one marker.
         let g = guidance("no more football");
@@ -4308,7 +4594,8 @@ mod tests {
         assert_eq!(len("a lot shorter"), rel(0.3));
         assert_eq!(len("a bit shorter"), rel(0.75));
         assert_eq!(len("longer, with more detail"), rel(1.5));
-        assert_eq!(len("tl;dr"), rel(0.3));
+        // "tl;dr" asks for a summary, not a length.
+        assert_eq!(len("tl;dr"), None);
         assert_eq!(len("something brief"), rel(0.3));
         assert_eq!(
             len("shorter, like three sentences"),

@@ -28,8 +28,10 @@
 //!
 //! - `act` (retrieve, edit, create) and `trig` (none, explicit_request,
 //!   rejection_streak, no_relevant_candidate): required.
-//! - `inc`, `exc`: the topic sets (comma-separated, `-` for empty; checked
-//!   always, empty when absent).
+//! - `inc`, `exc`: the topic phrases (comma-separated, `-` for empty;
+//!   checked always, empty when absent).
+//! - `cinc`, `cexc`: the catalogue categories those map to (checked when
+//!   given).
 //! - `tone`, `fmt`, `imit`: checked always (`-` / absent: none).
 //! - `len`: `s3` (3 sentences), `w100` (words), `t120` (seconds), `r0.5`
 //!   (relative); checked always (`-` / absent: none).
@@ -432,6 +434,9 @@ struct Expect {
     trigger: Trigger,
     include: Vec<String>,
     exclude: Vec<String>,
+    /// The catalogue categories; `None`: not checked.
+    include_categories: Option<Vec<String>>,
+    exclude_categories: Option<Vec<String>>,
     tone: Option<Tone>,
     format: Option<Format>,
     imitate: Option<String>,
@@ -444,8 +449,9 @@ struct Expect {
     explanation: Option<String>,
 }
 
-const KEYS: [&str; 13] = [
-    "act", "trig", "inc", "exc", "tone", "fmt", "imit", "len", "rec", "target", "fq", "w", "expl",
+const KEYS: [&str; 15] = [
+    "act", "trig", "inc", "exc", "cinc", "cexc", "tone", "fmt", "imit", "len", "rec", "target",
+    "fq", "w", "expl",
 ];
 
 fn spaced(v: &str) -> String {
@@ -537,6 +543,8 @@ impl Expect {
             trigger,
             include: set(get("inc").unwrap_or("-")),
             exclude: set(get("exc").unwrap_or("-")),
+            include_categories: get("cinc").map(set),
+            exclude_categories: get("cexc").map(set),
             tone,
             format,
             imitate: opt(get("imit")),
@@ -576,6 +584,27 @@ impl Expect {
         let mut exc: Vec<String> = g.exclude.iter().map(|t| t.topic.clone()).collect();
         exc.sort();
         cmp("exclude", format!("{:?}", self.exclude), format!("{exc:?}"));
+        let sorted = |list: &[crate::guidance::TopicWeight]| {
+            let mut v: Vec<String> = list.iter().map(|t| t.topic.clone()).collect();
+            v.sort();
+            v
+        };
+        if let Some(want) = &self.include_categories {
+            let have = sorted(&g.include_categories);
+            cmp(
+                "include categories",
+                format!("{want:?}"),
+                format!("{have:?}"),
+            );
+        }
+        if let Some(want) = &self.exclude_categories {
+            let have = sorted(&g.exclude_categories);
+            cmp(
+                "exclude categories",
+                format!("{want:?}"),
+                format!("{have:?}"),
+            );
+        }
 
         cmp("tone", format!("{:?}", self.tone), format!("{:?}", g.tone));
         cmp(

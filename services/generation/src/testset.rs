@@ -1,8 +1,9 @@
-//! The instructor's frozen test set (`evalsets/test/`): instructions as new
-//! users type them, over invented candidate sets, each with the decision
-//! and the open-vocabulary guidance it must get. The set's README gives the
-//! format and the scoring rules; this module reads the files and scores an
-//! [`Instructor`] on them.
+//! The instructor's evaluation sets: the frozen test set
+//! (`evalsets/test/`) and the dev set tuned on (`evalsets/dev/`), both
+//! instructions as new users type them, over invented candidate sets, each
+//! with the decision and the open-vocabulary guidance it must get. The test
+//! set's README gives the format and the scoring rules; this module reads
+//! the files and scores an [`Instructor`] on them.
 //!
 //! Guidance topics map to the set's polarities: an included topic is
 //! `more`; an excluded topic is `less` when its weight is below 1 and
@@ -19,6 +20,28 @@ use crate::instructor::Instructor;
 pub const INSTRUCTIONS: &str = include_str!("../evalsets/test/instructions.tsv");
 /// The candidate sets (`evalsets/test/candidates.tsv`).
 pub const CANDIDATES: &str = include_str!("../evalsets/test/candidates.tsv");
+/// The dev instructions (`evalsets/dev/instructions.tsv`).
+pub const DEV_INSTRUCTIONS: &str = include_str!("../evalsets/dev/instructions.tsv");
+/// The dev candidate sets (`evalsets/dev/candidates.tsv`).
+pub const DEV_CANDIDATES: &str = include_str!("../evalsets/dev/candidates.tsv");
+
+/// Which set to score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Set {
+    /// Tuned on; its errors may be read.
+    Dev,
+    /// Frozen; report its figures only.
+    Test,
+}
+
+impl Set {
+    fn files(self) -> (&'static str, &'static str) {
+        match self {
+            Set::Dev => (DEV_INSTRUCTIONS, DEV_CANDIDATES),
+            Set::Test => (INSTRUCTIONS, CANDIDATES),
+        }
+    }
+}
 
 /// Nouns dropped from a topic phrase before comparing ("climate news" is
 /// "climate").
@@ -53,7 +76,7 @@ pub fn parse_candidates(text: &str) -> Result<BTreeMap<String, Vec<Candidate>>, 
         let fields: Vec<&str> = line.split('\t').collect();
         let [set, id, tags, title, body] = fields[..] else {
             return Err(format!(
-                "evalsets/test/candidates.tsv line {}: expected 5 tab-separated fields",
+                "candidates.tsv line {}: expected 5 tab-separated fields",
                 i + 1
             ));
         };
@@ -80,7 +103,7 @@ pub fn parse_cases(
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }
-        let at = |what: String| format!("evalsets/test/instructions.tsv line {}: {what}", i + 1);
+        let at = |what: String| format!("instructions.tsv line {}: {what}", i + 1);
         let fields: Vec<&str> = line.split('\t').collect();
         let [say, ctx, cands, expect] = fields[..] else {
             return Err(at("expected 4 tab-separated fields".into()));
@@ -259,10 +282,11 @@ impl Report {
     }
 }
 
-/// Scores `instructor` on the committed set.
-pub fn run(instructor: &Instructor) -> Result<Report, String> {
-    let sets = parse_candidates(CANDIDATES)?;
-    let cases = parse_cases(INSTRUCTIONS, &sets)?;
+/// Scores `instructor` on one committed set.
+pub fn run(instructor: &Instructor, set: Set) -> Result<Report, String> {
+    let (instructions, candidates) = set.files();
+    let sets = parse_candidates(candidates)?;
+    let cases = parse_cases(instructions, &sets)?;
     let mut report = Report {
         cases: cases.len(),
         ..Report::default()
@@ -333,6 +357,26 @@ mod tests {
     }
 
     #[test]
+    fn the_dev_set_parses_and_names_only_its_own_items() {
+        let sets = parse_candidates(DEV_CANDIDATES).unwrap();
+        let cases = parse_cases(DEV_INSTRUCTIONS, &sets).unwrap();
+        assert!(cases.len() >= 80, "{}", cases.len());
+        let test_ids: BTreeSet<String> = parse_candidates(CANDIDATES)
+            .unwrap()
+            .values()
+            .flatten()
+            .map(|c| c.item_id.clone())
+            .collect();
+        assert!(
+            sets.values()
+                .flatten()
+                .all(|c| !test_ids.contains(&c.item_id))
+        );
+        let report = run(&Instructor::default(), Set::Dev).unwrap();
+        assert_eq!(report.cases, cases.len());
+    }
+
+    #[test]
     fn malformed_lines_are_refused_with_their_number() {
         let sets = parse_candidates(CANDIDATES).unwrap();
         let e = parse_cases("# c\nmore golf\t-\tsport\n", &sets).unwrap_err();
@@ -378,7 +422,7 @@ mod tests {
 
     #[test]
     fn the_current_instructor_is_scored_on_the_set() {
-        let report = run(&Instructor::default()).unwrap();
+        let report = run(&Instructor::default(), Set::Test).unwrap();
         eprintln!(
             "instructor on the frozen test set: {} cases, action right {}, fully right {:.3}, exclusions honoured {:.3} of {}",
             report.cases,

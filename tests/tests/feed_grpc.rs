@@ -1187,3 +1187,84 @@ async fn a_no_derivatives_parent_is_not_edited() {
         .into_inner();
     assert!(found.hits.is_empty(), "{:?}", found.hits);
 }
+
+/// Whether a feed item mentions `word` in its title, tags or the lead of
+/// its body.
+fn mentions(item: &pb::FeedItem, word: &str) -> bool {
+    let lead: String = item.body.chars().take(600).collect();
+    let text = format!("{} {} {}", item.title, item.tags.join(" "), lead).to_lowercase();
+    text.split(|c: char| !c.is_alphanumeric())
+        .any(|w| w == word)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_football_nothing_about_chelsea_keeps_football_and_drops_chelsea() {
+    let Some(s) = stack().await else { return };
+    let clubs = [
+        (
+            "fb-chelsea-1",
+            "Chelsea win at Stamford Bridge",
+            "Chelsea beat Fulham 3-1 at Stamford Bridge in the Premier League football match on Saturday.",
+        ),
+        (
+            "fb-chelsea-2",
+            "Chelsea manager under pressure",
+            "The Chelsea manager faces questions after the football club lost a third game in a row.",
+        ),
+        (
+            "fb-liverpool-1",
+            "Liverpool go top of the league",
+            "Liverpool went top of the Premier League football table with a late winner at Newcastle.",
+        ),
+        (
+            "fb-everton-1",
+            "Everton move into their new stadium",
+            "Everton played their first football match at the new stadium on the banks of the Mersey.",
+        ),
+        (
+            "fb-villa-1",
+            "Aston Villa reach the cup final",
+            "Aston Villa reached the FA Cup final after a football semi-final decided on penalties.",
+        ),
+    ];
+    let items: Vec<corpus_pb::Item> = clubs
+        .iter()
+        .map(|(id, title, body)| {
+            let mut a = article(id, &format!("desk-{id}"), "CC-BY-4.0", title, body);
+            a.tags = vec!["football".into()];
+            a
+        })
+        .collect();
+    for r in put(&s, items).await {
+        assert!(r.error.is_empty(), "{}", r.error);
+    }
+    let mut c = s.feed.client().await;
+    let r = feed(
+        &mut c,
+        get_feed("fan", 10, "more football, nothing about Chelsea", ""),
+        GENEROUS,
+    )
+    .await
+    .unwrap();
+    assert_checked(&r, &s.trust_keys);
+    let g = r.guidance.clone().expect("guidance");
+    let include: Vec<&str> = g.include.iter().map(|t| t.topic.as_str()).collect();
+    let exclude: Vec<&str> = g.exclude.iter().map(|t| t.topic.as_str()).collect();
+    assert_eq!(include, ["football"]);
+    assert_eq!(exclude, ["chelsea"]);
+    assert!(!r.items.is_empty());
+    let chelsea: Vec<&str> = r
+        .items
+        .iter()
+        .filter(|i| mentions(i, "chelsea"))
+        .map(|i| i.item_id.as_str())
+        .collect();
+    assert!(chelsea.is_empty(), "items about Chelsea: {chelsea:?}");
+    let football = r.items.iter().filter(|i| mentions(i, "football")).count();
+    assert!(
+        football >= 2,
+        "{} football items in {:?}",
+        football,
+        r.items.iter().map(|i| &i.title).collect::<Vec<_>>()
+    );
+}

@@ -1301,7 +1301,11 @@ impl Feed {
 
         // 6. Rank.
         let exclude = self.sessions.with(&req.user_id, |s| s.excluded());
-        let retrieved: Vec<Entry> = admitted.into_iter().flatten().collect();
+        let include: Vec<String> = guidance
+            .as_ref()
+            .map(|g| g.include.iter().map(|t| t.topic.clone()).collect())
+            .unwrap_or_default();
+        let retrieved = rules::favour(admitted.into_iter().flatten().collect(), &include);
         let ranked = rules::rank(&self.rules, made, retrieved, &exclude, req.count);
         let entries = ranked.entries;
         let metrics = ListMetrics::of(&entries);

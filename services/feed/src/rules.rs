@@ -56,14 +56,32 @@ fn folded(w: &str) -> &str {
     }
 }
 
-/// Whether an item is about one of the excluded topics: a tag equal to the
-/// phrase, or the phrase's words in a row in its title or the lead of its
-/// body (plurals folded). The phrase is matched as said, never widened to
-/// its category: excluding "chelsea" keeps the other football items.
+/// Whether an item is about one of the excluded topics (see [`is_about`]).
 pub fn is_excluded(entry: &Entry, exclude: &[String]) -> bool {
-    if exclude.is_empty() {
+    is_about(entry, exclude)
+}
+
+/// Moves the entries about one of the wanted topics ahead of the rest,
+/// keeping the order within each group.
+pub fn favour(entries: Vec<Entry>, include: &[String]) -> Vec<Entry> {
+    if include.is_empty() {
+        return entries;
+    }
+    let (mut about, rest): (Vec<Entry>, Vec<Entry>) =
+        entries.into_iter().partition(|e| is_about(e, include));
+    about.extend(rest);
+    about
+}
+
+/// Whether an item is about one of `topics`: a tag equal to the phrase, or
+/// the phrase's words in a row in its title or the lead of its body
+/// (plurals folded). The phrase is matched as said, never widened to its
+/// category: excluding "chelsea" keeps the other football items.
+pub fn is_about(entry: &Entry, topics: &[String]) -> bool {
+    if topics.is_empty() {
         return false;
     }
+    let exclude = topics;
     let fold =
         |ws: Vec<String>| -> Vec<String> { ws.iter().map(|w| folded(w).to_string()).collect() };
     let title = fold(words(&entry.item.title));
@@ -337,6 +355,27 @@ mod tests {
         );
         assert_eq!(ids(&r), vec!["l"]);
         assert_eq!(r.dropped.excluded, 2);
+    }
+
+    #[test]
+    fn wanted_topics_come_first_in_their_order() {
+        let a = entry("a", "x", Origin::Human, "Budget day", "Tax rises.");
+        let b = entry("b", "y", Origin::Human, "Cup final", "A football final.");
+        let c = entry(
+            "c",
+            "z",
+            Origin::Human,
+            "Transfer news",
+            "Football clubs spend.",
+        );
+        let ids = |v: &[Entry]| {
+            v.iter()
+                .map(|e| e.item.id.as_str().to_string())
+                .collect::<Vec<_>>()
+        };
+        let out = favour(vec![a.clone(), b.clone(), c.clone()], &["football".into()]);
+        assert_eq!(ids(&out), ["b", "c", "a"]);
+        assert_eq!(ids(&favour(vec![a, b, c], &[])), ["a", "b", "c"]);
     }
 
     #[test]

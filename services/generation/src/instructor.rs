@@ -324,8 +324,56 @@ impl Instructor {
         let instruction = truncate(&input.instruction, self.config.max_instruction_bytes);
         let parsed = self.parse(instruction);
         let mut guidance = parsed.guidance.clone();
+        self.correct_by_candidates(&mut guidance, &input.candidates);
         let decision = self.decide(&parsed, &mut guidance, input);
         Interpretation { guidance, decision }
+    }
+
+    /// Corrects a topic word that no candidate has to the candidate word one
+    /// edit away ("vacines" is "vaccines" when an item says "vaccines"): a
+    /// typo of something the shelf holds. Words of under five letters,
+    /// known words and inflections ("vaccine" for "vaccines") are kept.
+    fn correct_by_candidates(&self, g: &mut Guidance, cands: &[Candidate]) {
+        let mut vocab: HashSet<String> = HashSet::new();
+        for c in cands {
+            for t in [&c.title, &c.text].into_iter().chain(&c.tags) {
+                vocab.extend(text::words(t).into_iter().map(|w| w.to_lowercase()));
+            }
+        }
+        if vocab.is_empty() {
+            return;
+        }
+        let fix = |w: &str| -> Option<String> {
+            let n = w.chars().count();
+            if n < 5
+                || !w.chars().all(|c| c.is_ascii_alphabetic())
+                || vocab.contains(w)
+                || self.lex.known.contains(w)
+            {
+                return None;
+            }
+            let mut found: Option<&String> = None;
+            for v in &vocab {
+                let inflection = v.strip_suffix('s') == Some(w) || w.strip_suffix('s') == Some(v);
+                if v.chars().count().abs_diff(n) <= 1 && !inflection && edit_distance(w, v) <= 1 {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some(v);
+                }
+            }
+            found.cloned()
+        };
+        let fix_phrase = |p: &str| -> String {
+            p.split(' ')
+                .map(|w| fix(w).unwrap_or_else(|| w.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for tw in g.include.iter_mut().chain(g.exclude.iter_mut()) {
+            tw.topic = fix_phrase(&tw.topic);
+        }
+        g.fact_query = fix_phrase(&g.fact_query);
     }
 
     /// How well `candidate` matches what `guidance` asks for, in [0, 1]
@@ -434,8 +482,21 @@ impl Instructor {
         let create =
             !cut && (p.create_verb || g.format == Some(Format::Digest) || (p.explain && !p.refers));
 
+        let in_view = input
+            .context_item
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty());
+        // "three bullet points please" with an item in view: an absolute
+        // length or a summary and nothing else changes that item.
+        let shapes_view = in_view
+            && !topical
+            && !p.collection
+            && !p.news
+            && (g.length.is_some_and(|l| l.value > 0) || g.format == Some(Format::Summary));
+
         // 1. Explicit request.
-        let request = if p.refers && (p.edit_verb || (transform && !p.collection)) {
+        let request = if (p.refers || shapes_view) && (p.edit_verb || (transform && !p.collection))
+        {
             Some(Action::Edit)
         } else if create {
             Some(Action::Create)
@@ -448,10 +509,6 @@ impl Instructor {
         } else {
             None
         };
-        let in_view = input
-            .context_item
-            .as_deref()
-            .is_some_and(|c| !c.trim().is_empty());
         // With no item in view there is nothing to edit: a change of tone or
         // length is a preference for what the feed shows; a summary of a
         // topic is a new item.
@@ -1037,6 +1094,8 @@ struct Tok {
     brk: Break,
     /// Had a possessive "'s".
     poss: bool,
+    /// Joined to the token before by a hyphen ("e-scooters").
+    hyph: bool,
 }
 
 fn tokenize(s: &str) -> Vec<Tok> {
@@ -1044,6 +1103,8 @@ fn tokenize(s: &str) -> Vec<Tok> {
     let mut out: Vec<Tok> = Vec::new();
     let mut cur = String::new();
     let mut pending = Break::None;
+    // Indexes of the tokens that follow an unspaced hyphen.
+    let mut joined: Vec<usize> = Vec::new();
     let mut i = 0;
     while i < chars.len() {
         let c = match chars[i] {
@@ -1072,6 +1133,8 @@ fn tokenize(s: &str) -> Vec<Tok> {
                         || chars.get(i + 1).is_none_or(|n| n.is_whitespace());
                     if spaced {
                         pending = pending.max(Break::Comma);
+                    } else {
+                        joined.push(out.len());
                     }
                 }
                 _ => {}
@@ -1080,6 +1143,11 @@ fn tokenize(s: &str) -> Vec<Tok> {
         i += 1;
     }
     push_token(&mut out, &mut cur, &mut pending);
+    for k in joined {
+        if let Some(t) = out.get_mut(k) {
+            t.hyph = true;
+        }
+    }
     // "tl;dr" and "tl dr" are one token.
     let mut merged: Vec<Tok> = Vec::with_capacity(out.len());
     for t in out {
@@ -1124,6 +1192,7 @@ fn push_token(out: &mut Vec<Tok>, cur: &mut String, pending: &mut Break) {
         orig,
         brk: *pending,
         poss,
+        hyph: false,
     });
     *pending = Break::None;
 }
@@ -1662,7 +1731,7 @@ static MISC: &[(&str, &[E])] = &[
     ("not as long", &[Rel(0.5, true)]),
     ("snappier", &[Rel(0.5, true)]),
     ("snappy", &[Rel(0.5, false)]),
-    ("short version", &[Rel(0.5, true)]),
+    ("short version", &[Fmt(Format::Summary, 1)]),
     ("shorter version", &[Rel(0.5, true)]),
     ("a bit shorter", &[Rel(0.75, true)]),
     ("bit shorter", &[Rel(0.75, true)]),
@@ -2642,6 +2711,8 @@ static FILLERS: &[&str] = &[
 
 /// Words never corrected although they are one edit from a keyword.
 static PROTECTED: &[&str] = &[
+    "record",
+    "records",
     "official",
     "officials",
     "normal",
@@ -3044,6 +3115,10 @@ fn parse_effect(s: &str) -> Result<E, String> {
         Some(("inc", w)) => Inc(weight(w)?),
         Some(("exc", w)) => Exc(weight(w)?),
         Some(("tone", t)) => Tn(Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"))?),
+        Some(("fmt", f)) => Fmt(
+            Format::parse(f).ok_or_else(|| format!("unknown format {f:?}"))?,
+            1,
+        ),
         None if s == "mind" => Mind,
         None if s == "fill" => Fill,
         None if s == "post" => Post,
@@ -3205,6 +3280,7 @@ impl Lexicon {
                             orig: w.clone(),
                             brk: if k == 0 { t.brk } else { Break::None },
                             poss: false,
+                            hyph: false,
                         });
                     }
                 }
@@ -3265,6 +3341,7 @@ impl Lexicon {
                 effs,
                 brk: toks[start].brk,
                 poss: toks[end - 1].poss,
+                hyph: toks[start].hyph,
                 used: false,
                 w: toks[start..end]
                     .iter()
@@ -3297,7 +3374,7 @@ impl Lexicon {
                 || text::is_stop_word(w)
                 || number_word(w).is_some()
                 || w.chars().all(|c| c.is_ascii_digit())
-                || w.chars().count() < 2
+                || (w.chars().count() < 2 && !toks.get(i + 1).is_some_and(|t| t.hyph))
             {
                 Kind::Fill
             } else {
@@ -3585,6 +3662,8 @@ struct Unit {
     effs: Vec<E>,
     brk: Break,
     poss: bool,
+    /// Joined to the unit before by a hyphen.
+    hyph: bool,
     used: bool,
     w: String,
     orig: String,
@@ -3775,12 +3854,12 @@ struct Mention {
 
 impl Mention {
     /// Adds a word said right after the phrase ("electric" + "cars").
-    fn extend(&mut self, word: &str, bridge: Option<&str>) {
+    fn extend(&mut self, word: &str, bridge: Option<&str>, hyphen: bool) {
         if let Some(b) = bridge {
             self.text.push(' ');
             self.text.push_str(b);
         }
-        self.text.push(' ');
+        self.text.push(if hyphen { '-' } else { ' ' });
         self.text.push_str(word);
     }
 }
@@ -3891,6 +3970,31 @@ const LINK_WORDS: &[&str] = &["of", "de", "du", "la", "le", "van", "von", "del"]
 /// word and nothing else.
 fn is_phrase_part(u: &Unit) -> bool {
     !u.used && (u.kind == Kind::Word || u.is_topic_only())
+}
+
+/// Whether "over" at `idx` states a preference: a bare phrase opens its
+/// segment before it ("theatre over television") and a phrase follows it,
+/// unlike "news on the row over pay".
+fn prefers_over(units: &[Unit], idx: usize) -> bool {
+    let next_is_phrase = next_significant(units, idx).is_some_and(is_phrase_part);
+    if !next_is_phrase || units[idx].brk != Break::None {
+        return false;
+    }
+    let mut k = idx;
+    let mut seen_phrase = false;
+    while k > 0 {
+        let u = &units[k - 1];
+        if is_phrase_part(u) {
+            seen_phrase = true;
+        } else if !u.is_filler() {
+            return false;
+        }
+        if u.brk != Break::None {
+            break;
+        }
+        k -= 1;
+    }
+    seen_phrase
 }
 
 /// Records `key` with a polarity: a later mention decides the polarity; the
@@ -4056,6 +4160,16 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         .is_some_and(|n| n.brk == Break::None && is_phrase_part(n));
                 if links {
                     bridge = Some(u.w.clone());
+                } else if u.w == "over" && phrase_open && prefers_over(units, idx) {
+                    // "theatre over television": the second is refused.
+                    scope = Scope {
+                        pol: Pol::Exclude,
+                        weight: 1.0,
+                        explicit: true,
+                    };
+                    inherited = false;
+                    phrase_open = false;
+                    bridge = None;
                 } else {
                     phrase_open = false;
                     bridge = None;
@@ -4064,7 +4178,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
             Kind::Word => {
                 let word = phrase_word(u);
                 if phrase_open && let Some(m) = mentions.last_mut() {
-                    m.extend(&word, bridge.take().as_deref());
+                    m.extend(&word, bridge.take().as_deref(), u.hyph);
                 } else {
                     record(
                         Mention {
@@ -4097,7 +4211,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                     .collect();
                 let word = phrase_word(u);
                 if phrase_open && let Some(m) = mentions.last_mut() {
-                    m.extend(&word, bridge.take().as_deref());
+                    m.extend(&word, bridge.take().as_deref(), u.hyph);
                     m.topic = true;
                     m.categories.extend(categories);
                 } else {
@@ -4323,6 +4437,10 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
     if article_noun && p.create_verb {
         set_format(Format::Article, 2, &mut format);
     }
+    // "explain this simply": an edit of the item in view, not an article.
+    if p.explain && p.refers && format == Some((0, Format::Article)) {
+        format = None;
+    }
 
     // Phrases: a later mention decides the polarity; the same polarity keeps
     // the larger weight. A wanted phrase counts when it has a topic word or
@@ -4431,6 +4549,7 @@ mod tests {
             orig: w.to_string(),
             brk: Break::None,
             poss: false,
+            hyph: false,
         };
         for (typo, want) in [
             ("politcs", "politics"),
@@ -4469,6 +4588,7 @@ mod tests {
             orig: "Tenis".into(),
             brk: Break::None,
             poss: false,
+            hyph: false,
         };
         assert_eq!(lex.correct(&name, false), None);
         assert_eq!(lex.correct(&name, true), Some("tennis"));
@@ -4731,6 +4851,57 @@ mod tests {
             PARENT_CREDIT,
             "a sport tag is a weak match"
         );
+    }
+
+    #[test]
+    fn the_phrase_and_text_speak_files_parse_and_bad_lines_are_named() {
+        assert!(parse_phrases(PHRASES).unwrap().len() > 20);
+        assert!(parse_text_speak(TEXT_SPEAK).unwrap().contains_key("pls"));
+        let e = parse_phrases("# c\nsome phrase\tinc:2\n").unwrap_err();
+        assert!(e.contains("line 2") && e.contains("weight"), "{e}");
+        let e = parse_phrases("x\tshout\n").unwrap_err();
+        assert!(e.contains("shout"), "{e}");
+        assert!(parse_text_speak("pls\n").unwrap_err().contains("line 1"));
+    }
+
+    #[test]
+    fn topics_are_phrases_as_said_with_their_categories_beside() {
+        let g = guidance("more about electric cars and the Bank of England, fewer e-scooters");
+        assert_eq!(topics(&g.include), ["bank of england", "electric cars"]);
+        assert_eq!(topics(&g.exclude), ["e-scooters"]);
+        assert_eq!(g.exclude[0].weight, 0.5);
+        let g = guidance("theatre over television");
+        assert_eq!(topics(&g.include), ["theatre"]);
+        assert_eq!(topics(&g.exclude), ["television"]);
+        let g = guidance("news on the row over pay");
+        assert!(g.exclude.is_empty(), "{:?}", g.exclude);
+        let g = guidance("I don't mind politics but I love science");
+        assert_eq!(topics(&g.include), ["science"]);
+        let g = guidance("moar tenis pls");
+        assert_eq!(topics(&g.include), ["tennis"]);
+    }
+
+    #[test]
+    fn a_topic_typo_is_corrected_only_to_a_word_the_candidates_hold() {
+        let cand = Candidate {
+            item_id: "v".into(),
+            title: "Malaria vaccines work".into(),
+            text: "Two vaccines cut cases.".into(),
+            ..Candidate::default()
+        };
+        let run = |say: &str| {
+            Instructor::default()
+                .interpret(&InterpretInput {
+                    instruction: say.into(),
+                    candidates: vec![cand.clone()],
+                    ..InterpretInput::default()
+                })
+                .guidance
+        };
+        assert_eq!(topics(&run("more vacines").include), ["vaccines"]);
+        // An inflection or a word the candidates lack is left as said.
+        assert_eq!(topics(&run("more vaccine").include), ["vaccine"]);
+        assert_eq!(topics(&run("more knitting").include), ["knitting"]);
     }
 
     #[test]

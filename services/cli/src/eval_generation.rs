@@ -73,29 +73,72 @@ pub struct GenerationEvalArgs {
     /// (tuning reads these, never the test set's misses).
     #[arg(long)]
     pub dev_errors: bool,
+    /// With the instructor's figures, the dev set at several
+    /// `min_similarity` thresholds (the value is chosen on dev).
+    #[arg(long)]
+    pub similarity_sweep: bool,
 }
 
-/// Prints the instructor's figures on its dev and frozen test sets.
-pub fn print_instructor_sets(instructor: &Instructor, dev_errors: bool) -> Result<()> {
+/// Prints the instructor's figures on its dev and frozen test sets: by
+/// words alone, and with relevance by meaning when MiniLM is in `data`.
+pub fn print_instructor_sets(data: &std::path::Path, dev_errors: bool, sweep: bool) -> Result<()> {
+    use generec_generation::instructor::InstructorConfig;
     use generec_generation::testset::{self, Set};
-    let dev = testset::run(instructor, Set::Dev).map_err(anyhow::Error::msg)?;
-    let test = testset::run(instructor, Set::Test).map_err(anyhow::Error::msg)?;
-    println!(
-        "\n## Instructor, dev and frozen test sets (evalsets/dev, evalsets/test)\n\n| set | cases | action right | fully right | exclusions honoured |\n|---|---|---|---|---|"
-    );
-    for (name, r) in [("dev", &dev), ("test", &test)] {
-        println!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} ({} cases) |",
-            r.cases,
-            r.action_right as f64 / r.cases.max(1) as f64,
-            r.fully_right_share(),
-            r.exclusions_honoured_share(),
-            r.with_exclusions
-        );
+    let cfg = GenerationConfig {
+        models_dir: data.join("models").display().to_string(),
+        embedded: generec_generation::config::EmbeddedConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..GenerationConfig::default()
+    };
+    let embedder = cfg.load_models()?.embedder;
+    let mut runs: Vec<(String, Instructor)> = vec![("words".into(), Instructor::default())];
+    if let Some(e) = &embedder {
+        let t = InstructorConfig::default().min_similarity;
+        runs.push((
+            format!("{} >= {t}", e.id()),
+            Instructor::default().with_embedding(e.clone()),
+        ));
     }
-    if dev_errors {
-        for e in &dev.errors {
-            println!("  dev {e}");
+    println!(
+        "\n## Instructor, dev and frozen test sets (evalsets/dev, evalsets/test)\n\n| set | relevance | cases | action right | fully right | exclusions honoured |\n|---|---|---|---|---|---|"
+    );
+    let mut dev_listed = false;
+    for (how, instructor) in runs.iter().rev() {
+        for set in [Set::Dev, Set::Test] {
+            let r = testset::run(instructor, set).map_err(anyhow::Error::msg)?;
+            println!(
+                "| {} | {how} | {} | {:.3} | {:.3} | {:.3} ({} cases) |",
+                if set == Set::Dev { "dev" } else { "test" },
+                r.cases,
+                r.action_right as f64 / r.cases.max(1) as f64,
+                r.fully_right_share(),
+                r.exclusions_honoured_share(),
+                r.with_exclusions
+            );
+            if dev_errors && set == Set::Dev && !dev_listed {
+                dev_listed = true;
+                for e in &r.errors {
+                    println!("  dev {e}");
+                }
+            }
+        }
+    }
+    if let (true, Some(e)) = (sweep, &embedder) {
+        println!("\n| min_similarity | dev action right | dev fully right |\n|---|---|---|");
+        for t in [0.3f32, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7] {
+            let i = Instructor::new(InstructorConfig {
+                min_similarity: t,
+                ..InstructorConfig::default()
+            })
+            .with_embedding(e.clone());
+            let r = testset::run(&i, Set::Dev).map_err(anyhow::Error::msg)?;
+            println!(
+                "| {t} | {:.3} | {:.3} |",
+                r.action_right as f64 / r.cases.max(1) as f64,
+                r.fully_right_share()
+            );
         }
     }
     Ok(())
@@ -301,7 +344,7 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 /// Runs the evaluation and prints the tables.
 pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     if args.instructor_only {
-        return print_instructor_sets(&Instructor::default(), args.dev_errors);
+        return print_instructor_sets(&args.data, args.dev_errors, args.similarity_sweep);
     }
     let started = Instant::now();
     let bbc = args.data.join("bbc");
@@ -622,7 +665,7 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     for f in &table.failures {
         println!("  {f}");
     }
-    print_instructor_sets(&instructor, args.dev_errors)?;
+    print_instructor_sets(&args.data, args.dev_errors, false)?;
 
     let labels = std::fs::read_to_string(&args.timed_labels)
         .with_context(|| format!("reading {}", args.timed_labels.display()))?;

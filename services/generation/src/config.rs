@@ -287,12 +287,16 @@ impl GenerationConfig {
                     .ok()
                     .filter(|t| !t.is_empty())
             });
+        let mut instructor = Instructor::new(InstructorConfig {
+            rejection_streak: self.rejection_streak,
+            min_relevance: self.min_relevance,
+            ..InstructorConfig::default()
+        });
+        if let Some(e) = models.embedder.clone() {
+            instructor = instructor.with_embedding(e);
+        }
         let core = Generation::new(Parts {
-            instructor: Instructor::new(InstructorConfig {
-                rejection_streak: self.rejection_streak,
-                min_relevance: self.min_relevance,
-                ..InstructorConfig::default()
-            }),
+            instructor,
             editor,
             scorer,
             composer: ComposerConfig {

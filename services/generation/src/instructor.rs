@@ -220,7 +220,7 @@
 //! and pronouns that refer to topics ("more of that" is not a topic).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::OnceLock;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -228,6 +228,7 @@ use crate::guidance::{
     Action, Candidate, Decision, FeedbackKind, FeedbackSignal, Format, Guidance, InterpretInput,
     Interpretation, Length, LengthUnit, Tone, TopicWeight, Trigger,
 };
+use crate::relevance::Embed;
 use crate::text;
 
 /// Settings of the instructor.
@@ -242,6 +243,11 @@ pub struct InstructorConfig {
     pub min_relevance: f32,
     /// The longest instruction read, in bytes; the rest is ignored.
     pub max_instruction_bytes: usize,
+    /// With sentence embeddings: the cosine between what was asked and a
+    /// candidate's title and text at which the candidate serves the request
+    /// though their words differ ("fishing" and "fishermen"). Chosen on the
+    /// dev set (see docs/BENCHMARKS.md).
+    pub min_similarity: f32,
 }
 
 impl Default for InstructorConfig {
@@ -250,6 +256,7 @@ impl Default for InstructorConfig {
             rejection_streak: 3,
             min_relevance: 0.2,
             max_instruction_bytes: 4096,
+            min_similarity: 0.5,
         }
     }
 }
@@ -270,6 +277,12 @@ impl InstructorConfig {
                 self.min_relevance
             ));
         }
+        if !self.min_similarity.is_finite() || !(0.0..=1.0).contains(&self.min_similarity) {
+            return Err(format!(
+                "min_similarity must be a number in [0, 1], not {}",
+                self.min_similarity
+            ));
+        }
         if self.max_instruction_bytes == 0 || self.max_instruction_bytes > 1 << 20 {
             return Err(format!(
                 "max_instruction_bytes must be between 1 and {}, not {}",
@@ -286,6 +299,61 @@ impl InstructorConfig {
 pub struct Instructor {
     config: InstructorConfig,
     lex: &'static Lexicon,
+    meaning: Option<Meaning>,
+}
+
+/// Most candidate vectors kept between requests.
+const MAX_CACHED_VECTORS: usize = 4096;
+
+/// Relevance by meaning: an embedding model and the vectors of candidates
+/// seen before (by id and text), so a request embeds what was asked and
+/// only the candidates it has not met.
+#[derive(Clone)]
+struct Meaning {
+    embed: Arc<dyn Embed>,
+    cache: Arc<Mutex<HashMap<(String, String), Arc<Vec<f32>>>>>,
+}
+
+impl Meaning {
+    /// The best cosine between `asked` and the candidates; `None` when the
+    /// model fails (relevance then stays lexical).
+    fn best(&self, asked: &str, cands: &[Candidate]) -> Option<(usize, f32)> {
+        let text_of = |c: &Candidate| format!("{}. {}", c.title, c.text);
+        let keys: Vec<(String, String)> = cands
+            .iter()
+            .map(|c| (c.item_id.clone(), text_of(c)))
+            .collect();
+        let mut vectors: Vec<Option<Arc<Vec<f32>>>> = {
+            let cache = self.cache.lock().ok()?;
+            keys.iter().map(|k| cache.get(k).cloned()).collect()
+        };
+        let missing: Vec<usize> = (0..keys.len()).filter(|&i| vectors[i].is_none()).collect();
+        let mut texts: Vec<&str> = vec![asked];
+        texts.extend(missing.iter().map(|&i| keys[i].1.as_str()));
+        let mut out = self.embed.embed(&texts).ok()?.into_iter();
+        let query = out.next()?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() + missing.len() > MAX_CACHED_VECTORS {
+                cache.clear();
+            }
+            for (&i, v) in missing.iter().zip(out) {
+                let v = Arc::new(v);
+                cache.insert(keys[i].clone(), v.clone());
+                vectors[i] = Some(v);
+            }
+        }
+        vectors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let v = v.as_ref()?;
+                Some((
+                    i,
+                    query.iter().zip(v.iter()).map(|(a, b)| a * b).sum::<f32>(),
+                ))
+            })
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
 }
 
 impl std::fmt::Debug for Instructor {
@@ -310,7 +378,23 @@ impl Instructor {
         Instructor {
             config,
             lex: LEX.get_or_init(Lexicon::build),
+            meaning: None,
         }
+    }
+
+    /// The same instructor, judging relevance by meaning with `embed` where
+    /// words alone find no candidate (see [`InstructorConfig::min_similarity`]).
+    pub fn with_embedding(mut self, embed: Arc<dyn Embed>) -> Self {
+        self.meaning = Some(Meaning {
+            embed,
+            cache: Arc::default(),
+        });
+        self
+    }
+
+    /// The embedding model's name, when relevance is judged by meaning.
+    pub fn embedding(&self) -> Option<&str> {
+        self.meaning.as_ref().map(|m| m.embed.id())
     }
 
     pub fn config(&self) -> &InstructorConfig {
@@ -611,7 +695,10 @@ impl Instructor {
                         explanation,
                     );
                 }
-                Some((_, r)) if r < self.config.min_relevance => {
+                Some((_, r))
+                    if r < self.config.min_relevance
+                        && !self.relevant_by_meaning(g, &input.candidates) =>
+                {
                     let explanation = format!(
                         "Nothing retrieved matches \"{asked}\" (best relevance {r:.2} < {:.2}), so a new item will be made.",
                         self.config.min_relevance
@@ -645,6 +732,25 @@ impl Instructor {
             s
         };
         decision(Action::Retrieve, None, Trigger::None, explanation)
+    }
+
+    /// Whether a candidate means what was asked, by sentence embeddings
+    /// (false without a model).
+    fn relevant_by_meaning(&self, g: &Guidance, cands: &[Candidate]) -> bool {
+        let Some(meaning) = &self.meaning else {
+            return false;
+        };
+        let asked = if g.include.is_empty() {
+            g.fact_query.clone()
+        } else {
+            topic_list(&g.include)
+        };
+        if asked.trim().is_empty() || cands.is_empty() {
+            return false;
+        }
+        meaning
+            .best(&asked, cands)
+            .is_some_and(|(_, sim)| sim >= self.config.min_similarity)
     }
 
     fn best_candidate<'a>(
@@ -1257,6 +1363,8 @@ enum E {
     Reset,
     /// "don't mind": wanted at half weight, unless a "but" follows.
     Mind,
+    /// "anything on": wanting, unless this clause already refused.
+    Ask,
     EditV,
     CreateV,
     Explain,
@@ -3120,6 +3228,7 @@ fn parse_effect(s: &str) -> Result<E, String> {
             1,
         ),
         None if s == "mind" => Mind,
+        None if s == "ask" => Ask,
         None if s == "fill" => Fill,
         None if s == "post" => Post,
         None if s == "postexc" => PostExc,
@@ -4081,6 +4190,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         Inc(_)
                             | Exc(_)
                             | Mind
+                            | Ask
                             | Reset
                             | Post
                             | Top(_)
@@ -4330,6 +4440,19 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 inherited = false;
                             }
                             tolerant = false;
+                        }
+                        Ask => {
+                            let refused_here =
+                                scope.pol == Pol::Exclude && scope.explicit && !inherited;
+                            if !refused_here {
+                                scope = Scope {
+                                    pol: Pol::Include,
+                                    weight: 1.0,
+                                    explicit: true,
+                                };
+                                inherited = false;
+                                tolerant = false;
+                            }
                         }
                         Mind => {
                             scope = Scope {
@@ -4782,6 +4905,7 @@ mod tests {
             rejection_streak: 0,
             min_relevance: f32::NAN,
             max_instruction_bytes: 7,
+            min_similarity: f32::NAN,
         });
         for s in [
             "",
@@ -4902,6 +5026,55 @@ mod tests {
         // An inflection or a word the candidates lack is left as said.
         assert_eq!(topics(&run("more vaccine").include), ["vaccine"]);
         assert_eq!(topics(&run("more knitting").include), ["knitting"]);
+    }
+
+    /// Vectors by a keyword: texts that mention fish point one way, the
+    /// rest another; counts the texts it embeds.
+    struct FishVectors(std::sync::atomic::AtomicUsize);
+
+    impl Embed for FishVectors {
+        fn id(&self) -> &str {
+            "fish-vectors"
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+            self.0
+                .fetch_add(texts.len(), std::sync::atomic::Ordering::Relaxed);
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    if t.to_lowercase().contains("fish") {
+                        vec![1.0, 0.0]
+                    } else {
+                        vec![0.0, 1.0]
+                    }
+                })
+                .collect())
+        }
+    }
+
+    #[test]
+    fn relevance_by_meaning_serves_what_words_miss_and_caches_candidates() {
+        let counter = Arc::new(FishVectors(Default::default()));
+        let ins = Instructor::default().with_embedding(counter.clone());
+        let input = |say: &str| InterpretInput {
+            instruction: say.into(),
+            candidates: vec![Candidate {
+                item_id: "n".into(),
+                title: "Debut novel wins prize".into(),
+                text: "A novel about a family of fishermen won.".into(),
+                ..Candidate::default()
+            }],
+            ..InterpretInput::default()
+        };
+        let words = Instructor::default().interpret(&input("more angling, fish stories"));
+        assert_eq!(words.decision.action, Action::Create);
+        let meant = ins.interpret(&input("more angling, fish stories"));
+        assert_eq!(meant.decision.action, Action::Retrieve);
+        let other = ins.interpret(&input("more snooker"));
+        assert_eq!(other.decision.action, Action::Create);
+        // Two requests embedded the candidate once: 2 instructions + 1 item.
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::Relaxed), 3);
+        assert_eq!(ins.embedding(), Some("fish-vectors"));
     }
 
     #[test]

@@ -434,5 +434,19 @@ mod tests {
         assert_eq!(report.cases, report.fully_right + report.errors.len());
         assert!(report.with_exclusions > 50);
         assert!(report.exclusions_honoured <= report.with_exclusions);
+        // Floors at the figures recorded in docs/BENCHMARKS.md (words
+        // alone), so a change that loses ground fails here. The issue's
+        // targets (0.90 fully right, 0.97 exclusions honoured) are not met
+        // yet; raise these as the figures rise.
+        assert!(
+            report.fully_right_share() >= 0.785,
+            "fully right {:.3}",
+            report.fully_right_share()
+        );
+        assert!(
+            report.exclusions_honoured_share() >= 0.96,
+            "exclusions honoured {:.3}",
+            report.exclusions_honoured_share()
+        );
     }
 }

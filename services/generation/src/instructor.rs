@@ -305,13 +305,16 @@ pub struct Instructor {
 /// Most candidate vectors kept between requests.
 const MAX_CACHED_VECTORS: usize = 4096;
 
+/// Candidate vectors by item id and text.
+type VectorCache = Arc<Mutex<HashMap<(String, String), Arc<Vec<f32>>>>>;
+
 /// Relevance by meaning: an embedding model and the vectors of candidates
 /// seen before (by id and text), so a request embeds what was asked and
 /// only the candidates it has not met.
 #[derive(Clone)]
 struct Meaning {
     embed: Arc<dyn Embed>,
-    cache: Arc<Mutex<HashMap<(String, String), Arc<Vec<f32>>>>>,
+    cache: VectorCache,
 }
 
 impl Meaning {

@@ -111,7 +111,7 @@ fn a_lower_threshold_lets_weak_matches_serve_and_a_longer_streak_waits() {
     let strict = Instructor::new(InstructorConfig {
         rejection_streak: 5,
         min_relevance: 0.1,
-        max_instruction_bytes: 4096,
+        ..InstructorConfig::default()
     });
     // A sport tag is a weak match for Formula One: enough at 0.1.
     let r = row("show me something about formula one", "", "sport");

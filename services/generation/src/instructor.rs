@@ -21,10 +21,18 @@
 //!
 //! ## Topics
 //!
-//! Synonyms map to canonical topics; the BBC corpus tags are used where they
-//! fit:
+//! Topics are phrases as the user said them: topic words and content words
+//! said next to each other form one phrase ("electric cars", "interest
+//! rates", "women's football", "bank of england" across of/de, "e-scooters"
+//! across a hyphen); fillers, markers and "and"/"or" end a phrase. A wanted
+//! phrase counts when it has a known topic word or was said as a request (in
+//! a clause with a marker, a format, a verb, a length or a date, or as a bare
+//! noun phrase); a refused one always counts. [`Guidance::include`] and
+//! [`Guidance::exclude`] hold the phrases; the catalogue categories their
+//! known words map to go to [`Guidance::include_categories`] and
+//! [`Guidance::exclude_categories`], a secondary field:
 //!
-//! | canonical | said as |
+//! | category | said as |
 //! |---|---|
 //! | `tech` | tech, technology, gadgets, computers, software, internet, AI, smartphones, apps, gaming, robots, ... |
 //! | `business` | business, markets, stocks, shares, economy, finance, money, trade, banks, inflation, interest rates, investing, companies, crypto, ... |
@@ -32,27 +40,17 @@
 //! | `politics` | politics, political, politicians, elections, government, parliament, Westminster, prime minister, MPs, voting, Congress, ... |
 //! | `sport` | sport, sports, sporting, athletes |
 //!
-//! A sport the user names stays specific: `football` (also soccer, footy,
-//! Premier League, Champions League, World Cup), `rugby`, `tennis`
-//! (Wimbledon), `cricket`, `golf`, `boxing`, `athletics`, `cycling`,
-//! `formula one` (F1), `basketball`, `baseball`, `hockey`, `olympics`,
-//! `horse racing`, `snooker`, `darts`; each belongs to `sport`, which
-//! [`Instructor::relevance`] uses (a `sport` tag is a weak match). Other
-//! canonical topics: `brexit` (belongs to `politics`), `science` (space,
-//! physics, NASA, ...), `health`, `climate` (environment, climate change,
-//! ...), `weather`, `travel`, `food`, `crime`, `royals`, `education`,
-//! `world` (world or international news), `fashion`.
+//! and the sports (`football`, `rugby`, `tennis`, `cricket`, `golf`,
+//! `formula one`, ...), `brexit`, `science`, `health`, `climate`,
+//! `weather`, `travel`, `food`, `crime`, `royals`, `education`, `world` and
+//! `fashion`. A topic word that no candidate holds is corrected to the one
+//! candidate word one edit away ("vacines" when an item says "vaccines").
+//! The fact query is the wanted phrases in order, then their categories
+//! ("a digest of this week's markets" gives "markets business").
 //!
-//! A word that is not a topic and not a command or filler word ("quantum",
-//! "budget", "goal") is a content word: it goes to
-//! [`Guidance::fact_query`] when wanted, or forms an excluded topic of its own
-//! when refused ("nothing about the Mars landing" excludes `mars landing`).
-//! A wanted content word counts only in a segment that asks for something (a
-//! marker, a topic, a format, a verb, a length or a date) or that is a bare
-//! noun phrase ("quantum knitting"): in "something funny please, i've had a
-//! rough day" the second segment is chatter. The fact query is the wanted
-//! content words and topic words as said, in order, then the canonical topics
-//! not yet in it ("a digest of this week's markets" gives "markets business").
+//! Text-speak is expanded first (`lexicons/text_speak.tsv`: "moar", "pls",
+//! "gimme"); phrases beyond the tables here are read from
+//! `lexicons/phrases.tsv` (markers, fillers, tones, formats).
 //!
 //! ## Wanting and refusing
 //!
@@ -191,8 +189,17 @@
 //!    guidance is not changed.
 //! 3. **No relevant candidate** (trigger [`Trigger::NoRelevantCandidate`]):
 //!    the instruction wants topics or content (a non-empty include list or
-//!    fact query) and no candidate reaches `min_relevance` (or there are no
-//!    candidates) ⇒ [`Action::Create`].
+//!    fact query) and no candidate reaches `min_relevance` by words nor
+//!    `min_similarity` by meaning (or there are no candidates) ⇒
+//!    [`Action::Create`].
+//!
+//! An edit needs an item in view: without a context item a change of tone
+//! or length is a preference for the feed (retrieve) and a summary, digest
+//! or imitation a creation; a clip or thumbnail still picks a timed
+//! candidate. With an item in view an absolute length or a summary alone
+//! ("three bullet points please") edits it. "Something like this about X"
+//! creates in the style of the item in view ([`Guidance::imitate`] is its
+//! id).
 //! 4. Otherwise [`Action::Retrieve`] with [`Trigger::None`]; an empty
 //!    instruction with no streak is always this.
 //!
@@ -202,14 +209,21 @@
 //!
 //! # Relevance
 //!
-//! Lexical, in [0, 1]: each wanted topic (by its weight) and each fact query
-//! term not already covered by a topic's synonyms (weight 1) scores 1 when
-//! found in the candidate: a topic by tag equality or any of its synonyms
-//! among the stemmed terms of title, tags and text; a specific sport (or
-//! Brexit) scores 0.15 for a `sport` (`politics`) tag, below the default
-//! `min_relevance`: an item about football is not one about Formula One. The score is the weighted share found (1
-//! when nothing is wanted); each refused topic found then multiplies it by
-//! `1 - 0.5 * weight`.
+//! Lexical, in [0, 1]: each wanted phrase (by its weight) and each fact
+//! query term not already covered scores 1 when found in the candidate: a
+//! tag equal to it, or all its stemmed terms among those of the title, tags
+//! and text (for a category named as such, "tech", any of its synonyms); a
+//! share of its terms found scores half that share; a specific sport scores
+//! 0.15 for a `sport` tag, below the default `min_relevance`. The score is
+//! the weighted share found (1 when nothing is wanted); each refused phrase
+//! found then multiplies it by `1 - 0.5 * weight`.
+//!
+//! By meaning, with an embedding model ([`Instructor::with_embedding`]):
+//! when no candidate reaches `min_relevance` by words, the wanted phrases
+//! are embedded and compared with each candidate's title and text; a cosine
+//! of at least `min_similarity` serves the request by retrieval. Candidate
+//! vectors are cached by id and text, so a request embeds its own words and
+//! the candidates it has not met.
 //!
 //! # Knowingly not handled
 //!

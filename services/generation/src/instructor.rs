@@ -62,9 +62,9 @@
 //!   more, no longer, stop (showing me), don't show/want/like, can't stand,
 //!   hate, skip, avoid, hide, mute, except, anything but, instead of, rather
 //!   than, enough (of), sick/tired/fed up of, not interested in, not in the
-//!   mood for, much/a lot/way less, ...
-//! - refuse, weight 0.5 (turn down rather than ban): less, fewer, too much,
-//!   not so much, a bit less.
+//!   mood for, ...
+//! - turn down, weight 0.9: much/a lot/way/far less, way/far/much fewer.
+//! - turn down, weight 0.5: less, fewer, too much, not so much, a bit less.
 //! - want, weight 1: more, much/a lot/way more, lots/loads/plenty of, I want,
 //!   give me, show me, only, just, mostly, I like/love, I'd like, prefer,
 //!   interested in, in the mood for, how about, ...
@@ -2220,14 +2220,14 @@ static MISC: &[(&str, &[E])] = &[
     ("a break from", &[Exc(1.0)]),
     ("break from", &[Exc(1.0)]),
     ("lay off", &[Exc(1.0)]),
-    ("much less", &[Exc(1.0)]),
-    ("a lot less", &[Exc(1.0)]),
-    ("lot less", &[Exc(1.0)]),
-    ("way less", &[Exc(1.0)]),
-    ("far less", &[Exc(1.0)]),
-    ("way fewer", &[Exc(1.0)]),
-    ("far fewer", &[Exc(1.0)]),
-    ("much fewer", &[Exc(1.0)]),
+    ("much less", &[Exc(0.9)]),
+    ("a lot less", &[Exc(0.9)]),
+    ("lot less", &[Exc(0.9)]),
+    ("way less", &[Exc(0.9)]),
+    ("far less", &[Exc(0.9)]),
+    ("way fewer", &[Exc(0.9)]),
+    ("far fewer", &[Exc(0.9)]),
+    ("much fewer", &[Exc(0.9)]),
     ("less", &[Exc(0.5)]),
     ("fewer", &[Exc(0.5)]),
     ("less of", &[Exc(0.5)]),
@@ -3240,6 +3240,7 @@ fn parse_effect(s: &str) -> Result<E, String> {
         Some(("inc", w)) => Inc(weight(w)?),
         Some(("exc", w)) => Exc(weight(w)?),
         Some(("tone", t)) => Tn(Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"))?),
+        Some(("anti", t)) => Anti(Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"))?),
         Some(("fmt", f)) => Fmt(
             Format::parse(f).ok_or_else(|| format!("unknown format {f:?}"))?,
             1,
@@ -4098,6 +4099,27 @@ fn is_phrase_part(u: &Unit) -> bool {
     !u.used && (u.kind == Kind::Word || u.is_topic_only())
 }
 
+/// Whether the linking word at `idx` contrasts the phrase before it with
+/// the one after: "over" after a bare phrase, or "to" after "prefer".
+fn is_contrast(units: &[Unit], idx: usize) -> bool {
+    match units[idx].w.as_str() {
+        "over" => prefers_over(units, idx),
+        "to" => {
+            let after_topic = prev_significant(units, idx)
+                .is_some_and(|p| is_phrase_part(p) || p.has(|e| matches!(e, News)));
+            after_topic
+                && next_significant(units, idx).is_some_and(is_phrase_part)
+                && units[..idx]
+                    .iter()
+                    .rev()
+                    .take_while(|u| u.brk == Break::None)
+                    .chain(units[..idx].iter().rev().find(|u| u.brk != Break::None))
+                    .any(|u| u.w.split(' ').any(|w| w.starts_with("prefer")))
+        }
+        _ => false,
+    }
+}
+
 /// Whether "over" at `idx` states a preference: a bare phrase opens its
 /// segment before it ("theatre over television") and a phrase follows it,
 /// unlike "news on the row over pay".
@@ -4287,8 +4309,9 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         .is_some_and(|n| n.brk == Break::None && is_phrase_part(n));
                 if links {
                     bridge = Some(u.w.clone());
-                } else if u.w == "over" && phrase_open && prefers_over(units, idx) {
-                    // "theatre over television": the second is refused.
+                } else if (phrase_open || u.w == "to") && is_contrast(units, idx) {
+                    // "theatre over television", "prefer budget news to
+                    // Senate news": the second is refused.
                     scope = Scope {
                         pol: Pol::Exclude,
                         weight: 1.0,

@@ -595,9 +595,14 @@ impl Instructor {
             && !p.news
             && (g.length.is_some_and(|l| l.value > 0) || g.format == Some(Format::Summary));
 
+        // "like this but about tennis": a new item modelled on the one in
+        // view.
+        let like_new = p.like_ref && in_view && topical && !p.edit_verb;
+
         // 1. Explicit request.
-        let request = if (p.refers || shapes_view) && (p.edit_verb || (transform && !p.collection))
-        {
+        let request = if like_new {
+            Some(Action::Create)
+        } else if (p.refers || shapes_view) && (p.edit_verb || (transform && !p.collection)) {
             Some(Action::Edit)
         } else if create {
             Some(Action::Create)
@@ -4555,7 +4560,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         Explain => p.explain = true,
                         Ref => {
                             p.refers = true;
-                            p.like_ref |= u.w.starts_with("like ");
+                            p.like_ref |= u.w.starts_with("like ") || u.w == "same again";
                         }
                         RefThat => {
                             let after_verb = prev_significant(units, idx).is_some_and(|v| {

@@ -4,7 +4,8 @@
 //! request's, then earlier background ones), then the retrieved ones best
 //! first. Each item is
 //! 1. left out when it is about a topic the user excluded (an excluded
-//!    topic equals one of its tags, or appears as words in its title);
+//!    phrase equals one of its tags, or its words appear in a row in its
+//!    title or the first 80 words of its body, plurals folded);
 //! 2. left out when its creator already has `max_per_creator` items kept;
 //! 3. left out when it is a near-duplicate of an item kept before it
 //!    ([`Features::duplicate_score`] at least `near_duplicate_similarity`),
@@ -81,13 +82,12 @@ pub fn is_about(entry: &Entry, topics: &[String]) -> bool {
     if topics.is_empty() {
         return false;
     }
-    let exclude = topics;
     let fold =
         |ws: Vec<String>| -> Vec<String> { ws.iter().map(|w| folded(w).to_string()).collect() };
     let title = fold(words(&entry.item.title));
     let mut lead = fold(words(&entry.item.body));
     lead.truncate(LEAD_WORDS);
-    exclude.iter().any(|topic| {
+    topics.iter().any(|topic| {
         let topic = topic.trim().to_lowercase();
         let phrase = fold(words(&topic));
         if phrase.is_empty() {

@@ -2651,6 +2651,11 @@ fn record(m: Mention, mentions: &mut Vec<Mention>, at: (&mut Vec<usize>, &mut Ve
     }
 }
 
+/// Most topics kept per polarity.
+const MAX_TOPICS: usize = 32;
+/// The longest topic phrase kept, in bytes (cut at a character boundary).
+const MAX_TOPIC_BYTES: usize = 128;
+
 /// Words that join two parts of one phrase ("Bank of England").
 const LINK_WORDS: &[&str] = &["of", "de", "du", "la", "le", "van", "von", "del"];
 
@@ -3186,7 +3191,13 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
             fact_words.push(m.text.clone());
         }
     }
-    let (include, exclude) = split_polarity(topics);
+    let (mut include, mut exclude) = split_polarity(topics);
+    // What the service accepts back: at most 64 topics of 1 to 128 bytes.
+    include.truncate(MAX_TOPICS);
+    exclude.truncate(MAX_TOPICS);
+    for tw in include.iter_mut().chain(exclude.iter_mut()) {
+        tw.topic = truncate(&tw.topic, MAX_TOPIC_BYTES).trim_end().to_string();
+    }
     let (include_categories, exclude_categories) = split_polarity(
         categories
             .into_iter()
@@ -3604,6 +3615,13 @@ mod tests {
         assert_eq!(topics(&g.include), ["bank of england", "electric cars"]);
         assert_eq!(topics(&g.exclude), ["e-scooters"]);
         assert_eq!(g.exclude[0].weight, 0.5);
+        // However long the instruction, the guidance stays within what the
+        // service accepts back (32 topics a side, 128 bytes a topic).
+        let many: String = (0..100).map(|i| format!("no topic{i}, ")).collect();
+        let g = guidance(&many);
+        assert_eq!(g.exclude.len(), 32);
+        let g = guidance(&format!("more {}", "zorblax ".repeat(100)));
+        assert!(g.include.iter().all(|t| t.topic.len() <= 128));
         let g = guidance("theatre over television");
         assert_eq!(topics(&g.include), ["theatre"]);
         assert_eq!(topics(&g.exclude), ["television"]);

@@ -32,7 +32,9 @@ use crate::composer::{self, ComposeInput, ComposerConfig, Composition, SourceDoc
 use crate::draft::{self, Attribution, Draft, Parent, SourcePassage};
 use crate::editor::{self, EditOp, EditOutput, Editor, SourceItem, UserProfile};
 use crate::error::GenerationError;
-use crate::guidance::{Format, Guidance, InterpretInput, Interpretation, Length, LengthUnit};
+use crate::guidance::{
+    Format, Guidance, InterpretInput, Interpretation, Length, LengthUnit, TopicWeight,
+};
 use crate::instructor::Instructor;
 use crate::openai::{Message, OpenAiClient};
 use crate::relevance::Scorer;
@@ -168,24 +170,38 @@ fn check_liked(ids: &[String]) -> Result<(), GenerationError> {
 }
 
 fn check_guidance(g: &Guidance) -> Result<(), GenerationError> {
-    for t in g.include.iter().chain(&g.exclude) {
-        if !(t.weight > 0.0 && t.weight <= 1.0) {
-            return Err(GenerationError::invalid(
-                "guidance.include",
-                format!("weight of {:?} must be in (0, 1]", t.topic),
-            ));
-        }
-        if t.topic.trim().is_empty() || t.topic.len() > 128 {
-            return Err(GenerationError::invalid(
-                "guidance.include",
-                "topics must be 1 to 128 bytes",
-            ));
+    let lists: [(&'static str, &[TopicWeight]); 4] = [
+        ("guidance.include", &g.include),
+        ("guidance.exclude", &g.exclude),
+        ("guidance.include_categories", &g.include_categories),
+        ("guidance.exclude_categories", &g.exclude_categories),
+    ];
+    for (field, list) in lists {
+        for t in list {
+            if !(t.weight > 0.0 && t.weight <= 1.0) {
+                return Err(GenerationError::invalid(
+                    field,
+                    format!("weight of {:?} must be in (0, 1]", t.topic),
+                ));
+            }
+            if t.topic.trim().is_empty() || t.topic.len() > 128 {
+                return Err(GenerationError::invalid(
+                    field,
+                    "topics must be 1 to 128 bytes",
+                ));
+            }
         }
     }
     if g.include.len() + g.exclude.len() > 64 {
         return Err(GenerationError::invalid(
             "guidance.include",
-            "at most 64 topics",
+            "at most 64 topics in include and exclude together",
+        ));
+    }
+    if g.include_categories.len() + g.exclude_categories.len() > 64 {
+        return Err(GenerationError::invalid(
+            "guidance.include_categories",
+            "at most 64 categories in include_categories and exclude_categories together",
         ));
     }
     if let Some(l) = g.length
@@ -1155,5 +1171,40 @@ mod tests {
             ..Guidance::default()
         };
         assert!(check_guidance(&g).is_err());
+    }
+
+    #[test]
+    fn guidance_errors_name_the_list_at_fault() {
+        let field_of = |g: &Guidance| match check_guidance(g) {
+            Err(GenerationError::InvalidArgument { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let bad = || {
+            vec![TopicWeight {
+                topic: "x".repeat(200),
+                weight: 1.0,
+            }]
+        };
+        let g = Guidance {
+            exclude: bad(),
+            ..Guidance::default()
+        };
+        assert_eq!(field_of(&g), "guidance.exclude");
+        let g = Guidance {
+            exclude_categories: bad(),
+            ..Guidance::default()
+        };
+        assert_eq!(field_of(&g), "guidance.exclude_categories");
+        let many = (0..65)
+            .map(|i| TopicWeight {
+                topic: format!("c{i}"),
+                weight: 1.0,
+            })
+            .collect();
+        let g = Guidance {
+            include_categories: many,
+            ..Guidance::default()
+        };
+        assert_eq!(field_of(&g), "guidance.include_categories");
     }
 }

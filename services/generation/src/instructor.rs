@@ -2891,16 +2891,29 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                     bridge = None;
                 }
             }
-            Kind::Word => {
+            Kind::Word | Kind::Lex if is_phrase_part(u) => {
+                // A content word or a topic word: it starts a phrase or
+                // extends the open one.
+                let topic = u.kind == Kind::Lex;
+                let categories: Vec<&'static str> = u
+                    .effs
+                    .iter()
+                    .filter_map(|e| match e {
+                        Top(c) => Some(*c),
+                        _ => None,
+                    })
+                    .collect();
                 let word = phrase_word(u);
                 if phrase_open && let Some(m) = mentions.last_mut() {
                     m.extend(&word, bridge.take().as_deref(), u.hyph);
+                    m.topic |= topic;
+                    m.categories.extend(categories);
                 } else {
                     record(
                         Mention {
                             text: word,
-                            topic: false,
-                            categories: Vec::new(),
+                            topic,
+                            categories,
                             pol: scope.pol,
                             weight: scope.weight,
                             seg,
@@ -2916,39 +2929,9 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                 phrase_open = true;
                 bridge = None;
             }
-            Kind::Lex if is_phrase_part(u) => {
-                let categories: Vec<&'static str> = u
-                    .effs
-                    .iter()
-                    .filter_map(|e| match e {
-                        Top(c) => Some(*c),
-                        _ => None,
-                    })
-                    .collect();
-                let word = phrase_word(u);
-                if phrase_open && let Some(m) = mentions.last_mut() {
-                    m.extend(&word, bridge.take().as_deref(), u.hyph);
-                    m.topic = true;
-                    m.categories.extend(categories);
-                } else {
-                    record(
-                        Mention {
-                            text: word,
-                            topic: true,
-                            categories,
-                            pol: scope.pol,
-                            weight: scope.weight,
-                            seg,
-                            dropped: false,
-                        },
-                        &mut mentions,
-                        (&mut segment, &mut pending, inherited),
-                    );
-                    if tolerant {
-                        tolerated.push(mentions.len() - 1);
-                    }
-                }
-                phrase_open = true;
+            Kind::Word => {
+                // Only a used word gets here, and used units were skipped.
+                phrase_open = false;
                 bridge = None;
             }
             Kind::Lex => {

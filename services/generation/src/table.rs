@@ -589,21 +589,21 @@ impl Expect {
             v.sort();
             v
         };
-        if let Some(want) = &self.include_categories {
-            let have = sorted(&g.include_categories);
-            cmp(
+        for (what, want, have) in [
+            (
                 "include categories",
-                format!("{want:?}"),
-                format!("{have:?}"),
-            );
-        }
-        if let Some(want) = &self.exclude_categories {
-            let have = sorted(&g.exclude_categories);
-            cmp(
+                &self.include_categories,
+                &g.include_categories,
+            ),
+            (
                 "exclude categories",
-                format!("{want:?}"),
-                format!("{have:?}"),
-            );
+                &self.exclude_categories,
+                &g.exclude_categories,
+            ),
+        ] {
+            if let Some(want) = want {
+                cmp(what, format!("{want:?}"), format!("{:?}", sorted(have)));
+            }
         }
 
         cmp("tone", format!("{:?}", self.tone), format!("{:?}", g.tone));

@@ -2651,6 +2651,29 @@ fn record(m: Mention, mentions: &mut Vec<Mention>, at: (&mut Vec<usize>, &mut Ve
     }
 }
 
+/// Whether the article noun at `idx` is asked for as one new thing: "a/an"
+/// before it in its clause, at most two words back ("a short article on
+/// X"), and no "is there"/"any"/"the" that asks for an existing one.
+fn asks_for_one(units: &[Unit], idx: usize) -> bool {
+    let start = idx.saturating_sub(3);
+    let mut indefinite = false;
+    for k in (start..idx).rev() {
+        let u = &units[k];
+        if matches!(u.w.as_str(), "a" | "an") {
+            indefinite = true;
+        }
+        if units[k + 1].brk != Break::None {
+            break;
+        }
+    }
+    let asks_existing = units[..idx]
+        .iter()
+        .rev()
+        .take_while(|u| u.brk == Break::None)
+        .any(|u| matches!(u.w.as_str(), "there" | "any" | "is there" | "the"));
+    indefinite && !asks_existing
+}
+
 /// Most topics kept per polarity.
 const MAX_TOPICS: usize = 32;
 /// The longest topic phrase kept, in bytes (cut at a character boundary).
@@ -2982,7 +3005,12 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 });
                             }
                         }
-                        Fmt(f, prio) => set_format(f, prio, &mut format),
+                        Fmt(f, prio) => {
+                            set_format(f, prio, &mut format);
+                            if f == Format::Article && asks_for_one(units, idx) {
+                                p.create_verb = true;
+                            }
+                        }
                         Rec(d) => {
                             if scope.pol == Pol::Include {
                                 recency.push(d);

@@ -2688,24 +2688,27 @@ fn is_phrase_part(u: &Unit) -> bool {
     !u.used && (u.kind == Kind::Word || u.is_topic_only())
 }
 
-/// Whether the linking word at `idx` contrasts the phrase before it with
-/// the one after: "over" after a bare phrase, or "to" after "prefer".
-fn is_contrast(units: &[Unit], idx: usize) -> bool {
+/// Whether the word at `idx` contrasts the phrase before it with the one
+/// after, and the weight the second is refused with: "over" after a bare
+/// phrase and "to" after "prefer" refuse it (1); "than" after "more" turns
+/// it down (0.5).
+fn contrast_weight(units: &[Unit], idx: usize) -> Option<f32> {
+    let said_before = |word: &str| {
+        units[..idx]
+            .iter()
+            .rev()
+            .take_while(|u| u.brk == Break::None)
+            .chain(units[..idx].iter().rev().find(|u| u.brk != Break::None))
+            .any(|u| u.w.split(' ').any(|w| w.starts_with(word)))
+    };
+    let between_topics = prev_significant(units, idx)
+        .is_some_and(|p| is_phrase_part(p) || p.has(|e| matches!(e, News)))
+        && next_significant(units, idx).is_some_and(is_phrase_part);
     match units[idx].w.as_str() {
-        "over" => prefers_over(units, idx),
-        "to" => {
-            let after_topic = prev_significant(units, idx)
-                .is_some_and(|p| is_phrase_part(p) || p.has(|e| matches!(e, News)));
-            after_topic
-                && next_significant(units, idx).is_some_and(is_phrase_part)
-                && units[..idx]
-                    .iter()
-                    .rev()
-                    .take_while(|u| u.brk == Break::None)
-                    .chain(units[..idx].iter().rev().find(|u| u.brk != Break::None))
-                    .any(|u| u.w.split(' ').any(|w| w.starts_with("prefer")))
-        }
-        _ => false,
+        "over" if prefers_over(units, idx) => Some(1.0),
+        "to" if between_topics && said_before("prefer") => Some(1.0),
+        "than" if between_topics && said_before("more") => Some(0.5),
+        _ => None,
     }
 }
 
@@ -2898,12 +2901,16 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         .is_some_and(|n| n.brk == Break::None && is_phrase_part(n));
                 if links {
                     bridge = Some(u.w.clone());
-                } else if (phrase_open || u.w == "to") && is_contrast(units, idx) {
+                } else if let Some(weight) = (phrase_open || u.w == "to")
+                    .then(|| contrast_weight(units, idx))
+                    .flatten()
+                {
                     // "theatre over television", "prefer budget news to
-                    // Senate news": the second is refused.
+                    // Senate news": the second is refused; "more tennis
+                    // than football": turned down.
                     scope = Scope {
                         pol: Pol::Exclude,
-                        weight: 1.0,
+                        weight,
                         explicit: true,
                     };
                     inherited = false;

@@ -224,7 +224,7 @@
 //! when no candidate reaches `min_relevance` by words, the wanted phrases
 //! are embedded and compared with each candidate's title and text; a cosine
 //! of at least `min_similarity` serves the request by retrieval. Candidate
-//! vectors are cached by id and text, so a request embeds its own words and
+//! vectors are cached by id and a hash of their text, so a request embeds its own words and
 //! the candidates it has not met.
 //!
 //! # Knowingly not handled
@@ -321,11 +321,11 @@ pub struct Instructor {
 /// Most candidate vectors kept between requests.
 const MAX_CACHED_VECTORS: usize = 4096;
 
-/// Candidate vectors by item id and text.
-type VectorCache = Arc<Mutex<HashMap<(String, String), Arc<Vec<f32>>>>>;
+/// Candidate vectors by item id and a hash of the text embedded.
+type VectorCache = Arc<Mutex<HashMap<(String, u64), Arc<Vec<f32>>>>>;
 
 /// Relevance by meaning: an embedding model and the vectors of candidates
-/// seen before (by id and text), so a request embeds what was asked and
+/// seen before (by id and a hash of their text), so a request embeds what was asked and
 /// only the candidates it has not met.
 #[derive(Clone)]
 struct Meaning {
@@ -337,10 +337,19 @@ impl Meaning {
     /// The best cosine between `asked` and the candidates; `None` when the
     /// model fails (relevance then stays lexical).
     fn best(&self, asked: &str, cands: &[Candidate]) -> Option<(usize, f32)> {
-        let text_of = |c: &Candidate| format!("{}. {}", c.title, c.text);
-        let keys: Vec<(String, String)> = cands
+        use std::hash::{Hash, Hasher};
+        let texts_of: Vec<String> = cands
             .iter()
-            .map(|c| (c.item_id.clone(), text_of(c)))
+            .map(|c| format!("{}. {}", c.title, c.text))
+            .collect();
+        let keys: Vec<(String, u64)> = cands
+            .iter()
+            .zip(&texts_of)
+            .map(|(c, t)| {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                t.hash(&mut h);
+                (c.item_id.clone(), h.finish())
+            })
             .collect();
         let mut vectors: Vec<Option<Arc<Vec<f32>>>> = {
             let cache = self.cache.lock().ok()?;
@@ -348,7 +357,7 @@ impl Meaning {
         };
         let missing: Vec<usize> = (0..keys.len()).filter(|&i| vectors[i].is_none()).collect();
         let mut texts: Vec<&str> = vec![asked];
-        texts.extend(missing.iter().map(|&i| keys[i].1.as_str()));
+        texts.extend(missing.iter().map(|&i| texts_of[i].as_str()));
         let mut out = self.embed.embed(&texts).ok()?.into_iter();
         let query = out.next()?;
         if let Ok(mut cache) = self.cache.lock() {

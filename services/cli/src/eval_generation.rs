@@ -79,11 +79,11 @@ pub struct GenerationEvalArgs {
     pub similarity_sweep: bool,
 }
 
-/// Prints the instructor's figures on its dev and frozen test sets: by
-/// words alone, and with relevance by meaning when MiniLM is in `data`.
-pub fn print_instructor_sets(data: &std::path::Path, dev_errors: bool, sweep: bool) -> Result<()> {
-    use generec_generation::instructor::InstructorConfig;
-    use generec_generation::testset::{self, Set};
+/// The embedding model in `data`, without the language model (`None` when
+/// MiniLM is not installed).
+fn load_embedder(
+    data: &std::path::Path,
+) -> Result<Option<Arc<dyn generec_generation::relevance::Embed>>> {
     let cfg = GenerationConfig {
         models_dir: data.join("models").display().to_string(),
         embedded: generec_generation::config::EmbeddedConfig {
@@ -92,7 +92,18 @@ pub fn print_instructor_sets(data: &std::path::Path, dev_errors: bool, sweep: bo
         },
         ..GenerationConfig::default()
     };
-    let embedder = cfg.load_models()?.embedder;
+    Ok(cfg.load_models()?.embedder)
+}
+
+/// Prints the instructor's figures on its dev and frozen test sets: by
+/// words alone, and with relevance by meaning when `embedder` is given.
+pub fn print_instructor_sets(
+    embedder: Option<Arc<dyn generec_generation::relevance::Embed>>,
+    dev_errors: bool,
+    sweep: bool,
+) -> Result<()> {
+    use generec_generation::instructor::InstructorConfig;
+    use generec_generation::testset::{self, Set};
     let mut runs: Vec<(String, Instructor)> = vec![("words".into(), Instructor::default())];
     if let Some(e) = &embedder {
         let t = InstructorConfig::default().min_similarity;
@@ -344,7 +355,11 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 /// Runs the evaluation and prints the tables.
 pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     if args.instructor_only {
-        return print_instructor_sets(&args.data, args.dev_errors, args.similarity_sweep);
+        return print_instructor_sets(
+            load_embedder(&args.data)?,
+            args.dev_errors,
+            args.similarity_sweep,
+        );
     }
     let started = Instant::now();
     let bbc = args.data.join("bbc");
@@ -391,6 +406,8 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
         let c = gen_cfg.clone();
         tokio::task::spawn_blocking(move || c.load_models()).await??
     };
+    // The model already loaded serves the instructor's figures too.
+    let instructor_embedder = models.embedder.clone();
     let measure = match &models.embedder {
         Some(e) => Scorer::with_embedding(e.clone()),
         None => Scorer::lexical(),
@@ -665,7 +682,7 @@ pub async fn run(args: GenerationEvalArgs) -> Result<()> {
     for f in &table.failures {
         println!("  {f}");
     }
-    print_instructor_sets(&args.data, args.dev_errors, false)?;
+    print_instructor_sets(instructor_embedder, args.dev_errors, false)?;
 
     let labels = std::fs::read_to_string(&args.timed_labels)
         .with_context(|| format!("reading {}", args.timed_labels.display()))?;

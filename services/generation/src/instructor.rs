@@ -446,6 +446,23 @@ impl Instructor {
     /// typo of something the shelf holds. Words of under five letters,
     /// known words and inflections ("vaccine" for "vaccines") are kept.
     fn correct_by_candidates(&self, g: &mut Guidance, cands: &[Candidate]) {
+        let may_be_typo = |w: &str| {
+            w.chars().count() >= 5
+                && w.chars().all(|c| c.is_ascii_alphabetic())
+                && !self.lex.known.contains(w)
+        };
+        // Most requests have no word to check: then the candidates' words
+        // are not read at all.
+        let any = g
+            .include
+            .iter()
+            .chain(&g.exclude)
+            .map(|t| t.topic.as_str())
+            .chain([g.fact_query.as_str()])
+            .any(|p| p.split(' ').any(may_be_typo));
+        if !any {
+            return;
+        }
         let mut vocab: HashSet<String> = HashSet::new();
         for c in cands {
             for t in [&c.title, &c.text].into_iter().chain(&c.tags) {
@@ -456,14 +473,10 @@ impl Instructor {
             return;
         }
         let fix = |w: &str| -> Option<String> {
-            let n = w.chars().count();
-            if n < 5
-                || !w.chars().all(|c| c.is_ascii_alphabetic())
-                || vocab.contains(w)
-                || self.lex.known.contains(w)
-            {
+            if !may_be_typo(w) || vocab.contains(w) {
                 return None;
             }
+            let n = w.chars().count();
             let mut found: Option<&String> = None;
             for v in &vocab {
                 let inflection = v.strip_suffix('s') == Some(w) || w.strip_suffix('s') == Some(v);
@@ -1746,7 +1759,8 @@ fn table_lines(text: &str) -> impl Iterator<Item = (usize, &str, &str)> {
         })
 }
 
-/// One effect of `lexicons/phrases.tsv`.
+/// One effect of a phrase table (see the header of `lexicons/phrases.tsv`
+/// and `lexicons/instructor.tsv`).
 fn parse_effect(s: &str) -> Result<E, String> {
     let weight = |w: &str| -> Result<f32, String> {
         match w.parse::<f32>() {
@@ -1759,66 +1773,57 @@ fn parse_effect(s: &str) -> Result<E, String> {
             .map_err(|_| format!("{v:?} is not a whole number"))
     };
     let format_of = |f: &str| Format::parse(f).ok_or_else(|| format!("unknown format {f:?}"));
+    let tone_of = |t: &str| Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"));
     let mut parts = s.split(':');
     let head = parts.next().unwrap_or_default();
     let args: Vec<&str> = parts.collect();
-    match (head, args.as_slice()) {
-        ("top", [c]) if !c.is_empty() => return Ok(Top(intern(c))),
+    Ok(match (head, args.as_slice()) {
+        ("top", [c]) if !c.is_empty() => Top(intern(c)),
+        ("inc", [w]) => Inc(weight(w)?),
+        ("exc", [w]) => Exc(weight(w)?),
+        ("tone", [t]) => Tn(tone_of(t)?),
+        ("anti", [t]) => Anti(tone_of(t)?),
         ("rel", [f]) | ("rel", [f, "cmp"]) => {
             let r: f32 = f
                 .parse()
                 .ok()
                 .filter(|r: &f32| r.is_finite() && *r > 0.0)
                 .ok_or_else(|| format!("{f:?} is not a length factor"))?;
-            return Ok(Rel(r, args.len() == 2));
+            Rel(r, args.len() == 2)
         }
         ("abs", [u, n]) => {
             let unit = LengthUnit::parse(u).ok_or_else(|| format!("unknown unit {u:?}"))?;
-            return Ok(Abs(unit, number(n)?));
+            Abs(unit, number(n)?)
         }
+        ("fmt", [f]) => Fmt(format_of(f)?, 1),
         ("fmt", [f, prio]) => {
             let prio = prio
                 .parse::<u8>()
                 .map_err(|_| format!("{prio:?} is not a priority"))?;
-            return Ok(Fmt(format_of(f)?, prio));
+            Fmt(format_of(f)?, prio)
         }
-        ("rec", [d]) => return Ok(Rec(number(d)?)),
-        (_, []) => {
-            let simple = match head {
-                "too" => Some(Too),
-                "today" => Some(Today),
-                "reset" => Some(Reset),
-                "create" => Some(CreateV),
-                "explain" => Some(Explain),
-                "refthat" => Some(RefThat),
-                "like" => Some(Like),
-                "imit" => Some(Imit),
-                "asif" => Some(AsIf),
-                "coll" => Some(Coll),
-                "news" => Some(News),
-                "recap" => Some(Recap),
-                "artnoun" => Some(ArtNoun),
-                _ => None,
-            };
-            if let Some(e) = simple {
-                return Ok(e);
-            }
-        }
-        _ => {}
-    }
-    Ok(match s.split_once(':') {
-        Some(("inc", w)) => Inc(weight(w)?),
-        Some(("exc", w)) => Exc(weight(w)?),
-        Some(("tone", t)) => Tn(Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"))?),
-        Some(("anti", t)) => Anti(Tone::parse(t).ok_or_else(|| format!("unknown tone {t:?}"))?),
-        Some(("fmt", f)) => Fmt(format_of(f)?, 1),
-        None if s == "mind" => Mind,
-        None if s == "ask" => Ask,
-        None if s == "fill" => Fill,
-        None if s == "post" => Post,
-        None if s == "postexc" => PostExc,
-        None if s == "edit" => EditV,
-        None if s == "ref" => Ref,
+        ("rec", [d]) => Rec(number(d)?),
+        ("too", []) => Too,
+        ("today", []) => Today,
+        ("inc" | "exc", _) => return Err(format!("weight in {s:?} is not in (0, 1]")),
+        ("post", []) => Post,
+        ("postexc", []) => PostExc,
+        ("reset", []) => Reset,
+        ("mind", []) => Mind,
+        ("ask", []) => Ask,
+        ("edit", []) => EditV,
+        ("create", []) => CreateV,
+        ("explain", []) => Explain,
+        ("ref", []) => Ref,
+        ("refthat", []) => RefThat,
+        ("like", []) => Like,
+        ("imit", []) => Imit,
+        ("asif", []) => AsIf,
+        ("coll", []) => Coll,
+        ("news", []) => News,
+        ("recap", []) => Recap,
+        ("artnoun", []) => ArtNoun,
+        ("fill", []) => Fill,
         _ => return Err(format!("unknown effect {s:?}")),
     })
 }

@@ -1176,3 +1176,66 @@ async fn health_reports_serving_and_oversize_messages_are_refused() {
     assert_eq!(err.code(), Code::OutOfRange, "{err:?}");
     assert_eq!(stats(&mut c).await.items, 0);
 }
+
+#[tokio::test]
+async fn get_items_returns_live_items_in_order_and_names_the_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = CorpusServer::start(test_config(dir.path())).await;
+    let mut c = server.client().await;
+    put(
+        &mut c,
+        vec![
+            article("a", "Alpha", "First body.", &["tech"]),
+            article("b", "Beta", "Second body.", &["tech"]),
+            article("gone", "Gamma", "Third body.", &["tech"]),
+        ],
+    )
+    .await;
+    c.delete_item(pb::DeleteItemRequest {
+        id: "gone".into(),
+        reason: "test".into(),
+    })
+    .await
+    .unwrap();
+    let ids = |list: &[&str]| pb::GetItemsRequest {
+        ids: list.iter().map(|s| s.to_string()).collect(),
+    };
+    let r = c
+        .get_items(ids(&["b", "nope", "a", "b", "gone"]))
+        .await
+        .unwrap()
+        .into_inner();
+    let got: Vec<&str> = r.items.iter().map(|i| i.id.as_str()).collect();
+    assert_eq!(got, ["b", "a"]);
+    assert_eq!(r.missing_ids, ["nope", "gone"]);
+    // Every field, as GetItem gives it.
+    let one = c
+        .get_item(pb::GetItemRequest { id: "a".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .item
+        .unwrap();
+    assert_eq!(r.items[1], one);
+    assert_eq!(one.content_sha256.len(), 64);
+    // None asked, none given.
+    let empty = c.get_items(ids(&[])).await.unwrap().into_inner();
+    assert!(empty.items.is_empty() && empty.missing_ids.is_empty());
+    // Bad ids and too many ids are refused by field.
+    assert_status(
+        c.get_items(ids(&["a", "bad id"])).await,
+        Code::InvalidArgument,
+        "ids",
+    );
+    assert_status(
+        c.get_items(ids(&["a", "x\u{200b}y"])).await,
+        Code::InvalidArgument,
+        "ids",
+    );
+    let many: Vec<String> = (0..1001).map(|i| format!("i{i}")).collect();
+    assert_status(
+        c.get_items(pb::GetItemsRequest { ids: many }).await,
+        Code::InvalidArgument,
+        "ids",
+    );
+}

@@ -689,9 +689,22 @@ async fn services_down_degrade_the_feed_and_never_let_an_unchecked_item_through(
     assert!(r.items.iter().all(|i| !i.made_for_you));
 
     // Trust down too: no generated item at all, retrieved items only with a
-    // cached allowing verdict.
+    // cached allowing verdict. The feed learns it within a refresh of its
+    // view of trust (`trust_refresh_ms`); every answer meanwhile is
+    // checked all the same.
     drop(s.trust.take());
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let noticed = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = feed(&mut c, get_feed("watcher", 10, "", ""), GENEROUS)
+            .await
+            .unwrap();
+        assert_checked(&r, &s.trust_keys);
+        if r.degraded_reasons.iter().any(|d| d.contains("trust")) {
+            break;
+        }
+        assert!(Instant::now() < noticed, "trust down was never noticed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     for user in ["watcher", "stranger"] {
         let r = feed(&mut c, get_feed(user, 10, "", ""), GENEROUS)
             .await
@@ -1266,5 +1279,77 @@ async fn more_football_nothing_about_chelsea_keeps_football_and_drops_chelsea() 
         "{} football items in {:?}",
         football,
         r.items.iter().map(|i| &i.title).collect::<Vec<_>>()
+    );
+}
+
+/// The value of the first `/metrics` line that starts with `series` (0 when
+/// absent).
+fn scraped(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+async fn scrape(addr: std::net::SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_metrics_endpoint_counts_feeds_and_calls_by_status_code() {
+    let Some(s) = stack().await else { return };
+    let addr = generec_common::metrics::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut c = s.feed.client().await;
+    let ok = r#"generec_rpc_requests_total{service="generec.feed.v1.FeedService",method="GetFeed",code="Ok"}"#;
+    let bad = r#"generec_rpc_requests_total{service="generec.feed.v1.FeedService",method="GetFeed",code="InvalidArgument"}"#;
+    let items = r#"generec_rpc_requests_total{service="generec.corpus.v1.CorpusService",method="GetItems",code="Ok"}"#;
+    let before = scrape(addr).await;
+    for user in ["m-1", "m-2", "m-3"] {
+        let r = feed(&mut c, get_feed(user, 10, "", ""), GENEROUS)
+            .await
+            .unwrap();
+        assert_checked(&r, &s.trust_keys);
+    }
+    let err = feed(&mut c, get_feed("", 10, "", ""), GENEROUS)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    let after = scrape(addr).await;
+    // Tests in this process share the recorder: counts only grow, by at
+    // least what this test did.
+    assert!(scraped(&after, ok) >= scraped(&before, ok) + 3.0, "{after}");
+    assert!(
+        scraped(&after, bad) >= scraped(&before, bad) + 1.0,
+        "{after}"
+    );
+    // The feed reads its candidates in one call per feed.
+    assert!(
+        scraped(&after, items) >= scraped(&before, items) + 3.0,
+        "{after}"
+    );
+    let served = r#"generec_feed_feeds_total{state="ok"}"#;
+    assert!(
+        scraped(&after, served) >= scraped(&before, served) + 3.0,
+        "{after}"
+    );
+    assert!(after.contains("generec_rpc_duration_seconds_bucket{service=\"generec.feed.v1.FeedService\",method=\"GetFeed\""), "{after}");
+    assert!(
+        after.contains("generec_feed_verdict_cache_total{result=\"hit\"}"),
+        "{after}"
+    );
+    assert!(
+        after.contains("generec_trust_verdicts_total{verdict="),
+        "{after}"
     );
 }

@@ -105,8 +105,10 @@ pub enum Bench {
         #[arg(long)]
         heap_profile: Option<PathBuf>,
     },
-    /// GetFeed on the retrieve-only path at fixed concurrencies against a
-    /// plain tonic unary call, and the generate path's latency per back-end.
+    /// GetFeed on the retrieve-only path at fixed concurrencies against the
+    /// Recommend RPC on the same data and a plain tonic unary call, then at
+    /// a fixed rate (open loop), and the generate path's latency per
+    /// back-end.
     Feed {
         #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
         datasets: PathBuf,
@@ -116,6 +118,15 @@ pub enum Bench {
         /// Timed requests per measurement.
         #[arg(long, default_value_t = 2000)]
         requests: usize,
+        /// Open loop: GetFeeds sent per second, whatever the answers.
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        /// Open loop: how long to send, in seconds (0 skips it).
+        #[arg(long, default_value_t = 60.0)]
+        seconds: f64,
+        /// Skip the generate path.
+        #[arg(long)]
+        retrieve_only: bool,
     },
     /// Certify and Verify per second against raw ed25519-dalek sign and verify.
     Provenance {
@@ -128,7 +139,7 @@ pub enum Bench {
 pub(crate) struct Summary {
     pub(crate) p50: Duration,
     pub(crate) p99: Duration,
-    per_second: f64,
+    pub(crate) per_second: f64,
 }
 
 pub(crate) fn summarise(mut latencies: Vec<Duration>, wall: Duration) -> Summary {
@@ -397,6 +408,54 @@ where
     Ok(summarise(all, wall.elapsed()))
 }
 
+/// What an open-loop run measured: latencies from each request's
+/// scheduled send time (so time spent queued behind slow requests counts),
+/// and the requests that failed.
+pub(crate) struct OpenLoop {
+    pub(crate) latencies: Vec<Duration>,
+    pub(crate) errors: usize,
+    pub(crate) first_error: Option<String>,
+    pub(crate) wall: Duration,
+}
+
+/// Sends `rate` requests per second for `seconds`, each at its scheduled
+/// time whether or not earlier ones have answered.
+pub(crate) async fn open_loop<F, Fut>(rate: u32, seconds: f64, call: F) -> Result<OpenLoop>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+{
+    let total = (f64::from(rate) * seconds).round() as usize;
+    let period = Duration::from_secs_f64(1.0 / f64::from(rate.max(1)));
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for k in 0..total {
+        let scheduled = start + period.mul_f64(k as f64);
+        tokio::time::sleep_until(scheduled).await;
+        let call = call.clone();
+        tasks.spawn(async move {
+            let outcome = call(k).await;
+            (scheduled.elapsed(), outcome.err().map(|e| format!("{e:#}")))
+        });
+    }
+    let mut out = OpenLoop {
+        latencies: Vec::with_capacity(total),
+        errors: 0,
+        first_error: None,
+        wall: Duration::ZERO,
+    };
+    while let Some(joined) = tasks.join_next().await {
+        let (latency, error) = joined?;
+        out.latencies.push(latency);
+        if let Some(e) = error {
+            out.errors += 1;
+            out.first_error.get_or_insert(e);
+        }
+    }
+    out.wall = start.elapsed();
+    Ok(out)
+}
+
 async fn bench_recommend(datasets: &Path, concurrency: usize, requests: usize) -> Result<()> {
     if concurrency == 0 || requests == 0 {
         bail!("--concurrency and --requests must be positive");
@@ -577,7 +636,19 @@ pub async fn run(what: Bench) -> Result<()> {
             datasets,
             concurrency,
             requests,
-        } => crate::bench_feed::bench_feed(&datasets, concurrency, requests).await,
+            rate,
+            seconds,
+            retrieve_only,
+        } => {
+            let plan = crate::bench_feed::Plan {
+                concurrency,
+                requests,
+                rate,
+                seconds,
+                generate: !retrieve_only,
+            };
+            crate::bench_feed::bench_feed(&datasets, plan).await
+        }
         Bench::Soak {
             datasets,
             minutes,

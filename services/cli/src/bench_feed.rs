@@ -34,7 +34,9 @@ use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::bench::{channel, closed_loop, ms, print_comparison};
+use crate::bench::{channel, closed_loop, ms, open_loop, print_comparison, summarise};
+use generec_proto::corpus::v1 as corpus_pb;
+use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
 
 /// Items per feed.
 const COUNT: u32 = 10;
@@ -61,6 +63,7 @@ const DIGESTS: &[&str] = &[
 pub(crate) struct Platform {
     _dir: tempfile::TempDir,
     pub(crate) corpus: Arc<Corpus>,
+    pub(crate) corpus_addr: SocketAddr,
     pub(crate) feed: SocketAddr,
     pub(crate) trust: SocketAddr,
     /// A second feed over a generation service whose default back-end is
@@ -235,6 +238,7 @@ impl Platform {
         Ok(Platform {
             _dir: dir,
             corpus,
+            corpus_addr,
             feed,
             trust: trust_addr,
             embedded_feed,
@@ -290,10 +294,25 @@ impl Tally {
     }
 }
 
-async fn retrieve_path(feed: SocketAddr, concurrency: &[usize], requests: usize) -> Result<()> {
-    let ch = channel(feed).await?;
+/// What `generec bench feed` measures.
+pub struct Plan {
+    /// Requests in flight, one closed-loop measurement each.
+    pub concurrency: Vec<usize>,
+    /// Timed requests per closed-loop measurement.
+    pub requests: usize,
+    /// Open loop: requests per second.
+    pub rate: u32,
+    /// Open loop: seconds (0 skips it).
+    pub seconds: f64,
+    /// Whether to time the generate path.
+    pub generate: bool,
+}
+
+async fn retrieve_path(p: &Platform, plan: &Plan) -> Result<()> {
+    let ch = channel(p.feed).await?;
     let client = FeedServiceClient::new(ch.clone());
     let health = HealthClient::new(ch);
+    let corpus = CorpusServiceClient::new(channel(p.corpus_addr).await?);
     let users: Arc<Vec<String>> = Arc::new((0..USERS).map(|u| format!("sim-{u:03}")).collect());
     let tally = Arc::new(Tally::default());
 
@@ -324,8 +343,25 @@ async fn retrieve_path(feed: SocketAddr, concurrency: &[usize], requests: usize)
             Ok(())
         }
     };
+    let call_recommend = {
+        let users = users.clone();
+        move |k: usize| {
+            let mut c = corpus.clone();
+            let user = users[k % users.len()].clone();
+            async move {
+                c.recommend(corpus_pb::RecommendRequest {
+                    user_id: user,
+                    count: COUNT,
+                    ..Default::default()
+                })
+                .await?;
+                Ok(())
+            }
+        }
+    };
     let call_feed = {
         let tally = tally.clone();
+        let users = users.clone();
         move |k: usize| {
             let mut c = client.clone();
             let user = users[k % users.len()].clone();
@@ -337,17 +373,16 @@ async fn retrieve_path(feed: SocketAddr, concurrency: &[usize], requests: usize)
             }
         }
     };
-    for &c in concurrency {
+    let requests = plan.requests;
+    for &c in &plan.concurrency {
         let warm = (requests / 4).max(c);
         closed_loop(c, warm, call_health.clone()).await?;
-        let t = Instant::now();
-        let baseline = closed_loop(c, requests, call_health.clone()).await?;
-        let baseline_rate = requests as f64 / t.elapsed().as_secs_f64();
+        let health = closed_loop(c, requests, call_health.clone()).await?;
+        closed_loop(c, warm, call_recommend.clone()).await?;
+        let recommend = closed_loop(c, requests, call_recommend.clone()).await?;
         closed_loop(c, warm, call_feed.clone()).await?;
         tally.take();
-        let t = Instant::now();
         let subject = closed_loop(c, requests, call_feed.clone()).await?;
-        let subject_rate = requests as f64 / t.elapsed().as_secs_f64();
         let (degraded, generated, items) = tally.take();
         println!();
         println!(
@@ -356,13 +391,55 @@ async fn retrieve_path(feed: SocketAddr, concurrency: &[usize], requests: usize)
         print_comparison(
             "GetFeed RPC (retrieve only)",
             &subject,
+            "Recommend RPC (count 10)",
+            &recommend,
+        );
+        print_comparison(
+            "GetFeed RPC (retrieve only)",
+            &subject,
             "plain tonic unary (health)",
-            &baseline,
+            &health,
         );
         println!(
-            "the health check serves {:.0}x as many calls per second; {:.1} items per feed; {degraded} degraded responses; {generated} with a generation",
-            baseline_rate / subject_rate.max(1e-9),
+            "{:.1} items per feed; {degraded} degraded responses; {generated} with a generation",
             items as f64 / requests as f64
+        );
+    }
+
+    if plan.seconds > 0.0 {
+        tally.take();
+        let run = open_loop(plan.rate, plan.seconds, call_feed.clone()).await?;
+        let (degraded, generated, items) = tally.take();
+        let sent = run.latencies.len();
+        let errors = run.errors;
+        let first_error = run.first_error.clone().unwrap_or_default();
+        let wall = run.wall;
+        let mut sorted = run.latencies.clone();
+        sorted.sort_unstable();
+        let max = sorted.last().copied().unwrap_or_default();
+        let p999 = sorted
+            .get(((sorted.len() as f64 - 1.0) * 0.999).round() as usize)
+            .copied()
+            .unwrap_or_default();
+        let s = summarise(run.latencies, wall);
+        println!();
+        println!(
+            "GetFeed open loop: {} requests/s for {} s ({sent} sent), latency from each request's scheduled send time",
+            plan.rate, plan.seconds
+        );
+        println!(
+            "p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms, max {:.3} ms; {:.0} answered per second; {errors} errors{}; {degraded} degraded; {generated} with a generation; {:.1} items per feed",
+            ms(s.p50),
+            ms(s.p99),
+            ms(p999),
+            ms(max),
+            s.per_second,
+            if errors > 0 {
+                format!(" (first: {first_error})")
+            } else {
+                String::new()
+            },
+            items as f64 / sent.max(1) as f64
         );
     }
     Ok(())
@@ -470,9 +547,14 @@ async fn generate_path(name: &str, feed: SocketAddr) -> Result<()> {
 }
 
 /// Runs the benchmark.
-pub async fn bench_feed(datasets: &Path, concurrency: Vec<usize>, requests: usize) -> Result<()> {
-    if requests == 0 || concurrency.is_empty() || concurrency.contains(&0) {
+pub async fn bench_feed(datasets: &Path, plan: Plan) -> Result<()> {
+    if plan.requests == 0 || plan.concurrency.is_empty() || plan.concurrency.contains(&0) {
         bail!("--concurrency needs positive values and --requests must be positive");
+    }
+    if plan.seconds > 0.0 && (plan.rate == 0 || !plan.seconds.is_finite()) {
+        bail!(
+            "--rate must be positive and --seconds finite for the open loop (--seconds 0 skips it)"
+        );
     }
     let started = Instant::now();
     let p = Platform::start(datasets).await?;
@@ -485,7 +567,10 @@ pub async fn bench_feed(datasets: &Path, concurrency: Vec<usize>, requests: usiz
         p.generators.join(", "),
         p.relevance
     );
-    retrieve_path(p.feed, &concurrency, requests).await?;
+    retrieve_path(&p, &plan).await?;
+    if !plan.generate {
+        return Ok(());
+    }
 
     println!();
     println!(

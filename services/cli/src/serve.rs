@@ -77,6 +77,25 @@ async fn open_corpus(cfg: &AppConfig) -> Result<Arc<Corpus>> {
         .with_context(|| format!("opening the corpus in {dir}"))
 }
 
+/// Starts `/metrics` where the server configuration says, and says where.
+async fn start_metrics(
+    server: &generec_common::config::ServerConfig,
+) -> Result<Option<std::net::SocketAddr>> {
+    let Some(addr) = server.metrics_addr() else {
+        return Ok(None);
+    };
+    let bound = generec_common::metrics::start(addr)
+        .await
+        .with_context(|| format!("cannot serve /metrics on {addr} (set server.metrics_listen or server.metrics = false)"))?;
+    Ok(Some(bound))
+}
+
+fn print_metrics(addr: Option<std::net::SocketAddr>) {
+    if let Some(a) = addr {
+        println!("metrics on http://{a}/metrics");
+    }
+}
+
 async fn run(
     corpus: Arc<Corpus>,
     cfg: &AppConfig,
@@ -84,7 +103,9 @@ async fn run(
 ) -> Result<()> {
     let listener = generec_common::server::bind(cfg.server.listen).await?;
     let addr = listener.local_addr()?;
+    let metrics = start_metrics(&cfg.server).await?;
     banner(addr);
+    print_metrics(metrics);
     generec_corpus::grpc::serve(
         corpus,
         listener,
@@ -128,6 +149,7 @@ pub async fn serve(service: Service) -> Result<()> {
             let addr = listener.local_addr()?;
             let bundle = trust.reviewer.bundle();
             println!("trust listening on {addr}");
+            print_metrics(start_metrics(&cfg.server).await?);
             tracing::info!(%addr, version = %bundle.version, hash = %bundle.hash, "trust service listening");
             generec_trust::grpc::serve(
                 trust,
@@ -153,6 +175,7 @@ pub async fn serve(service: Service) -> Result<()> {
                 "feed listening on {addr} (corpus {}, trust {}, generation {})",
                 cfg.feed.corpus_url, cfg.feed.trust_url, cfg.feed.generation_url
             );
+            print_metrics(start_metrics(&cfg.server).await?);
             generec_feed::grpc::serve(
                 feed,
                 listener,
@@ -174,6 +197,7 @@ pub async fn serve(service: Service) -> Result<()> {
                 core.relevance(),
                 cfg.generation.corpus_url
             );
+            print_metrics(start_metrics(&cfg.server).await?);
             generec_generation::grpc::serve(
                 core,
                 listener,
@@ -406,6 +430,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
         .unwrap_or_else(|| next_port(corpus_addr, 3));
     let feed_listener = generec_common::server::bind(feed_addr).await?;
     let feed_addr = feed_listener.local_addr()?;
+    // One process, one recorder: the four services share one endpoint,
+    // each call labelled with its service.
+    let metrics_addr = start_metrics(&cfg.server).await?;
 
     let mut generation_cfg = cfg.generation.clone();
     generation_cfg.corpus_url = format!("http://{corpus_addr}");
@@ -495,6 +522,9 @@ pub async fn up(args: UpArgs) -> Result<()> {
     );
     println!("  generation grpc://{generation_addr}   ({generators}; relevance {relevance})");
     println!("  feed       grpc://{feed_addr}");
+    if let Some(m) = metrics_addr {
+        println!("  metrics    http://{m}/metrics   (all four services)");
+    }
     println!("  data       {data_dir}, {trust_dir}");
     let root = cfg.data_root();
     if made_tokens {

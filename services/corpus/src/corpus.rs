@@ -666,6 +666,29 @@ impl Corpus {
         Err(CorpusError::not_found("item", id.to_string()))
     }
 
+    /// The live items with these ids, in the order asked (a repeated id
+    /// once), and the ids with no live item.
+    pub fn get_items(&self, ids: &[ItemId]) -> Result<(Vec<Item>, Vec<ItemId>), CorpusError> {
+        if ids.len() > limits::MAX_GET_BATCH {
+            return Err(CorpusError::invalid(
+                "ids",
+                format!("{} ids; the limit is {}", ids.len(), limits::MAX_GET_BATCH),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let (mut items, mut missing) = (Vec::new(), Vec::new());
+        for id in ids {
+            if !seen.insert(id) {
+                continue;
+            }
+            match self.store.item(id)? {
+                Some(item) => items.push(item),
+                None => missing.push(id.clone()),
+            }
+        }
+        Ok((items, missing))
+    }
+
     /// Takes an item down: out of search and recommendations at once, with
     /// a tombstone kept. Taking down a taken-down item reports the first
     /// takedown.
@@ -1061,6 +1084,9 @@ impl Corpus {
             ms = started.elapsed().as_millis() as u64,
             "ranking model trained"
         );
+        metrics::histogram!("generec_corpus_retrain_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::gauge!("generec_corpus_model_items").set(snapshot.items.len() as f64);
         *self.model.write().map_err(|_| lock_poisoned())? = Arc::new(snapshot);
         if let Ok(mut at) = self.trained_at.lock() {
             *at = (item_generation, event_generation, Instant::now());

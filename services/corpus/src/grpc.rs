@@ -254,6 +254,24 @@ impl CorpusService for CorpusGrpc {
         }))
     }
 
+    async fn get_items(
+        &self,
+        request: Request<pb::GetItemsRequest>,
+    ) -> Result<Response<pb::GetItemsResponse>, Status> {
+        let ids = request.into_inner().ids;
+        // The core checks the count; parsing first is bounded by the
+        // message size limit.
+        let ids = ids
+            .iter()
+            .map(|id| ItemId::parse_field("ids", id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (items, missing) = self.run(move |c| c.get_items(&ids)).await?;
+        Ok(Response::new(pb::GetItemsResponse {
+            items: items.into_iter().map(item_to_proto).collect(),
+            missing_ids: missing.iter().map(|id| id.as_str().to_string()).collect(),
+        }))
+    }
+
     async fn delete_item(
         &self,
         request: Request<pb::DeleteItemRequest>,

@@ -34,6 +34,8 @@ pub mod limits {
     pub const MAX_MANIFEST_BYTES: usize = 256 * 1024;
     /// Most items in one PutItems request.
     pub const MAX_PUT_BATCH: usize = 1_000;
+    /// Most ids in one GetItems request.
+    pub const MAX_GET_BATCH: usize = 1_000;
     /// Most events in one RecordFeedback request.
     pub const MAX_FEEDBACK_BATCH: usize = 10_000;
     /// Longest search query, in bytes.

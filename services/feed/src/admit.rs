@@ -30,10 +30,18 @@ use generec_corpus::provenance::{Rejection, TrustedKeys};
 use crate::model::{Allowed, Verified};
 
 /// The cache key of an item's shared review: its canonical content hash
-/// and whether it is generated (reviewed without an origin).
+/// and whether it is generated (reviewed without an origin). The hash is
+/// the one the corpus sealed the item with (it refuses a write whose hash
+/// differs from the content), so a cache hit costs no hashing; an item
+/// without a well-formed hash is hashed here.
 pub fn review_key(item: &Item) -> String {
     let flavour = if item.origin.is_generated() { "g" } else { "h" };
-    format!("{}:{flavour}", item.compute_sha256())
+    let sealed = &item.content_sha256;
+    if sealed.len() == 64 && sealed.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!("{}:{flavour}", sealed.to_ascii_lowercase())
+    } else {
+        format!("{}:{flavour}", item.compute_sha256())
+    }
 }
 
 /// Verdicts of shared reviews by [`review_key`]: `Some(allowed)` or `None`

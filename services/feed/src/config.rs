@@ -51,6 +51,11 @@ pub struct FeedConfig {
     /// How long trust's public keys are cached, in milliseconds (an unknown
     /// key id refreshes them sooner).
     pub keys_ttl_ms: u64,
+    /// How often trust's active policy bundle (and whether trust is up) is
+    /// refreshed in the background, in milliseconds. A feed uses the last
+    /// view while it is younger than three intervals; a failed refresh
+    /// drops it, so the next feed asks trust itself and reports it down.
+    pub trust_refresh_ms: u64,
     /// Feedback signals kept per session (the instructor sees them).
     pub session_signals: usize,
     /// Sessions kept in memory; the least recently used is dropped.
@@ -85,6 +90,7 @@ impl Default for FeedConfig {
             verdict_ttl_ms: 10 * 60 * 1000,
             verdict_cache_entries: 50_000,
             keys_ttl_ms: 60_000,
+            trust_refresh_ms: 100,
             session_signals: 256,
             max_sessions: 100_000,
             shown_memory: 64,
@@ -140,6 +146,7 @@ impl FeedConfig {
             ("feed.candidates_per_item", self.candidates_per_item),
             ("feed.max_candidates", self.max_candidates),
             ("feed.verdict_cache_entries", self.verdict_cache_entries),
+            ("feed.trust_refresh_ms", self.trust_refresh_ms as usize),
             ("feed.session_signals", self.session_signals),
             ("feed.max_sessions", self.max_sessions),
             ("feed.shown_memory", self.shown_memory),

@@ -219,6 +219,11 @@ pub struct Feed {
     clients: Clients,
     verdicts: VerdictCache,
     keys: KeyCache,
+    /// The last view of trust and when it was taken (see
+    /// `FeedConfig::trust_refresh_ms`).
+    view: std::sync::Mutex<Option<(TrustView, Instant)>>,
+    /// Whether the background refresh of `view` runs.
+    refreshing: std::sync::atomic::AtomicBool,
     sessions: Sessions,
     totals: std::sync::Mutex<Totals>,
     jobs: Arc<Semaphore>,
@@ -269,6 +274,47 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
+/// A served feed's figures for `/metrics`: feeds by whether degraded,
+/// position-weighted exposure by origin (generated share = generated /
+/// all), and time to serve.
+fn record_metrics(entries: &[Entry], degraded: &[String], started: Instant) {
+    let state = if degraded.is_empty() {
+        "ok"
+    } else {
+        "degraded"
+    };
+    ::metrics::counter!("generec_feed_feeds_total", "state" => state).increment(1);
+    let (mut human, mut generated) = (0.0, 0.0);
+    for (i, e) in entries.iter().enumerate() {
+        if e.is_generated() {
+            generated += crate::metrics::exposure(i + 1);
+        } else {
+            human += crate::metrics::exposure(i + 1);
+        }
+    }
+    ::metrics::counter!("generec_feed_items_total", "origin" => "human")
+        .increment((entries.len() - entries.iter().filter(|e| e.is_generated()).count()) as u64);
+    ::metrics::counter!("generec_feed_items_total", "origin" => "generated")
+        .increment(entries.iter().filter(|e| e.is_generated()).count() as u64);
+    ::metrics::gauge!("generec_feed_exposure", "origin" => "human").increment(human);
+    ::metrics::gauge!("generec_feed_exposure", "origin" => "generated").increment(generated);
+    ::metrics::histogram!("generec_feed_serve_seconds").record(started.elapsed().as_secs_f64());
+}
+
+/// The instructor's answer to a feed with nothing to interpret.
+fn as_usual() -> gen_pb::InterpretResponse {
+    gen_pb::InterpretResponse {
+        guidance: Some(gen_pb::Guidance::default()),
+        decision: Some(gen_pb::Decision {
+            action: gen_pb::Action::Retrieve as i32,
+            target_item: String::new(),
+            trigger: gen_pb::Trigger::None as i32,
+            explanation: "No instruction and no rejection streak, so the feed is ranked as usual."
+                .into(),
+        }),
+    }
+}
+
 fn is_empty_guidance(g: &gen_pb::Guidance) -> bool {
     g.include.is_empty() && g.fact_query.trim().is_empty()
 }
@@ -312,6 +358,8 @@ impl Feed {
                 config.verdict_cache_entries,
             ),
             keys: KeyCache::new(Duration::from_millis(config.keys_ttl_ms)),
+            view: std::sync::Mutex::new(None),
+            refreshing: std::sync::atomic::AtomicBool::new(false),
             sessions: Sessions::new(config.max_sessions),
             totals: std::sync::Mutex::new(Totals::default()),
             jobs: Arc::new(Semaphore::new(config.max_jobs)),
@@ -389,9 +437,9 @@ impl Feed {
         }
     }
 
-    /// Asks trust for its active policy bundle (every request: this is how
-    /// the feed knows trust is up) and its published keys (cached).
-    async fn trust_view(&self, by: Instant) -> Result<TrustView, String> {
+    /// Asks trust for its active policy bundle (which is also how the feed
+    /// learns that trust is up) and its published keys (cached).
+    async fn fetch_view(&self, by: Instant) -> Result<TrustView, String> {
         let mut trust = self.clients.trust.clone();
         let req = self.clients.request(trust_pb::GetBundleRequest {}, by);
         let (bundle, keys) = tokio::join!(within(by, trust.get_bundle(req)), self.trust_keys(by));
@@ -400,6 +448,58 @@ impl Feed {
             bundle: bundle.hash,
             keys: keys?,
         })
+    }
+
+    fn set_view(&self, view: Option<TrustView>) {
+        *self
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = view.map(|v| (v, Instant::now()));
+    }
+
+    /// Trust's view for one request: the background refresh's while it is
+    /// recent, else asked now (and the refresh started).
+    async fn trust_view(self: &Arc<Self>, by: Instant) -> Result<TrustView, String> {
+        self.start_refresh();
+        let interval = Duration::from_millis(self.config.trust_refresh_ms);
+        let cached = self
+            .view
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .filter(|(_, at)| at.elapsed() < interval * 3)
+            .map(|(v, _)| v.clone());
+        if let Some(view) = cached {
+            return Ok(view);
+        }
+        let fetched = self.fetch_view(by).await;
+        self.set_view(fetched.as_ref().ok().cloned());
+        fetched
+    }
+
+    /// Starts the background refresh of trust's view once; it stops when
+    /// the feed is dropped.
+    fn start_refresh(self: &Arc<Self>) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(self);
+        let interval = Duration::from_millis(self.config.trust_refresh_ms);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(feed) = weak.upgrade() else { return };
+                let view = feed
+                    .fetch_view(Instant::now() + interval.max(Duration::from_millis(500)))
+                    .await;
+                if let Err(reason) = &view {
+                    tracing::debug!(%reason, "trust view refresh failed");
+                }
+                feed.set_view(view.ok());
+            }
+        });
     }
 
     /// Verifies a generated item; a manifest signed by a key not yet cached
@@ -468,7 +568,10 @@ impl Feed {
         } else {
             None
         };
-        let verdict = match self.verdicts.get(&key, Some(&trust.bundle)) {
+        let cached = self.verdicts.get(&key, Some(&trust.bundle));
+        ::metrics::counter!("generec_feed_verdict_cache_total", "result" => if cached.is_some() { "hit" } else { "miss" })
+            .increment(1);
+        let verdict = match cached {
             Some(v) => v,
             None => {
                 let context = trust_pb::ReviewContext {
@@ -643,27 +746,24 @@ impl Feed {
         }
         ids.truncate(self.config.max_candidates.max(count));
 
-        let mut fetches = JoinSet::new();
-        for (slot, (id, _, _)) in ids.iter().enumerate() {
-            let req = self
-                .clients
-                .request(corpus_pb::GetItemRequest { id: id.clone() }, by);
-            let mut c = corpus.clone();
-            fetches.spawn(async move { (slot, within(by, c.get_item(req)).await) });
-        }
-        let mut items: Vec<Option<Item>> = vec![None; ids.len()];
-        while let Some(joined) = fetches.join_next().await {
-            let Ok((slot, result)) = joined else { continue };
-            match result {
-                Ok(r) => {
-                    items[slot] = r.item.and_then(|i| item_from_proto(i).ok());
-                }
-                Err(e) if e.code() == Some(tonic::Code::NotFound) => {}
-                Err(e) => {
-                    tracing::debug!(error = %e.describe("corpus", "GetItem"), "a candidate could not be read");
-                }
-            }
-        }
+        // One call for every candidate's item.
+        let mut c = corpus.clone();
+        let req = self.clients.request(
+            corpus_pb::GetItemsRequest {
+                ids: ids.iter().map(|(id, _, _)| id.clone()).collect(),
+            },
+            by,
+        );
+        let fetched = within(by, c.get_items(req))
+            .await
+            .map_err(|e| FeedError::Unavailable(e.describe("corpus", "GetItems")))?;
+        let mut by_id: std::collections::HashMap<String, Item> = fetched
+            .items
+            .into_iter()
+            .filter_map(|i| item_from_proto(i).ok())
+            .map(|i| (i.id.as_str().to_string(), i))
+            .collect();
+        let items: Vec<Option<Item>> = ids.iter().map(|(id, _, _)| by_id.remove(id)).collect();
         let candidates = ids
             .into_iter()
             .zip(items)
@@ -675,6 +775,19 @@ impl Feed {
     // -----------------------------------------------------------------
     // The instructor
     // -----------------------------------------------------------------
+
+    /// Whether the instructor could only say "ranked as usual": no
+    /// instruction, no item in view and no rejection streak (the one
+    /// session signal that makes it act unasked). The round trip is then
+    /// skipped.
+    fn nothing_to_interpret(&self, req: &FeedRequest) -> bool {
+        req.instruction.trim().is_empty()
+            && req
+                .context_item_id
+                .as_deref()
+                .is_none_or(|c| c.trim().is_empty())
+            && self.sessions.with(&req.user_id, |s| s.rejection_streak()) == 0
+    }
 
     async fn interpret(
         &self,
@@ -1141,15 +1254,18 @@ impl Feed {
             let trust = trust.clone();
             admissions.spawn(async move { (slot, feed.admit(c, trust, respond_by).await) });
         }
-        let interpretation = self
-            .interpret(
+        let interpretation = if self.nothing_to_interpret(&req) {
+            Ok(as_usual())
+        } else {
+            self.interpret(
                 &req.user_id,
                 &req.instruction,
                 req.context_item_id.as_deref(),
                 &candidates,
                 respond_by,
             )
-            .await;
+            .await
+        };
 
         // 3. Decide and maybe start generating.
         let mut status = GenerationStatus::None;
@@ -1313,6 +1429,7 @@ impl Feed {
             s.remember_shown(&entries, self.config.shown_memory)
         });
         self.with_totals(|t| t.record_feed(&entries, !degraded.is_empty(), dropped));
+        record_metrics(&entries, &degraded, started);
         Ok(FeedPage {
             entries,
             degraded,

@@ -289,7 +289,14 @@ impl Reviewer {
     /// Reviews content with the active bundle.
     pub fn review(&self, content: &str, context: &ReviewContext) -> Result<Outcome, TrustError> {
         validate(content, context)?;
-        Ok(self.bundle().review(content, context, &self.registry))
+        let outcome = self.bundle().review(content, context, &self.registry);
+        metrics::counter!("generec_trust_verdicts_total", "verdict" => outcome.verdict.as_str())
+            .increment(1);
+        for f in &outcome.findings {
+            metrics::counter!("generec_trust_findings_total", "policy" => f.policy.as_str(), "category" => f.category.as_str())
+                .increment(1);
+        }
+        Ok(outcome)
     }
 
     /// Compiles bundle text and makes it active. On error the active bundle

@@ -165,6 +165,7 @@ impl Log {
     }
 
     fn send(&self, entries: Vec<Vec<u8>>) -> Result<Vec<u64>, LogError> {
+        let started = std::time::Instant::now();
         let (ack, done) = mpsc::sync_channel(1);
         let jobs = self
             .jobs
@@ -177,8 +178,13 @@ impl Log {
                 return Err(LogError::Storage("log closed".into()));
             }
         }
-        done.recv()
-            .map_err(|_| LogError::Storage("log committer stopped".into()))?
+        let appended = done
+            .recv()
+            .map_err(|_| LogError::Storage("log committer stopped".into()))?;
+        metrics::histogram!("generec_trust_log_append_seconds")
+            .record(started.elapsed().as_secs_f64());
+        metrics::gauge!("generec_trust_log_entries").set(self.head().0 as f64);
+        appended
     }
 
     /// The committed size and tree head.

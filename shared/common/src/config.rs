@@ -24,6 +24,13 @@ pub struct ServerConfig {
     /// Serve on a non-loopback address with access control off. Refused
     /// unless set (`--insecure`).
     pub insecure: bool,
+    /// Serve Prometheus metrics over HTTP at `/metrics`.
+    pub metrics: bool,
+    /// Where `/metrics` listens; unset: on loopback, at the gRPC port plus
+    /// 1000 (a free port when the gRPC port is 0). It carries no content,
+    /// only counts and timings, but has no access control: keep it on a
+    /// network only operators reach.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
@@ -34,11 +41,27 @@ impl Default for ServerConfig {
             shutdown_grace_ms: 5_000,
             concurrency_per_connection: 256,
             insecure: false,
+            metrics: true,
+            metrics_listen: None,
         }
     }
 }
 
 impl ServerConfig {
+    /// Where `/metrics` listens, when it is on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        if !self.metrics {
+            return None;
+        }
+        Some(self.metrics_listen.unwrap_or_else(|| {
+            let port = match self.listen.port() {
+                0 => 0,
+                p => p.saturating_add(1000),
+            };
+            SocketAddr::from(([127, 0, 0, 1], port))
+        }))
+    }
+
     /// The shutdown grace period.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)

@@ -5,6 +5,8 @@
 //! - [`auth`]: bearer tokens and roles, checked on every RPC by one layer;
 //! - [`config`]: typed server settings and TOML loading;
 //! - [`telemetry`]: tracing set-up with `RUST_LOG` filtering;
+//! - [`metrics`]: Prometheus figures, per-RPC and the services' own, on
+//!   an HTTP `/metrics` endpoint;
 //! - [`types`]: domain types several services share (item kind, origin);
 //! - [`server`]: server assembly with health, reflection, message size
 //!   limits, `TCP_NODELAY` and graceful shutdown.
@@ -12,6 +14,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod server;
 pub mod telemetry;
 pub mod types;

@@ -1,7 +1,8 @@
 //! Server assembly: every generec gRPC server is built here, so they all
 //! serve gRPC health and reflection, disable Nagle on accepted sockets,
-//! limit concurrency per connection, check every call's bearer token and
-//! role ([`crate::auth`]) and shut down gracefully.
+//! limit concurrency per connection, count every call for `/metrics`
+//! ([`crate::metrics`]), check every call's bearer token and role
+//! ([`crate::auth`]) and shut down gracefully.
 //!
 //! Message size limits are set on each generated service by its crate
 //! (`max_decoding_message_size`), from [`ServerConfig::max_message_bytes`].
@@ -105,6 +106,7 @@ pub async fn serve(
     let grace = config.shutdown_grace();
     let server = tonic::transport::Server::builder()
         .concurrency_limit_per_connection(config.concurrency_per_connection)
+        .layer(crate::metrics::RpcMetricsLayer)
         .layer(AuthLayer::new(auth))
         .add_routes(routes.prepare())
         .serve_with_incoming_shutdown(incoming, async move {

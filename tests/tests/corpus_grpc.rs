@@ -1232,6 +1232,33 @@ async fn get_items_returns_live_items_in_order_and_names_the_missing() {
         Code::InvalidArgument,
         "ids",
     );
+    // Recommend brings the same records when asked to.
+    wait_for_model(&mut c, 2).await;
+    let rec = c
+        .recommend(pb::RecommendRequest {
+            count: 5,
+            with_items: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let rec_ids: Vec<&str> = rec.items.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(rec_ids.len(), 2, "{rec_ids:?}");
+    for s in &rec.items {
+        let item = s.item.as_ref().expect("with_items brings the record");
+        assert_eq!(item.id, s.id);
+        assert_eq!(item.content_sha256.len(), 64);
+    }
+    let plain = c
+        .recommend(pb::RecommendRequest {
+            count: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(plain.items.iter().all(|s| s.item.is_none()));
     let many: Vec<String> = (0..1001).map(|i| format!("i{i}")).collect();
     assert_status(
         c.get_items(pb::GetItemsRequest { ids: many }).await,

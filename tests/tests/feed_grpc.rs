@@ -458,8 +458,10 @@ async fn nothing_unchecked_reaches_a_feed_or_the_corpus() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_tiny_deadline_returns_the_retrieved_part_and_the_item_follows() {
-    // Generation gets 5% of a request's deadline: too little for any
-    // generation here, so "pending" is certain rather than a race.
+    // Generation gets 5% of a request's deadline (50 ms of 1 s): too little
+    // for any generation here, so "pending" is certain rather than a race.
+    // (1 s rather than less: tests share two cores in CI, and a deadline
+    // shorter than a busy scheduler's delay measures the machine.)
     let Some(s) = stack_with(|c| generec_feed::FeedConfig {
         generation_budget_share: 0.05,
         ..c
@@ -479,12 +481,12 @@ async fn a_tiny_deadline_returns_the_retrieved_part_and_the_item_follows() {
     let quick = feed(
         &mut c,
         get_feed("hurried", 10, "write me a digest about stock markets", ""),
-        Duration::from_millis(300),
+        Duration::from_millis(1000),
     )
     .await
     .expect("a tiny deadline is not an error");
     assert_checked(&quick, &s.trust_keys);
-    assert_eq!(quick.deadline_ms, 300);
+    assert_eq!(quick.deadline_ms, 1000);
     assert!(!quick.items.is_empty(), "{quick:?}");
     assert!(quick.items.iter().all(|i| !i.made_for_you));
     assert_eq!(
@@ -511,7 +513,7 @@ async fn a_tiny_deadline_returns_the_retrieved_part_and_the_item_follows() {
     let cold = feed(
         &mut c,
         get_feed("newcomer", 10, "", ""),
-        Duration::from_millis(150),
+        Duration::from_millis(500),
     )
     .await
     .expect("a tiny deadline is not an error");
@@ -1313,7 +1315,7 @@ async fn the_metrics_endpoint_counts_feeds_and_calls_by_status_code() {
     let mut c = s.feed.client().await;
     let ok = r#"generec_rpc_requests_total{service="generec.feed.v1.FeedService",method="GetFeed",code="Ok"}"#;
     let bad = r#"generec_rpc_requests_total{service="generec.feed.v1.FeedService",method="GetFeed",code="InvalidArgument"}"#;
-    let items = r#"generec_rpc_requests_total{service="generec.corpus.v1.CorpusService",method="GetItems",code="Ok"}"#;
+    let recommend = r#"generec_rpc_requests_total{service="generec.corpus.v1.CorpusService",method="Recommend",code="Ok"}"#;
     let before = scrape(addr).await;
     for user in ["m-1", "m-2", "m-3"] {
         let r = feed(&mut c, get_feed(user, 10, "", ""), GENEROUS)
@@ -1333,9 +1335,9 @@ async fn the_metrics_endpoint_counts_feeds_and_calls_by_status_code() {
         scraped(&after, bad) >= scraped(&before, bad) + 1.0,
         "{after}"
     );
-    // The feed reads its candidates in one call per feed.
+    // Each feed asked the corpus for its candidates.
     assert!(
-        scraped(&after, items) >= scraped(&before, items) + 3.0,
+        scraped(&after, recommend) >= scraped(&before, recommend) + 3.0,
         "{after}"
     );
     let served = r#"generec_feed_feeds_total{state="ok"}"#;

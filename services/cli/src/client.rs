@@ -202,6 +202,7 @@ pub async fn recommend(args: RecommendArgs) -> Result<()> {
             exclude_ids: vec![],
             filters: None,
             text: args.text,
+            with_items: false,
         })
         .await?
         .into_inner();

@@ -2,6 +2,7 @@
 //! types, runs the blocking core on the blocking pool, and maps errors to
 //! status codes through [`CorpusError`]'s one conversion.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use generec_common::auth::{AccessRules, AuthConfig, AuthPolicy};
@@ -203,6 +204,7 @@ fn scored_to(s: Scored) -> pb::ScoredItem {
         kind: kind_to(s.kind),
         origin: origin_to(s.origin),
         creator_id: s.creator_id,
+        item: None,
     }
 }
 
@@ -378,9 +380,32 @@ impl CorpusService for CorpusGrpc {
             filters: filters_from(req.filters)?,
             text: req.text,
         };
-        let (items, model_version) = self.run(move |c| c.recommend(&query)).await?;
+        let with_items = req.with_items;
+        let (items, model_version) = self
+            .run(move |c| {
+                let (scored, version) = c.recommend(&query)?;
+                if !with_items {
+                    return Ok((scored.into_iter().map(scored_to).collect(), version));
+                }
+                let ids: Vec<ItemId> = scored.iter().map(|s| s.id.clone()).collect();
+                let (found, _) = c.get_items(&ids)?;
+                let mut by_id: HashMap<ItemId, Item> =
+                    found.into_iter().map(|i| (i.id.clone(), i)).collect();
+                // An item taken down since it was scored is left out.
+                let items = scored
+                    .into_iter()
+                    .filter_map(|s| {
+                        let item = by_id.remove(&s.id)?;
+                        let mut out = scored_to(s);
+                        out.item = Some(item_to_proto(item));
+                        Some(out)
+                    })
+                    .collect();
+                Ok((items, version))
+            })
+            .await?;
         Ok(Response::new(pb::RecommendResponse {
-            items: items.into_iter().map(scored_to).collect(),
+            items,
             model_version,
         }))
     }

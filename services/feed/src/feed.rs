@@ -189,7 +189,7 @@ enum Admission {
 #[derive(Clone, Debug)]
 struct TrustView {
     bundle: String,
-    keys: TrustedKeys,
+    keys: Arc<TrustedKeys>,
 }
 
 /// What a generation job makes.
@@ -446,7 +446,7 @@ impl Feed {
         let bundle = bundle.map_err(|e| e.describe("trust", "GetBundle"))?;
         Ok(TrustView {
             bundle: bundle.hash,
-            keys: keys?,
+            keys: Arc::new(keys?),
         })
     }
 
@@ -524,6 +524,30 @@ impl Feed {
             }
             other => other,
         }
+    }
+
+    /// A human candidate whose verdict under the active bundle is cached:
+    /// in or out at once, with no task. `None`: it needs [`Feed::admit`].
+    fn admit_from_cache(&self, candidate: &Candidate, trust: &TrustView) -> Option<Admission> {
+        if candidate.item.origin.is_generated() {
+            return None;
+        }
+        let verdict = self
+            .verdicts
+            .get(&admit::review_key(&candidate.item), Some(&trust.bundle))?;
+        ::metrics::counter!("generec_feed_verdict_cache_total", "result" => "hit").increment(1);
+        Some(match verdict {
+            None => Admission::Out,
+            Some(verdict) => Admission::In(Box::new(Entry {
+                item: candidate.item.clone(),
+                verdict,
+                provenance: None,
+                reason: candidate.why.to_string(),
+                trigger: gen_pb::Trigger::None as i32,
+                score: candidate.score,
+                made_for_you: false,
+            })),
+        })
     }
 
     /// Admits a retrieved candidate (see [`crate::admit`]). `trust` is
@@ -658,6 +682,7 @@ impl Feed {
                     exclude_ids: context_item_id.map(str::to_string).into_iter().collect(),
                     filters: None,
                     text: instruction.to_string(),
+                    with_items: true,
                 },
                 by,
             );
@@ -711,10 +736,17 @@ impl Feed {
             }
             Some(Err(e)) => return Err(FeedError::Unavailable(e.describe("corpus", "GetItem"))),
         };
+        // Recommend brought its items' records; search hits are read below.
+        let mut by_id: std::collections::HashMap<String, Item> = std::collections::HashMap::new();
         let recommended: Vec<(String, f32, &'static str)> = recommended
             .items
             .into_iter()
-            .map(|s| (s.id, s.score, why_text(s.reason)))
+            .map(|s| {
+                if let Some(item) = s.item.and_then(|i| item_from_proto(i).ok()) {
+                    by_id.insert(s.id.clone(), item);
+                }
+                (s.id, s.score, why_text(s.reason))
+            })
             .collect();
         let searched: Vec<(String, f32, &'static str)> = match searched {
             Some(Ok(found)) => found
@@ -746,23 +778,28 @@ impl Feed {
         }
         ids.truncate(self.config.max_candidates.max(count));
 
-        // One call for every candidate's item.
-        let mut c = corpus.clone();
-        let req = self.clients.request(
-            corpus_pb::GetItemsRequest {
-                ids: ids.iter().map(|(id, _, _)| id.clone()).collect(),
-            },
-            by,
-        );
-        let fetched = within(by, c.get_items(req))
-            .await
-            .map_err(|e| FeedError::Unavailable(e.describe("corpus", "GetItems")))?;
-        let mut by_id: std::collections::HashMap<String, Item> = fetched
-            .items
-            .into_iter()
-            .filter_map(|i| item_from_proto(i).ok())
-            .map(|i| (i.id.as_str().to_string(), i))
+        // One call for the items Recommend did not bring.
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|(id, _, _)| !by_id.contains_key(id))
+            .map(|(id, _, _)| id.clone())
             .collect();
+        if !missing.is_empty() {
+            let mut c = corpus.clone();
+            let req = self
+                .clients
+                .request(corpus_pb::GetItemsRequest { ids: missing }, by);
+            let fetched = within(by, c.get_items(req))
+                .await
+                .map_err(|e| FeedError::Unavailable(e.describe("corpus", "GetItems")))?;
+            by_id.extend(
+                fetched
+                    .items
+                    .into_iter()
+                    .filter_map(|i| item_from_proto(i).ok())
+                    .map(|i| (i.id.as_str().to_string(), i)),
+            );
+        }
         let items: Vec<Option<Item>> = ids.iter().map(|(id, _, _)| by_id.remove(id)).collect();
         let candidates = ids
             .into_iter()
@@ -1247,12 +1284,20 @@ impl Feed {
         };
         let trust_up = trust.is_some();
 
-        // 2. Admission runs while the instructor reads the request.
+        // 2. Admission runs while the instructor reads the request; a
+        // human item with a cached verdict is settled at once.
+        let mut admitted: Vec<Option<Entry>> = vec![None; candidates.len()];
+        let mut dropped = 0usize;
         let mut admissions = JoinSet::new();
-        for (slot, c) in candidates.iter().cloned().enumerate() {
-            let feed = self.clone();
-            let trust = trust.clone();
-            admissions.spawn(async move { (slot, feed.admit(c, trust, respond_by).await) });
+        for (slot, c) in candidates.iter().enumerate() {
+            match trust.as_ref().and_then(|t| self.admit_from_cache(c, t)) {
+                Some(Admission::In(entry)) => admitted[slot] = Some(*entry),
+                Some(_) => dropped += 1,
+                None => {
+                    let (feed, trust, c) = (self.clone(), trust.clone(), c.clone());
+                    admissions.spawn(async move { (slot, feed.admit(c, trust, respond_by).await) });
+                }
+            }
         }
         let interpretation = if self.nothing_to_interpret(&req) {
             Ok(as_usual())
@@ -1323,8 +1368,6 @@ impl Feed {
         };
 
         // 4. Collect admissions until the response is due.
-        let mut admitted: Vec<Option<Entry>> = vec![None; candidates.len()];
-        let mut dropped = 0usize;
         let mut unchecked_reason: Option<String> = None;
         let mut late = 0usize;
         loop {

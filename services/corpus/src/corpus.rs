@@ -849,7 +849,9 @@ impl Corpus {
         let count = if query.count == 0 { 10 } else { query.count };
         let snap = self.snapshot()?;
         let mut history = Vec::new();
-        let mut engaged = HashSet::new();
+        // By item index: a flag per item is cheaper to ask than a hash set
+        // on this loop over the whole catalogue.
+        let mut engaged = vec![false; snap.items.len()];
         if let Some(user) = &query.user {
             let interactions = self.interactions.read().map_err(|_| lock_poisoned())?;
             if let Some(h) = interactions.users.get(user) {
@@ -861,11 +863,11 @@ impl Corpus {
                     }
                 }
                 history.sort_unstable_by_key(|&(idx, _)| idx);
-                engaged.extend(
-                    h.engaged
-                        .iter()
-                        .filter_map(|i| snap.index_of.get(i).copied()),
-                );
+                for i in h.engaged.iter().filter_map(|i| snap.index_of.get(i)) {
+                    if let Some(flag) = engaged.get_mut(*i as usize) {
+                        *flag = true;
+                    }
+                }
             }
         }
         let scores = snap.ranker.score_user(&history);
@@ -882,8 +884,8 @@ impl Corpus {
             let Some(meta) = catalogue.live.get(id) else {
                 continue;
             };
-            if engaged.contains(&(idx as u32))
-                || excluded.contains(id)
+            if engaged.get(idx).copied().unwrap_or(false)
+                || (!excluded.is_empty() && excluded.contains(id))
                 || !query.filters.matches(meta)
             {
                 continue;

@@ -193,5 +193,62 @@ pub fn bench_provenance(items: usize) -> Result<()> {
     );
     println!("| raw ed25519-dalek verify | {raw_verify:.0} | 1x |");
     println!("| content hash alone (strip mark, SHA-256) | {hash_only:.0} | |");
+
+    // Concurrent callers: the log commits their appends in groups.
+    let p = Arc::new(p);
+    println!();
+    println!("| Certify, {items} items | per second | vs raw ed25519 sign |");
+    println!("|---|---:|---:|");
+    for callers in [1usize, 8, 64] {
+        let rate = certify_rate(&p, &allow, callers, items)?;
+        println!(
+            "| {callers} concurrent callers | {rate:.0} | {:.3}x |",
+            rate / raw_sign
+        );
+    }
     Ok(())
+}
+
+/// Certifies `items` fresh reviewed texts from `callers` threads at once;
+/// items per second.
+fn certify_rate(p: &Arc<Provenance>, allow: &Outcome, callers: usize, items: usize) -> Result<f64> {
+    let texts: Vec<String> = (0..items)
+        .map(|i| {
+            format!(
+                "Digest {i} for {callers} callers: markets were calm, rates held, and shares rose."
+            )
+        })
+        .collect();
+    for t in &texts {
+        p.record_review(
+            t,
+            &generec_trust::checks::ReviewContext::created_for("bench"),
+            allow,
+        )?;
+    }
+    let texts = Arc::new(texts);
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..callers)
+        .map(|c| {
+            let (p, texts) = (p.clone(), texts.clone());
+            std::thread::spawn(move || -> Result<()> {
+                for i in (c..texts.len()).step_by(callers) {
+                    p.certify(&CertifyRequest {
+                        item_id: format!("gen-{callers}-{i}"),
+                        content: texts[i].clone(),
+                        creator: "bench".into(),
+                        creator_id: "bench".into(),
+                        licence: "CC-BY-4.0".into(),
+                        ..Default::default()
+                    })?;
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| anyhow::anyhow!("a certify thread panicked"))??;
+    }
+    Ok(per_second(items, t0.elapsed()))
 }

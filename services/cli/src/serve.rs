@@ -123,6 +123,9 @@ pub async fn serve(service: Service) -> Result<()> {
     match service {
         Service::Corpus(flags) => {
             let cfg = flags.resolve()?;
+            if cfg.server.metrics {
+                generec_common::metrics::install();
+            }
             let corpus = open_corpus(&cfg).await?;
             if !cfg.corpus.trust_url.is_empty() {
                 let source = remote_key_source(
@@ -349,6 +352,10 @@ pub(crate) fn seed_interactions(corpus: &Corpus, users: usize) -> Result<u64> {
 /// defaults, with the BBC corpus and simulated users on first start.
 pub async fn up(args: UpArgs) -> Result<()> {
     let mut cfg = args.flags.resolve()?;
+    if cfg.server.metrics {
+        // Before the corpus opens, so its first training is counted.
+        generec_common::metrics::install();
+    }
     // Access control is on by default: one token per role, made on first
     // start, unless the configuration names its own tokens.
     let made_tokens = cfg.auth.tokens.is_empty();

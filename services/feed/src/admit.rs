@@ -13,10 +13,11 @@
 //! its text and records an allowing verdict.
 //!
 //! Verdicts are cached by the item's canonical content hash, with the hash
-//! of the policy bundle that decided, for `verdict_ttl_ms`. Every feed asks
-//! trust for its active bundle (which is also how it learns that trust is
-//! up), and only verdicts of that bundle count, so a bundle reload
-//! re-reviews every item. When trust cannot be asked, a fresh cached
+//! of the policy bundle that decided, for `verdict_ttl_ms`. The feed keeps
+//! a view of trust's active bundle, refreshed in the background every
+//! `trust_refresh_ms` (which is also how it learns that trust is up; a
+//! failed refresh drops the view), and only verdicts of that bundle count,
+//! so a bundle reload re-reviews every item within a refresh or three. When trust cannot be asked, a fresh cached
 //! allowing verdict still admits a human item; generated items are not
 //! shown at all.
 

@@ -104,8 +104,10 @@ async fn run(
     let listener = generec_common::server::bind(cfg.server.listen).await?;
     let addr = listener.local_addr()?;
     let metrics = start_metrics(&cfg.server).await?;
-    banner(addr);
+    // Before the banner: the banner is the last line a supervisor (or a
+    // test) waiting for "listening on" needs to read.
     print_metrics(metrics);
+    banner(addr);
     generec_corpus::grpc::serve(
         corpus,
         listener,
@@ -151,8 +153,8 @@ pub async fn serve(service: Service) -> Result<()> {
             let listener = generec_common::server::bind(cfg.server.listen).await?;
             let addr = listener.local_addr()?;
             let bundle = trust.reviewer.bundle();
-            println!("trust listening on {addr}");
             print_metrics(start_metrics(&cfg.server).await?);
+            println!("trust listening on {addr}");
             tracing::info!(%addr, version = %bundle.version, hash = %bundle.hash, "trust service listening");
             generec_trust::grpc::serve(
                 trust,
@@ -174,11 +176,11 @@ pub async fn serve(service: Service) -> Result<()> {
                 generec_feed::Feed::new(cfg.feed.clone(), token).context("starting the feed")?;
             let listener = generec_common::server::bind(cfg.server.listen).await?;
             let addr = listener.local_addr()?;
+            print_metrics(start_metrics(&cfg.server).await?);
             println!(
                 "feed listening on {addr} (corpus {}, trust {}, generation {})",
                 cfg.feed.corpus_url, cfg.feed.trust_url, cfg.feed.generation_url
             );
-            print_metrics(start_metrics(&cfg.server).await?);
             generec_feed::grpc::serve(
                 feed,
                 listener,
@@ -194,13 +196,13 @@ pub async fn serve(service: Service) -> Result<()> {
             let core = open_generation(&cfg.generation).await?;
             let listener = generec_common::server::bind(cfg.server.listen).await?;
             let addr = listener.local_addr()?;
+            print_metrics(start_metrics(&cfg.server).await?);
             println!(
                 "generation listening on {addr} (generators {}; relevance {}; corpus {})",
                 core.generators().join(", "),
                 core.relevance(),
                 cfg.generation.corpus_url
             );
-            print_metrics(start_metrics(&cfg.server).await?);
             generec_generation::grpc::serve(
                 core,
                 listener,

@@ -30,5 +30,8 @@ where
             break addr.to_string();
         }
     };
+    // Keep reading what it prints, so a later line never meets a closed
+    // pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
     (child, format!("http://{addr}"))
 }

@@ -274,33 +274,6 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// A served feed's figures for `/metrics`: feeds by whether degraded,
-/// position-weighted exposure by origin (generated share = generated /
-/// all), and time to serve.
-fn record_metrics(entries: &[Entry], degraded: &[String], started: Instant) {
-    let state = if degraded.is_empty() {
-        "ok"
-    } else {
-        "degraded"
-    };
-    ::metrics::counter!("generec_feed_feeds_total", "state" => state).increment(1);
-    let (mut human, mut generated) = (0.0, 0.0);
-    for (i, e) in entries.iter().enumerate() {
-        if e.is_generated() {
-            generated += crate::metrics::exposure(i + 1);
-        } else {
-            human += crate::metrics::exposure(i + 1);
-        }
-    }
-    ::metrics::counter!("generec_feed_items_total", "origin" => "human")
-        .increment((entries.len() - entries.iter().filter(|e| e.is_generated()).count()) as u64);
-    ::metrics::counter!("generec_feed_items_total", "origin" => "generated")
-        .increment(entries.iter().filter(|e| e.is_generated()).count() as u64);
-    ::metrics::gauge!("generec_feed_exposure", "origin" => "human").increment(human);
-    ::metrics::gauge!("generec_feed_exposure", "origin" => "generated").increment(generated);
-    ::metrics::histogram!("generec_feed_serve_seconds").record(started.elapsed().as_secs_f64());
-}
-
 /// The instructor's answer to a feed with nothing to interpret.
 fn as_usual() -> gen_pb::InterpretResponse {
     gen_pb::InterpretResponse {
@@ -1472,7 +1445,7 @@ impl Feed {
             s.remember_shown(&entries, self.config.shown_memory)
         });
         self.with_totals(|t| t.record_feed(&entries, !degraded.is_empty(), dropped));
-        record_metrics(&entries, &degraded, started);
+        ::metrics::histogram!("generec_feed_serve_seconds").record(started.elapsed().as_secs_f64());
         Ok(FeedPage {
             entries,
             degraded,

@@ -125,21 +125,25 @@ pub struct Totals {
 
 impl Totals {
     /// Adds one served feed.
+    /// The same figures go to the process's `/metrics` (feeds by state,
+    /// items and position-weighted exposure by origin).
     pub fn record_feed(&mut self, entries: &[Entry], degraded: bool, dropped: usize) {
         self.feeds_served += 1;
         if degraded {
             self.degraded_feeds += 1;
         }
         self.candidates_dropped += dropped as u64;
+        // (items, exposure) of this feed: human, generated.
+        let (mut human, mut generated) = ((0u64, 0.0), (0u64, 0.0));
         for (i, e) in entries.iter().enumerate() {
             let x = exposure(i + 1);
-            if e.is_generated() {
-                self.generated_impressions += 1;
-                self.generated_exposure += x;
+            let side = if e.is_generated() {
+                &mut generated
             } else {
-                self.human_impressions += 1;
-                self.human_exposure += x;
-            }
+                &mut human
+            };
+            side.0 += 1;
+            side.1 += x;
             let key = if self.creators.len() < MAX_TRACKED_CREATORS
                 || self.creators.contains_key(e.creator())
             {
@@ -150,6 +154,16 @@ impl Totals {
             let c = self.creators.entry(key).or_default();
             c.exposure += x;
             c.impressions += 1;
+        }
+        self.human_impressions += human.0;
+        self.human_exposure += human.1;
+        self.generated_impressions += generated.0;
+        self.generated_exposure += generated.1;
+        let state = if degraded { "degraded" } else { "ok" };
+        ::metrics::counter!("generec_feed_feeds_total", "state" => state).increment(1);
+        for (origin, (items, x)) in [("human", human), ("generated", generated)] {
+            ::metrics::counter!("generec_feed_items_total", "origin" => origin).increment(items);
+            ::metrics::gauge!("generec_feed_exposure", "origin" => origin).increment(x);
         }
     }
 

@@ -1,5 +1,6 @@
 //! The errors of the feed service and the status code of each.
 
+use generec_common::remote::{RemoteError, RemoteKind};
 use generec_common::{ErrorCode, ServiceError};
 
 /// Why a feed request could not be served. A degraded feed (trust or
@@ -28,6 +29,22 @@ impl FeedError {
         FeedError::InvalidArgument {
             field: field.to_string(),
             message: message.into(),
+        }
+    }
+
+    /// A call to another service that failed, as the feed's error: the one
+    /// place a remote status becomes a feed status. `what` and `id` name
+    /// the thing asked for (for `NOT_FOUND`), `field` the request field
+    /// that carried it (for a refusal).
+    pub fn from_remote(err: RemoteError, what: &'static str, id: &str, field: &str) -> Self {
+        match err.kind() {
+            RemoteKind::NotFound => FeedError::NotFound {
+                what,
+                id: id.to_string(),
+            },
+            RemoteKind::Invalid => FeedError::invalid(field, err.to_string()),
+            RemoteKind::Busy => FeedError::ResourceExhausted(err.to_string()),
+            RemoteKind::Unavailable => FeedError::Unavailable(err.to_string()),
         }
     }
 }

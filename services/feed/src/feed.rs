@@ -45,22 +45,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use generec_common::remote::{RemoteError, RemoteKind};
 use generec_common::types::Origin;
-use generec_corpus::grpc::item_from_proto;
 use generec_corpus::model::Item;
 use generec_corpus::provenance::{Rejection, TrustedKeys, provenance_text};
-use generec_proto::corpus::v1 as corpus_pb;
-use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
 use generec_proto::generation::v1 as gen_pb;
-use generec_proto::generation::v1::generation_client::GenerationClient;
 use generec_proto::trust::v1 as trust_pb;
-use generec_proto::trust::v1::trust_service_client::TrustServiceClient;
 use tokio::sync::{Semaphore, broadcast, oneshot};
 use tokio::task::JoinSet;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
 
 use crate::admit::{self, KeyCache, VerdictCache, verify_generated};
+use crate::api::{RecommendAsk, Services, Stored};
 use crate::config::FeedConfig;
 use crate::error::FeedError;
 use crate::metrics::{ListMetrics, Totals};
@@ -71,101 +66,12 @@ use crate::model::{
 use crate::rules::{self, Rules};
 use crate::session::Sessions;
 
-/// Largest message the feed accepts from another service.
-const MAX_DOWNSTREAM_MESSAGE: usize = 16 * 1024 * 1024;
 /// Most text of a candidate the instructor reads.
 const CANDIDATE_TEXT_BYTES: usize = 2_000;
 /// Least time between two forced refreshes of trust's keys.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 /// Most words of an instruction sent to corpus Search.
 const MAX_QUERY_WORDS: usize = 32;
-
-/// Why a downstream call gave no answer.
-#[derive(Debug)]
-enum CallError {
-    /// The deadline passed first.
-    Deadline,
-    Status(tonic::Status),
-}
-
-impl CallError {
-    fn describe(&self, service: &str, what: &str) -> String {
-        match self {
-            CallError::Deadline => format!("{service} did not answer {what} before the deadline"),
-            CallError::Status(s) => format!("{service} {what}: {} ({:?})", s.message(), s.code()),
-        }
-    }
-
-    /// Whether the service is down or too slow (rather than refusing the request).
-    fn is_unavailable(&self) -> bool {
-        match self {
-            CallError::Deadline => true,
-            CallError::Status(s) => matches!(
-                s.code(),
-                tonic::Code::Unavailable
-                    | tonic::Code::DeadlineExceeded
-                    | tonic::Code::Unknown
-                    | tonic::Code::Cancelled
-                    | tonic::Code::Internal
-                    | tonic::Code::Unauthenticated
-                    | tonic::Code::PermissionDenied
-            ),
-        }
-    }
-
-    fn code(&self) -> Option<tonic::Code> {
-        match self {
-            CallError::Deadline => None,
-            CallError::Status(s) => Some(s.code()),
-        }
-    }
-}
-
-/// Runs a downstream call, cut off at `deadline`.
-async fn within<R>(
-    deadline: Instant,
-    call: impl Future<Output = Result<tonic::Response<R>, tonic::Status>>,
-) -> Result<R, CallError> {
-    let left = deadline.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return Err(CallError::Deadline);
-    }
-    match tokio::time::timeout(left, call).await {
-        Ok(Ok(r)) => Ok(r.into_inner()),
-        Ok(Err(status)) => Err(CallError::Status(status)),
-        Err(_) => Err(CallError::Deadline),
-    }
-}
-
-/// Clients of the other services.
-#[derive(Clone)]
-struct Clients {
-    corpus: CorpusServiceClient<Channel>,
-    trust: TrustServiceClient<Channel>,
-    generation: GenerationClient<Channel>,
-    authorization: Option<MetadataValue<Ascii>>,
-}
-
-impl Clients {
-    /// A request carrying the time left before `deadline` and the token.
-    fn request<T>(&self, message: T, deadline: Instant) -> tonic::Request<T> {
-        let mut r = tonic::Request::new(message);
-        let left = deadline.saturating_duration_since(Instant::now());
-        r.set_timeout(left.max(Duration::from_millis(1)));
-        if let Some(a) = &self.authorization {
-            r.metadata_mut().insert("authorization", a.clone());
-        }
-        r
-    }
-}
-
-fn channel(field: &str, url: &str) -> Result<Channel, FeedError> {
-    Ok(Endpoint::from_shared(url.to_string())
-        .map_err(|e| FeedError::invalid(field, format!("{url:?}: {e}")))?
-        .connect_timeout(Duration::from_secs(2))
-        .tcp_nodelay(true)
-        .connect_lazy())
-}
 
 /// A retrieved candidate.
 #[derive(Clone, Debug)]
@@ -212,11 +118,14 @@ struct JobSpec {
 
 type JobResult = Result<Entry, String>;
 
+/// A retrieved id, its score and why, before its record is read.
+type Pick = (String, f32, &'static str);
+
 /// The feed service's core: see the module docs.
 pub struct Feed {
     config: FeedConfig,
     rules: Rules,
-    clients: Clients,
+    services: Services,
     verdicts: VerdictCache,
     keys: KeyCache,
     /// The last view of trust and when it was taken (see
@@ -230,26 +139,14 @@ pub struct Feed {
     job_seq: AtomicU64,
 }
 
-fn verdict_name(v: i32) -> &'static str {
-    match trust_pb::Verdict::try_from(v) {
-        Ok(trust_pb::Verdict::Allow) => "allow",
-        Ok(trust_pb::Verdict::AllowWithLabel) => "allow_with_label",
-        Ok(trust_pb::Verdict::Redact) => "redact",
-        Ok(trust_pb::Verdict::Review) => "review",
-        Ok(trust_pb::Verdict::Block) => "block",
+fn verdict_name(v: trust_pb::Verdict) -> &'static str {
+    match v {
+        trust_pb::Verdict::Allow => "allow",
+        trust_pb::Verdict::AllowWithLabel => "allow_with_label",
+        trust_pb::Verdict::Redact => "redact",
+        trust_pb::Verdict::Review => "review",
+        trust_pb::Verdict::Block => "block",
         _ => "unspecified",
-    }
-}
-
-fn why_text(reason: i32) -> &'static str {
-    match corpus_pb::Reason::try_from(reason) {
-        Ok(corpus_pb::Reason::Collaborative) => {
-            "recommended: people who liked what you liked liked it"
-        }
-        Ok(corpus_pb::Reason::Content) => "recommended: it reads like items you liked",
-        Ok(corpus_pb::Reason::Popular) => "recommended: popular with everyone",
-        Ok(corpus_pb::Reason::Query) => "recommended: it matches what you asked for",
-        _ => "recommended",
     }
 }
 
@@ -275,7 +172,7 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 /// The instructor's answer to a feed with nothing to interpret.
-fn as_usual() -> gen_pb::InterpretResponse {
+pub(crate) fn as_usual() -> gen_pb::InterpretResponse {
     gen_pb::InterpretResponse {
         guidance: Some(gen_pb::Guidance::default()),
         decision: Some(gen_pb::Decision {
@@ -293,33 +190,18 @@ fn is_empty_guidance(g: &gen_pb::Guidance) -> bool {
 }
 
 impl Feed {
-    /// Builds the core; channels to the other services connect on first
-    /// use. `token` is presented as a bearer token to them.
+    /// Builds the core over gRPC clients of the other services; channels
+    /// connect on first use. `token` is presented as a bearer token to them.
     pub fn new(config: FeedConfig, token: Option<String>) -> Result<Arc<Feed>, FeedError> {
         config.validate()?;
-        let authorization = match token.filter(|t| !t.is_empty()) {
-            Some(t) => Some(
-                format!("Bearer {t}")
-                    .parse::<MetadataValue<Ascii>>()
-                    .map_err(|_| FeedError::invalid("feed token", "is not valid header text"))?,
-            ),
-            None => None,
-        };
-        let clients = Clients {
-            corpus: CorpusServiceClient::new(channel("feed.corpus_url", &config.corpus_url)?)
-                .max_decoding_message_size(MAX_DOWNSTREAM_MESSAGE)
-                .max_encoding_message_size(MAX_DOWNSTREAM_MESSAGE),
-            trust: TrustServiceClient::new(channel("feed.trust_url", &config.trust_url)?)
-                .max_decoding_message_size(MAX_DOWNSTREAM_MESSAGE)
-                .max_encoding_message_size(MAX_DOWNSTREAM_MESSAGE),
-            generation: GenerationClient::new(channel(
-                "feed.generation_url",
-                &config.generation_url,
-            )?)
-            .max_decoding_message_size(MAX_DOWNSTREAM_MESSAGE)
-            .max_encoding_message_size(MAX_DOWNSTREAM_MESSAGE),
-            authorization,
-        };
+        let services = crate::remote::connect(&config, token.as_deref())?;
+        Feed::with_services(config, services)
+    }
+
+    /// Builds the core over any implementation of the other services
+    /// (in-memory ones in tests).
+    pub fn with_services(config: FeedConfig, services: Services) -> Result<Arc<Feed>, FeedError> {
+        config.validate()?;
         Ok(Arc::new(Feed {
             rules: Rules {
                 generated_share_cap: config.generated_share_cap,
@@ -337,7 +219,7 @@ impl Feed {
             totals: std::sync::Mutex::new(Totals::default()),
             jobs: Arc::new(Semaphore::new(config.max_jobs)),
             job_seq: AtomicU64::new(1),
-            clients,
+            services,
             config,
         }))
     }
@@ -376,24 +258,16 @@ impl Feed {
 
     /// Fetches trust's published keys, bypassing the cache.
     async fn fetch_keys(&self, by: Instant) -> Result<TrustedKeys, String> {
-        let mut trust = self.clients.trust.clone();
-        let req = self.clients.request(trust_pb::GetPublicKeysRequest {}, by);
-        let resp = within(by, trust.get_public_keys(req))
+        let published = self
+            .services
+            .trust
+            .public_keys(by)
             .await
-            .map_err(|e| e.describe("trust", "GetPublicKeys"))?;
+            .map_err(|e| e.to_string())?;
         // With the period each key signed in, so a retired key vouches only
         // for what it signed while active.
         let mut keys = TrustedKeys::default();
-        keys.extend(
-            resp.keys
-                .into_iter()
-                .map(|k| generec_provenance::keys::PublicKey {
-                    key_id: k.key_id,
-                    public_key: k.public_key,
-                    created_unix_ms: k.created_unix_ms,
-                    retired_unix_ms: k.retired_unix_ms,
-                }),
-        );
+        keys.extend(published);
         if keys.is_empty() {
             return Err("trust published no public keys".into());
         }
@@ -413,12 +287,10 @@ impl Feed {
     /// Asks trust for its active policy bundle (which is also how the feed
     /// learns that trust is up) and its published keys (cached).
     async fn fetch_view(&self, by: Instant) -> Result<TrustView, String> {
-        let mut trust = self.clients.trust.clone();
-        let req = self.clients.request(trust_pb::GetBundleRequest {}, by);
-        let (bundle, keys) = tokio::join!(within(by, trust.get_bundle(req)), self.trust_keys(by));
-        let bundle = bundle.map_err(|e| e.describe("trust", "GetBundle"))?;
+        let (bundle, keys) = tokio::join!(self.services.trust.bundle_hash(by), self.trust_keys(by));
+        let bundle = bundle.map_err(|e| e.to_string())?;
         Ok(TrustView {
-            bundle: bundle.hash,
+            bundle,
             keys: Arc::new(keys?),
         })
     }
@@ -584,28 +456,24 @@ impl Feed {
                     instruction: String::new(),
                     framing: vec![],
                 };
-                let mut client = self.clients.trust.clone();
-                let req = self.clients.request(
-                    trust_pb::ReviewRequest {
-                        content: item.provenance_text(),
-                        context: Some(context),
-                    },
-                    by,
-                );
-                match within(by, client.review(req)).await {
+                let ask = trust_pb::ReviewRequest {
+                    content: item.provenance_text(),
+                    context: Some(context),
+                };
+                match self.services.trust.review(ask, by).await {
                     Ok(r) => {
-                        let v = Allowed::from_trust(r.verdict);
+                        let v = Allowed::from_trust(r.verdict as i32);
                         if v.is_none() {
-                            tracing::info!(item = %item.id, verdict = verdict_name(r.verdict), "trust did not allow a retrieved item");
+                            tracing::info!(item = %item.id, verdict = r.verdict.as_str_name(), "trust did not allow a retrieved item");
                         }
                         self.verdicts.put(key, v, &r.bundle_hash);
                         v
                     }
                     Err(e) if e.is_unavailable() => {
-                        return Admission::Unchecked(e.describe("trust", "Review"));
+                        return Admission::Unchecked(e.to_string());
                     }
                     Err(e) => {
-                        tracing::warn!(item = %item.id, error = %e.describe("trust", "Review"), "a retrieved item could not be reviewed");
+                        tracing::warn!(item = %item.id, error = %e, "a retrieved item could not be reviewed");
                         None
                     }
                 }
@@ -645,111 +513,61 @@ impl Feed {
     ) -> Result<(Vec<Candidate>, Option<Item>), FeedError> {
         let pool = (count * self.config.candidates_per_item)
             .clamp(count, self.config.max_candidates.max(count));
-        let corpus = self.clients.corpus.clone();
-        let recommend = {
-            let mut c = corpus.clone();
-            let req = self.clients.request(
-                corpus_pb::RecommendRequest {
-                    user_id: user_id.to_string(),
-                    count: pool as u32,
-                    exclude_ids: context_item_id.map(str::to_string).into_iter().collect(),
-                    filters: None,
-                    text: instruction.to_string(),
-                    with_items: true,
-                },
-                by,
-            );
-            async move { within(by, c.recommend(req)).await }
-        };
+        let corpus = &self.services.corpus;
+        let recommend = corpus.recommend(
+            RecommendAsk {
+                user_id: user_id.to_string(),
+                count: pool,
+                exclude_ids: context_item_id.map(str::to_string).into_iter().collect(),
+                text: instruction.to_string(),
+                with_items: true,
+            },
+            by,
+        );
         let query = search_query(instruction);
-        let search = {
-            let mut c = corpus.clone();
-            let req = self.clients.request(
-                corpus_pb::SearchRequest {
-                    query: query.clone(),
-                    filters: None,
-                    limit: (pool / 2).max(5) as u32,
-                    offset: 0,
-                    with_snippets: false,
-                },
-                by,
-            );
-            async move {
-                if query.is_empty() {
-                    None
-                } else {
-                    Some(within(by, c.search(req)).await)
-                }
+        let search = async {
+            if query.is_empty() {
+                None
+            } else {
+                Some(corpus.search(&query, (pool / 2).max(5), by).await)
             }
         };
-        let context = {
-            let mut c = corpus.clone();
-            let id = context_item_id.map(str::to_string);
-            let req = id
-                .clone()
-                .map(|id| self.clients.request(corpus_pb::GetItemRequest { id }, by));
-            async move {
-                match req {
-                    Some(req) => Some(within(by, c.get_item(req)).await),
-                    None => None,
-                }
+        let context = async {
+            match context_item_id {
+                Some(id) => Some(corpus.get_item(id, by).await),
+                None => None,
             }
         };
         let (recommended, searched, context) = tokio::join!(recommend, search, context);
         let recommended =
-            recommended.map_err(|e| FeedError::Unavailable(e.describe("corpus", "Recommend")))?;
+            recommended.map_err(|e| FeedError::from_remote(e, "user", user_id, "user_id"))?;
         let context = match context {
             None => None,
-            Some(Ok(r)) => r.item.and_then(|i| item_from_proto(i).ok()),
-            Some(Err(e)) if e.code() == Some(tonic::Code::NotFound) => {
+            Some(Ok(item)) => Some(item),
+            Some(Err(e)) if e.kind() == RemoteKind::NotFound => {
                 return Err(FeedError::NotFound {
                     what: "context item",
                     id: context_item_id.unwrap_or_default().to_string(),
                 });
             }
-            Some(Err(e)) => return Err(FeedError::Unavailable(e.describe("corpus", "GetItem"))),
-        };
-        // Recommend brought its items' records; search hits are read below.
-        let mut by_id: std::collections::HashMap<String, Item> = std::collections::HashMap::new();
-        let recommended: Vec<(String, f32, &'static str)> = recommended
-            .items
-            .into_iter()
-            .map(|s| {
-                if let Some(item) = s.item.and_then(|i| item_from_proto(i).ok()) {
-                    by_id.insert(s.id.clone(), item);
-                }
-                (s.id, s.score, why_text(s.reason))
-            })
-            .collect();
-        let searched: Vec<(String, f32, &'static str)> = match searched {
-            Some(Ok(found)) => found
-                .hits
-                .into_iter()
-                .filter(|h| Some(h.id.as_str()) != context_item_id)
-                .map(|h| (h.id, h.score, "found: it matches what you asked for"))
-                .collect(),
             Some(Err(e)) => {
-                tracing::warn!(error = %e.describe("corpus", "Search"), "search for the instruction failed; recommendations only");
+                return Err(FeedError::Unavailable(e.to_string()));
+            }
+        };
+        let searched = match searched {
+            Some(Ok(hits)) => hits,
+            Some(Err(e)) => {
+                tracing::warn!(error = %e, "search for the instruction failed; recommendations only");
                 Vec::new()
             }
             None => Vec::new(),
         };
-        // Recommendations and search hits take turns, so both reach the pool.
-        let mut ids: Vec<(String, f32, &'static str)> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let (mut r, mut f) = (recommended.into_iter(), searched.into_iter());
-        loop {
-            let (a, b) = (r.next(), f.next());
-            if a.is_none() && b.is_none() {
-                break;
-            }
-            for c in [a, b].into_iter().flatten() {
-                if seen.insert(c.0.clone()) {
-                    ids.push(c);
-                }
-            }
-        }
-        ids.truncate(self.config.max_candidates.max(count));
+        let (ids, mut by_id) = merge_candidates(
+            recommended,
+            searched,
+            context_item_id,
+            self.config.max_candidates.max(count),
+        );
 
         // One call for the items Recommend did not bring.
         let missing: Vec<String> = ids
@@ -758,26 +576,17 @@ impl Feed {
             .map(|(id, _, _)| id.clone())
             .collect();
         if !missing.is_empty() {
-            let mut c = corpus.clone();
-            let req = self
-                .clients
-                .request(corpus_pb::GetItemsRequest { ids: missing }, by);
-            let fetched = within(by, c.get_items(req))
+            let fetched = corpus
+                .get_items(missing, by)
                 .await
-                .map_err(|e| FeedError::Unavailable(e.describe("corpus", "GetItems")))?;
-            by_id.extend(
-                fetched
-                    .items
-                    .into_iter()
-                    .filter_map(|i| item_from_proto(i).ok())
-                    .map(|i| (i.id.as_str().to_string(), i)),
-            );
+                .map_err(|e| FeedError::Unavailable(e.to_string()))?;
+            by_id.extend(fetched.into_iter().map(|i| (i.id.as_str().to_string(), i)));
         }
-        let items: Vec<Option<Item>> = ids.iter().map(|(id, _, _)| by_id.remove(id)).collect();
         let candidates = ids
             .into_iter()
-            .zip(items)
-            .filter_map(|((_, score, why), item)| item.map(|item| Candidate { item, score, why }))
+            .filter_map(|(id, score, why)| {
+                by_id.remove(&id).map(|item| Candidate { item, score, why })
+            })
             .collect();
         Ok((candidates, context))
     }
@@ -806,7 +615,7 @@ impl Feed {
         context_item_id: Option<&str>,
         candidates: &[Candidate],
         by: Instant,
-    ) -> Result<gen_pb::InterpretResponse, CallError> {
+    ) -> Result<gen_pb::InterpretResponse, RemoteError> {
         let feedback = self.sessions.with(user_id, |s| s.signals());
         let feedback = feedback
             .into_iter()
@@ -831,18 +640,14 @@ impl Feed {
                 timed: c.item.kind.is_timed(),
             })
             .collect();
-        let mut generation = self.clients.generation.clone();
-        let req = self.clients.request(
-            gen_pb::InterpretRequest {
-                user_id: user_id.to_string(),
-                instruction: instruction.to_string(),
-                context_item_id: context_item_id.unwrap_or_default().to_string(),
-                feedback,
-                candidates,
-            },
-            by,
-        );
-        within(by, generation.interpret(req)).await
+        let ask = gen_pb::InterpretRequest {
+            user_id: user_id.to_string(),
+            instruction: instruction.to_string(),
+            context_item_id: context_item_id.unwrap_or_default().to_string(),
+            feedback,
+            candidates,
+        };
+        self.services.generation.interpret(ask, by).await
     }
 
     /// The job an interpretation asks for, if any. A creation with nothing
@@ -976,43 +781,32 @@ impl Feed {
     /// Edit or create → review → certify → verify → store.
     async fn run_job(&self, spec: &JobSpec) -> JobResult {
         let deadline = Instant::now() + Duration::from_millis(self.config.background_timeout_ms);
-        let mut generation = self.clients.generation.clone();
+        let generation = &self.services.generation;
         let draft = match &spec.action {
             JobAction::Edit { target } => {
-                let req = self.clients.request(
-                    gen_pb::EditRequest {
-                        user_id: spec.user_id.clone(),
-                        item_id: target.clone(),
-                        guidance: Some(spec.guidance.clone()),
-                        instruction: spec.instruction.clone(),
-                        liked_item_ids: spec.liked.clone(),
-                        owner_consent: false,
-                    },
-                    deadline,
-                );
-                within(deadline, generation.edit(req))
-                    .await
-                    .map_err(|e| e.describe("generation", "Edit"))?
-                    .draft
+                let ask = gen_pb::EditRequest {
+                    user_id: spec.user_id.clone(),
+                    item_id: target.clone(),
+                    guidance: Some(spec.guidance.clone()),
+                    instruction: spec.instruction.clone(),
+                    liked_item_ids: spec.liked.clone(),
+                    owner_consent: false,
+                };
+                generation.edit(ask, deadline).await
             }
             JobAction::Create => {
-                let req = self.clients.request(
-                    gen_pb::CreateRequest {
-                        user_id: spec.user_id.clone(),
-                        guidance: Some(spec.guidance.clone()),
-                        instruction: spec.instruction.clone(),
-                        backend: 0,
-                        liked_item_ids: spec.liked.clone(),
-                        max_sources: 0,
-                    },
-                    deadline,
-                );
-                within(deadline, generation.create(req))
-                    .await
-                    .map_err(|e| e.describe("generation", "Create"))?
-                    .draft
+                let ask = gen_pb::CreateRequest {
+                    user_id: spec.user_id.clone(),
+                    guidance: Some(spec.guidance.clone()),
+                    instruction: spec.instruction.clone(),
+                    backend: 0,
+                    liked_item_ids: spec.liked.clone(),
+                    max_sources: 0,
+                };
+                generation.create(ask, deadline).await
             }
-        };
+        }
+        .map_err(|e| e.to_string())?;
         let draft = draft.ok_or("generation returned no draft")?;
         let title = draft.title.split_whitespace().collect::<Vec<_>>().join(" ");
         if title.is_empty() || draft.body.trim().is_empty() {
@@ -1021,7 +815,7 @@ impl Feed {
         let text = provenance_text(&title, &draft.body, []);
 
         // Review: what is certified is exactly what was reviewed.
-        let mut trust = self.clients.trust.clone();
+        let trust = &self.services.trust;
         let context = trust_pb::ReviewContext {
             kind: draft.kind,
             user_id: spec.user_id.clone(),
@@ -1040,25 +834,20 @@ impl Feed {
             framing: framing_ranges(&text, &draft),
         };
         let source_ids: Vec<String> = context.sources.iter().map(|s| s.id.clone()).collect();
-        let req = self.clients.request(
-            trust_pb::ReviewRequest {
-                content: text.clone(),
-                context: Some(context),
-            },
-            deadline,
-        );
-        let review = within(deadline, trust.review(req))
+        let ask = trust_pb::ReviewRequest {
+            content: text.clone(),
+            context: Some(context),
+        };
+        let review = trust
+            .review(ask, deadline)
             .await
-            .map_err(|e| e.describe("trust", "Review"))?;
-        let Some(verdict) = Allowed::from_trust(review.verdict) else {
-            tracing::debug!(item = %draft.item_id, draft = %text, findings = ?review.findings, "trust held a draft");
-            let mut rules: Vec<&str> = review.findings.iter().map(|f| f.rule_id.as_str()).collect();
-            rules.sort_unstable();
-            rules.dedup();
+            .map_err(|e| e.to_string())?;
+        let Some(verdict) = Allowed::from_trust(review.verdict as i32) else {
+            tracing::debug!(item = %draft.item_id, draft = %text, rules = ?review.rules, "trust held a draft");
             return Err(format!(
                 "trust's verdict on the draft was {} ({}); it is not shown",
                 verdict_name(review.verdict),
-                rules.join(", ")
+                review.rules.join(", ")
             ));
         };
 
@@ -1067,53 +856,38 @@ impl Feed {
         // review computed from what the draft takes of its sources and
         // parents, never a configured one.
         let licence = review.licence.clone();
-        let req = self.clients.request(
-            trust_pb::CertifyRequest {
-                item_id: draft.item_id.clone(),
-                content: text.clone(),
-                action: draft.c2pa_action.clone(),
-                parents: draft
-                    .parents
-                    .iter()
-                    .map(|p| trust_pb::Ingredient {
-                        item_id: p.id.clone(),
-                        content_sha256: p.content_sha256.clone(),
-                    })
-                    .collect(),
-                generator_name: draft.generator_name.clone(),
-                generator_version: draft.generator_version.clone(),
-                creator: spec.user_id.clone(),
-                licence: licence.clone(),
-                source_ids,
-                creator_id: self.config.creator_id.clone(),
-            },
-            deadline,
-        );
-        let certified = within(deadline, trust.certify(req))
-            .await
-            .map_err(|e| e.describe("trust", "Certify"))?;
-
-        let proto_item = corpus_pb::Item {
-            id: draft.item_id.clone(),
-            kind: draft.kind,
-            title: title.clone(),
-            body: format!(
-                "{}{}",
-                admit::mark_of(&certified.marked_content),
-                draft.body
-            ),
-            segments: vec![],
-            tags: draft.tags.clone(),
+        let ask = trust_pb::CertifyRequest {
+            item_id: draft.item_id.clone(),
+            content: text.clone(),
+            action: draft.c2pa_action.clone(),
+            parents: draft
+                .parents
+                .iter()
+                .map(|p| trust_pb::Ingredient {
+                    item_id: p.id.clone(),
+                    content_sha256: p.content_sha256.clone(),
+                })
+                .collect(),
+            generator_name: draft.generator_name.clone(),
+            generator_version: draft.generator_version.clone(),
+            creator: spec.user_id.clone(),
+            licence: licence.clone(),
+            source_ids,
             creator_id: self.config.creator_id.clone(),
-            origin: draft.origin,
-            parent_ids: draft.parents.iter().map(|p| p.id.clone()).collect(),
-            licence,
-            created_unix_ms: 0,
-            content_sha256: String::new(),
-            provenance_manifest: certified.manifest.clone(),
         };
-        let mut item = item_from_proto(proto_item.clone())
-            .map_err(|e| format!("the certified item is not a valid corpus item: {e}"))?;
+        let certified = trust
+            .certify(ask, deadline)
+            .await
+            .map_err(|e| e.to_string())?;
+
+        let mut item = crate::remote::item_of_draft(
+            &draft,
+            &title,
+            &admit::mark_of(&certified.marked_content),
+            &self.config.creator_id,
+            licence,
+            certified.manifest,
+        )?;
 
         // The manifest must verify against trust's published keys.
         let keys = self.trust_keys(deadline).await?;
@@ -1123,27 +897,16 @@ impl Feed {
             .map_err(|r| format!("the certified manifest does not verify: {r}"))?;
 
         // Store it; the corpus checks the manifest again.
-        let mut corpus = self.clients.corpus.clone();
-        let req = self.clients.request(
-            corpus_pb::PutItemsRequest {
-                items: vec![proto_item],
-            },
-            deadline,
-        );
-        let put = within(deadline, corpus.put_items(req))
+        let stored = self
+            .services
+            .corpus
+            .put_item(item.clone(), deadline)
             .await
-            .map_err(|e| e.describe("corpus", "PutItems"))?;
-        let result = put
-            .results
-            .into_iter()
-            .next()
-            .ok_or("corpus returned no result for the item")?;
-        if result.status == corpus_pb::PutStatus::Rejected as i32
-            || result.status == corpus_pb::PutStatus::Unspecified as i32
-        {
-            return Err(format!("corpus rejected the item: {}", result.error));
+            .map_err(|e| e.to_string())?;
+        match stored {
+            Stored::Sealed { content_sha256 } => item.content_sha256 = content_sha256,
+            Stored::Rejected(why) => return Err(format!("corpus rejected the item: {why}")),
         }
-        item.content_sha256 = result.content_sha256;
         Ok(Entry {
             item,
             verdict,
@@ -1176,19 +939,22 @@ impl Feed {
                 items.push(id.clone());
             }
         }
-        let mut rights: std::collections::HashMap<String, corpus_pb::Item> =
-            std::collections::HashMap::new();
-        for id in items {
-            let mut corpus = self.clients.corpus.clone();
-            let req = self
-                .clients
-                .request(corpus_pb::GetItemRequest { id: id.clone() }, deadline);
-            if let Ok(r) = within(deadline, corpus.get_item(req)).await
-                && let Some(item) = r.item
-            {
-                rights.insert(id, item);
+        // One call for all of them; a failed call leaves the rights empty,
+        // and trust then holds the draft to the strictest reading.
+        let rights: std::collections::HashMap<String, Item> = if items.is_empty() {
+            Default::default()
+        } else {
+            match self.services.corpus.get_items(items, deadline).await {
+                Ok(found) => found
+                    .into_iter()
+                    .map(|i| (i.id.as_str().to_string(), i))
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the rights of a draft's sources could not be read");
+                    Default::default()
+                }
             }
-        }
+        };
         let passage = |id: String, item_id: &str, text: String| {
             let item = rights.get(item_id);
             trust_pb::SourcePassage {
@@ -1329,10 +1095,7 @@ impl Feed {
                 (guidance, decision)
             }
             Err(e) => {
-                let reason = format!(
-                    "generation unavailable: {}",
-                    e.describe("generation", "Interpret")
-                );
+                let reason = format!("generation unavailable: {}", e);
                 degraded.push(reason.clone());
                 status = GenerationStatus::Skipped;
                 detail = reason;
@@ -1485,7 +1248,7 @@ impl Feed {
                 deadline,
             )
             .await
-            .map_err(|e| FeedError::Unavailable(e.describe("generation", "Interpret")))?;
+            .map_err(|e| FeedError::Unavailable(e.to_string()))?;
         if let Some(g) = &out.guidance {
             let include: Vec<String> = g.include.iter().map(|t| t.topic.clone()).collect();
             let exclude: Vec<String> = g.exclude.iter().map(|t| t.topic.clone()).collect();
@@ -1518,31 +1281,11 @@ impl Feed {
         timeout: Option<Duration>,
     ) -> Result<(u32, usize), FeedError> {
         let (deadline, _) = self.deadline(timeout);
-        let mut corpus = self.clients.corpus.clone();
-        let req = self.clients.request(
-            corpus_pb::RecordFeedbackRequest {
-                events: vec![corpus_pb::FeedbackEvent {
-                    user_id: user_id.to_string(),
-                    item_id: item_id.to_string(),
-                    r#type: signal.corpus_event(),
-                    value: 0.0,
-                    timestamp_unix_ms: 0,
-                }],
-            },
-            deadline,
-        );
-        within(deadline, corpus.record_feedback(req))
+        self.services
+            .corpus
+            .record_feedback(user_id, item_id, signal, deadline)
             .await
-            .map_err(|e| match e.code() {
-                Some(tonic::Code::NotFound) => FeedError::NotFound {
-                    what: "item",
-                    id: item_id.to_string(),
-                },
-                Some(tonic::Code::InvalidArgument) => {
-                    FeedError::invalid("item_id", e.describe("corpus", "RecordFeedback"))
-                }
-                _ => FeedError::Unavailable(e.describe("corpus", "RecordFeedback")),
-            })?;
+            .map_err(|e| FeedError::from_remote(e, "item", item_id, "item_id"))?;
         let keep = self.config.session_signals;
         Ok(self.sessions.with(user_id, |s| {
             s.record(item_id, signal, keep);
@@ -1554,6 +1297,47 @@ impl Feed {
     pub fn watch(&self, user_id: &str) -> broadcast::Receiver<FeedEvent> {
         self.sessions.with(user_id, |s| s.subscribe())
     }
+}
+
+/// Recommendations and search hits taking turns, so both reach the pool,
+/// without repeats or the context item, at most `max` of them; and the
+/// records the recommendations brought, by id.
+fn merge_candidates(
+    recommended: Vec<crate::api::Scored>,
+    searched: Vec<crate::api::Hit>,
+    context_item_id: Option<&str>,
+    max: usize,
+) -> (Vec<Pick>, std::collections::HashMap<String, Item>) {
+    let mut by_id: std::collections::HashMap<String, Item> = std::collections::HashMap::new();
+    let recommended: Vec<Pick> = recommended
+        .into_iter()
+        .map(|s| {
+            if let Some(item) = s.item {
+                by_id.insert(s.id.clone(), item);
+            }
+            (s.id, s.score, s.why)
+        })
+        .collect();
+    let searched = searched
+        .into_iter()
+        .filter(|h| Some(h.id.as_str()) != context_item_id)
+        .map(|h| (h.id, h.score, "found: it matches what you asked for"));
+    let mut ids: Vec<Pick> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let (mut r, mut f) = (recommended.into_iter(), searched);
+    loop {
+        let (a, b) = (r.next(), f.next());
+        if a.is_none() && b.is_none() {
+            break;
+        }
+        for c in [a, b].into_iter().flatten() {
+            if seen.insert(c.0.clone()) {
+                ids.push(c);
+            }
+        }
+    }
+    ids.truncate(max);
+    (ids, by_id)
 }
 
 /// The draft's framing as byte ranges of the reviewed text (title, blank
@@ -1711,5 +1495,331 @@ mod tests {
         assert!(matches!(err, FeedError::Unavailable(_)), "{err}");
         // Nothing was recorded in the session either.
         assert_eq!(feed.sessions.with("u", |s| s.signal_count()), 0);
+    }
+
+    // -----------------------------------------------------------------
+    // The loop's steps over in-memory services (see crate::fakes)
+    // -----------------------------------------------------------------
+
+    use crate::api::{Hit, Scored};
+    use crate::fakes::{self, Fakes};
+    use std::sync::atomic::Ordering::Relaxed;
+
+    fn catalogue() -> Vec<Item> {
+        vec![
+            fakes::article("a1", "c1", "tech", "Chips got faster this year."),
+            fakes::article("a2", "c2", "tech", "A forbidden text nobody may see."),
+            fakes::article("a3", "c3", "sport", "The match ended in a draw."),
+            fakes::article("a4", "c4", "science", "A comet passed the earth."),
+            fakes::article("a5", "c5", "tech", "Phones got cheaper."),
+        ]
+    }
+
+    fn faked(fakes: &Fakes) -> Arc<Feed> {
+        let config = FeedConfig {
+            trust_refresh_ms: 20,
+            ..FeedConfig::default()
+        };
+        Feed::with_services(config, fakes.services()).unwrap()
+    }
+
+    fn ask(user: &str, count: u32, instruction: &str) -> FeedRequest {
+        FeedRequest::parse(user.into(), count, instruction.into(), String::new()).unwrap()
+    }
+
+    fn ids(page: &FeedPage) -> Vec<&str> {
+        page.entries.iter().map(|e| e.item.id.as_str()).collect()
+    }
+
+    const LONG: Option<Duration> = Some(Duration::from_secs(5));
+
+    #[test]
+    fn recommendations_and_hits_take_turns_without_repeats_or_the_context_item() {
+        let scored = |id: &str, with: bool| Scored {
+            id: id.into(),
+            score: 1.0,
+            why: "recommended",
+            item: with.then(|| fakes::article(id, "c", "t", "b")),
+        };
+        let hit = |id: &str| Hit {
+            id: id.into(),
+            score: 2.0,
+        };
+        let (picks, by_id) = merge_candidates(
+            vec![scored("r1", true), scored("r2", false), scored("s1", true)],
+            vec![hit("s1"), hit("ctx"), hit("s2"), hit("s3")],
+            Some("ctx"),
+            4,
+        );
+        let order: Vec<&str> = picks.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(order, ["r1", "s1", "r2", "s2"]);
+        assert_eq!(picks[1].2, "found: it matches what you asked for");
+        assert!(by_id.contains_key("r1") && by_id.contains_key("s1"));
+        assert!(!by_id.contains_key("r2"), "r2 came without its record");
+    }
+
+    #[tokio::test]
+    async fn a_retrieve_only_feed_shows_only_what_trust_allows_and_asks_no_instructor() {
+        let fakes = Fakes::new(catalogue());
+        let feed = faked(&fakes);
+        let page = feed.get_feed(ask("u", 5, ""), LONG).await.unwrap();
+        assert_eq!(ids(&page), ["a1", "a3", "a4", "a5"], "a2 is blocked");
+        assert!(page.degraded.is_empty(), "{:?}", page.degraded);
+        assert_eq!(page.dropped_unchecked, 1);
+        assert_eq!(page.generation, GenerationStatus::None);
+        assert_eq!(fakes.generation.interprets.load(Relaxed), 0);
+        assert_eq!(fakes.trust.reviews.load(Relaxed), 5);
+        // Verdicts are cached under the bundle: no second review, and the
+        // blocked item stays out.
+        let again = feed.get_feed(ask("u", 5, ""), LONG).await.unwrap();
+        assert_eq!(ids(&again), ids(&page));
+        assert_eq!(fakes.trust.reviews.load(Relaxed), 5);
+        // Items whose records Recommend brought need no further read.
+        assert_eq!(
+            fakes.corpus.calls.load(Relaxed),
+            2,
+            "one Recommend per feed"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_trust_down_only_items_with_a_cached_allowing_verdict_are_shown() {
+        let fakes = Fakes::new(catalogue());
+        let feed = faked(&fakes);
+        // Nothing cached yet: trust down means nothing checked to show.
+        fakes.trust.down.store(true, Relaxed);
+        let page = feed.get_feed(ask("u", 5, ""), LONG).await.unwrap();
+        assert!(page.entries.is_empty());
+        assert!(
+            page.degraded
+                .iter()
+                .any(|d| d.contains("trust unavailable")),
+            "{:?}",
+            page.degraded
+        );
+        // Verdicts for the first three items are cached while trust is up.
+        fakes.trust.down.store(false, Relaxed);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        feed.get_feed(ask("u", 3, ""), LONG).await.unwrap();
+        // A sixth item arrives; trust goes down again.
+        fakes
+            .corpus
+            .items
+            .lock()
+            .unwrap()
+            .insert(0, fakes::article("a6", "c6", "tech", "New and unreviewed."));
+        fakes.trust.down.store(true, Relaxed);
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        let page = feed.get_feed(ask("u", 10, ""), LONG).await.unwrap();
+        assert!(!page.degraded.is_empty());
+        let shown = ids(&page);
+        assert!(!shown.contains(&"a6"), "never reviewed: {shown:?}");
+        assert!(!shown.contains(&"a2"), "blocked when it was reviewed");
+        assert!(shown.contains(&"a1"), "{shown:?}");
+        assert!(
+            page.entries
+                .iter()
+                .all(|e| e.reason.contains("cached verdict"))
+        );
+    }
+
+    #[tokio::test]
+    async fn with_generation_down_the_retrieved_items_are_served_degraded() {
+        let fakes = Fakes::new(catalogue());
+        let feed = faked(&fakes);
+        fakes.generation.down.store(true, Relaxed);
+        let page = feed
+            .get_feed(ask("u", 5, "more about tech"), LONG)
+            .await
+            .unwrap();
+        assert_eq!(page.generation, GenerationStatus::Skipped);
+        assert!(
+            page.degraded
+                .iter()
+                .any(|d| d.starts_with("generation unavailable")),
+            "{:?}",
+            page.degraded
+        );
+        assert!(ids(&page).contains(&"a1"));
+        assert!(!ids(&page).contains(&"a2"));
+    }
+
+    #[tokio::test]
+    async fn with_the_corpus_down_the_feed_is_unavailable_and_feedback_is_not_recorded() {
+        let fakes = Fakes::new(catalogue());
+        let feed = faked(&fakes);
+        fakes.corpus.down.store(true, Relaxed);
+        let err = feed.get_feed(ask("u", 5, ""), LONG).await.unwrap_err();
+        assert!(matches!(err, FeedError::Unavailable(_)), "{err}");
+        let err = feed
+            .submit_feedback("u", "a1", Signal::Like, LONG)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FeedError::Unavailable(_)), "{err}");
+        assert_eq!(feed.sessions.with("u", |s| s.signal_count()), 0);
+        // Up again: an unknown item is NotFound (the corpus's word), a
+        // known one is recorded in both places.
+        fakes.corpus.down.store(false, Relaxed);
+        let err = feed
+            .submit_feedback("u", "nope", Signal::Like, LONG)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FeedError::NotFound { .. }), "{err}");
+        feed.submit_feedback("u", "a1", Signal::Like, LONG)
+            .await
+            .unwrap();
+        assert_eq!(fakes.corpus.feedback.lock().unwrap().len(), 1);
+        assert_eq!(feed.sessions.with("u", |s| s.signal_count()), 1);
+    }
+
+    #[tokio::test]
+    async fn a_created_item_is_reviewed_certified_verified_stored_and_shown_first() {
+        let fakes = Fakes::new(catalogue());
+        fakes
+            .generation
+            .will_create("Tech this week", "Chips got faster and phones cheaper.");
+        let feed = Feed::with_services(
+            FeedConfig {
+                generation_budget_share: 0.9,
+                ..FeedConfig::default()
+            },
+            fakes.services(),
+        )
+        .unwrap();
+        let page = feed
+            .get_feed(ask("u", 5, "a digest of tech"), LONG)
+            .await
+            .unwrap();
+        assert_eq!(
+            page.generation,
+            GenerationStatus::Ready,
+            "{}",
+            page.generation_detail
+        );
+        let made: Vec<&Entry> = page.entries.iter().filter(|e| e.made_for_you).collect();
+        assert_eq!(made.len(), 1);
+        assert_eq!(made[0].item.id.as_str(), "gen-1");
+        assert!(made[0].provenance.is_some(), "its manifest was verified");
+        assert_eq!(made[0].item.creator_id, "generec");
+        assert_eq!(fakes.trust.certified.load(Relaxed), 1);
+        let stored = fakes.corpus.stored.lock().unwrap().clone();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].content_sha256, made[0].item.content_sha256);
+        assert!(
+            generec_provenance::watermark::extract(&stored[0].body).is_some(),
+            "the stored body carries the mark"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_draft_trust_does_not_allow_is_neither_certified_nor_stored() {
+        let fakes = Fakes::new(catalogue());
+        fakes
+            .generation
+            .will_create("Tech this week", "A forbidden digest.");
+        let feed = Feed::with_services(
+            FeedConfig {
+                generation_budget_share: 0.9,
+                ..FeedConfig::default()
+            },
+            fakes.services(),
+        )
+        .unwrap();
+        let page = feed
+            .get_feed(ask("u", 5, "a digest of tech"), LONG)
+            .await
+            .unwrap();
+        assert_eq!(page.generation, GenerationStatus::Failed);
+        assert!(
+            page.generation_detail.contains("block"),
+            "{}",
+            page.generation_detail
+        );
+        assert!(page.generation_detail.contains("safety.fake"));
+        assert!(page.entries.iter().all(|e| !e.made_for_you));
+        assert_eq!(fakes.trust.certified.load(Relaxed), 0);
+        assert!(fakes.corpus.stored.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_trust_down_no_generation_starts() {
+        let fakes = Fakes::new(catalogue());
+        fakes.generation.will_create("Tech", "Chips.");
+        let feed = faked(&fakes);
+        fakes.trust.down.store(true, Relaxed);
+        let page = feed
+            .get_feed(ask("u", 5, "a digest of tech"), LONG)
+            .await
+            .unwrap();
+        assert_eq!(page.generation, GenerationStatus::Skipped);
+        assert!(fakes.corpus.stored.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_retrieved_generated_item_is_shown_only_with_a_manifest_that_verifies() {
+        let body = "Made by a model.";
+        let mut good = fakes::article("g-good", "generec", "tech", body);
+        good.origin = Origin::AiCreated;
+        let text = good.provenance_text();
+        let trusted = ed25519_dalek::SigningKey::from_bytes(&[11; 32]);
+        let m = fakes::FakeTrust::sign(
+            &trusted,
+            "g-good",
+            &text,
+            "generec",
+            "CC-BY-4.0",
+            &[],
+            [1; 16],
+        );
+        good.provenance_manifest = serde_json::to_vec(&m).unwrap();
+        let mut keys = TrustedKeys::default();
+        keys.extend([generec_provenance::keys::PublicKey::new(
+            &trusted.verifying_key(),
+            0,
+            0,
+        )]);
+        verify_generated(&keys, &good).expect("the good item verifies");
+        // Same text, signed by a key trust never published.
+        let mut forged = good.clone();
+        forged.id = generec_corpus::model::ItemId::parse("g-forged").unwrap();
+        let stranger = ed25519_dalek::SigningKey::from_bytes(&[12; 32]);
+        let m = fakes::FakeTrust::sign(
+            &stranger,
+            "g-forged",
+            &forged.provenance_text(),
+            "generec",
+            "CC-BY-4.0",
+            &[],
+            [2; 16],
+        );
+        forged.provenance_manifest = serde_json::to_vec(&m).unwrap();
+        // Signed by trust, then its body changed.
+        let mut altered = good.clone();
+        altered.id = generec_corpus::model::ItemId::parse("g-altered").unwrap();
+        let m = fakes::FakeTrust::sign(
+            &trusted,
+            "g-altered",
+            &altered.provenance_text(),
+            "generec",
+            "CC-BY-4.0",
+            &[],
+            [3; 16],
+        );
+        altered.provenance_manifest = serde_json::to_vec(&m).unwrap();
+        altered.body = "Made by a model, then changed.".into();
+        // Beside three human items (generated ones are capped at a share).
+        let mut items = vec![forged, altered, good];
+        items.extend(
+            catalogue()
+                .into_iter()
+                .filter(|i| i.id.as_str() != "a2")
+                .take(3),
+        );
+        let fakes = Fakes::new(items);
+        let feed = faked(&fakes);
+        let page = feed.get_feed(ask("u", 5, ""), LONG).await.unwrap();
+        assert_eq!(ids(&page), ["g-good", "a1", "a3", "a4"]);
+        assert!(page.entries[0].provenance.is_some());
+        assert_eq!(page.dropped_unchecked, 2);
     }
 }

@@ -19,16 +19,22 @@
 //! - [`metrics`]: fairness per response and over time (pure);
 //! - [`session`]: per-user state (signals, streaks, exclusions, waiting
 //!   items, watchers);
+//! - [`api`]: what the feed needs of the other services, as traits;
+//! - [`remote`]: those traits over gRPC (the only proto conversion);
 //! - [`feed`]: the loop over the other services, with deadlines;
 //! - [`grpc`]: the thin gRPC skin and `serve`.
 
 pub mod admit;
+pub mod api;
 pub mod config;
 pub mod error;
+#[cfg(test)]
+mod fakes;
 pub mod feed;
 pub mod grpc;
 pub mod metrics;
 pub mod model;
+pub mod remote;
 pub mod rules;
 pub mod session;
 pub mod text;

@@ -7,6 +7,8 @@
 //! - [`telemetry`]: tracing set-up with `RUST_LOG` filtering;
 //! - [`metrics`]: Prometheus figures, per-RPC and the services' own, on
 //!   an HTTP `/metrics` endpoint;
+//! - [`remote`]: calls to another service: deadline, token, and what a
+//!   failed call means;
 //! - [`types`]: domain types several services share (item kind, origin);
 //! - [`server`]: server assembly with health, reflection, message size
 //!   limits, `TCP_NODELAY` and graceful shutdown.
@@ -15,6 +17,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod remote;
 pub mod server;
 pub mod telemetry;
 pub mod types;

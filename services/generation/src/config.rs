@@ -307,10 +307,10 @@ impl GenerationConfig {
             openai,
             default_backend,
             max_tokens: self.max_tokens,
-            corpus: generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient::new(
-                channel,
+            corpus: Arc::new(
+                crate::corpus::RemoteCorpus::new(channel, corpus_token.as_deref())
+                    .map_err(ConfigError::Invalid)?,
             ),
-            corpus_token,
         });
         tracing::info!(
             generators = ?core.generators(),

@@ -1,5 +1,6 @@
 //! The errors of the generation service and the status code of each.
 
+use generec_common::remote::{RemoteError, RemoteKind};
 use generec_common::{ErrorCode, ServiceError};
 
 use crate::composer::ComposeError;
@@ -31,6 +32,24 @@ impl GenerationError {
         GenerationError::InvalidArgument {
             field: field.to_string(),
             message: message.into(),
+        }
+    }
+
+    /// A corpus call that failed, as generation's error: the one place a
+    /// remote status becomes a generation status (the reading of the
+    /// remote code is [`RemoteError::kind`], shared with the feed). `what`
+    /// and `id` name the thing asked for, `field` the request field that
+    /// carried it.
+    pub fn from_remote(err: RemoteError, what: &'static str, id: &str, field: &str) -> Self {
+        match err.kind() {
+            RemoteKind::NotFound => GenerationError::NotFound {
+                what,
+                id: id.to_string(),
+            },
+            RemoteKind::Invalid => GenerationError::invalid(field, err.to_string()),
+            RemoteKind::Busy | RemoteKind::Unavailable => {
+                GenerationError::Unavailable(err.to_string())
+            }
         }
     }
 }

@@ -8,12 +8,14 @@
 //! - the creator composes a new item grounded in passages from the corpus,
 //!   and records the source behind every sentence.
 //!
-//! The parts are pure (no I/O); [`service`] joins them with the corpus and
-//! the model back-ends, and [`grpc`] is the thin gRPC skin over it.
+//! The parts are pure (no I/O); [`service`] joins them with the corpus
+//! (through the [`corpus`] trait, over gRPC in the service) and the model
+//! back-ends, and [`grpc`] is the thin gRPC skin over it.
 
 pub mod attribute;
 pub mod composer;
 pub mod config;
+pub mod corpus;
 pub mod draft;
 pub mod editor;
 pub mod error;

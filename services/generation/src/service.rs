@@ -22,13 +22,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use generec_common::types::{ItemKind, Origin};
-use generec_proto::corpus::v1 as corpus_pb;
-use generec_proto::corpus::v1::corpus_service_client::CorpusServiceClient;
-use tonic::transport::Channel;
-
 use crate::attribute::attribute;
 use crate::composer::{self, ComposeInput, ComposerConfig, Composition, SourceDoc};
+use crate::corpus::{CorpusApi, CorpusItem, FactSearch};
 use crate::draft::{self, Attribution, Draft, Parent, SourcePassage};
 use crate::editor::{self, EditOp, EditOutput, Editor, SourceItem, UserProfile};
 use crate::error::GenerationError;
@@ -39,6 +35,7 @@ use crate::instructor::Instructor;
 use crate::openai::{Message, OpenAiClient};
 use crate::relevance::Scorer;
 use crate::text;
+use generec_common::types::{ItemKind, Origin};
 
 /// Request limits.
 pub const MAX_INSTRUCTION_BYTES: usize = 4096;
@@ -102,9 +99,8 @@ pub struct Parts {
     pub default_backend: Backend,
     /// Tokens the model back-ends may write at most.
     pub max_tokens: u32,
-    pub corpus: CorpusServiceClient<Channel>,
-    /// Bearer token for the corpus, when it checks access.
-    pub corpus_token: Option<String>,
+    /// The corpus (over gRPC in the service; in memory in tests).
+    pub corpus: Arc<dyn CorpusApi>,
 }
 
 /// The service core.
@@ -296,61 +292,17 @@ impl Generation {
         Ok(self.parts.instructor.interpret(input))
     }
 
-    fn request<T>(
-        &self,
-        msg: T,
-        deadline: Option<Instant>,
-    ) -> Result<tonic::Request<T>, GenerationError> {
-        let mut req = tonic::Request::new(msg);
-        if let Some(left) = remaining(deadline)? {
-            req.set_timeout(left);
-        }
-        if let Some(token) = &self.parts.corpus_token {
-            let value = format!("Bearer {token}").parse().map_err(|_| {
-                GenerationError::Internal("corpus token is not a valid header".into())
-            })?;
-            req.metadata_mut().insert("authorization", value);
-        }
-        Ok(req)
-    }
-
-    fn corpus_error(status: tonic::Status, what: &str) -> GenerationError {
-        match status.code() {
-            tonic::Code::NotFound => GenerationError::NotFound {
-                what: "item",
-                id: what.to_string(),
-            },
-            tonic::Code::InvalidArgument => {
-                GenerationError::invalid("item_id", status.message().to_string())
-            }
-            tonic::Code::DeadlineExceeded => GenerationError::Unavailable(format!(
-                "the corpus did not answer before the deadline ({what})"
-            )),
-            _ => GenerationError::Unavailable(format!(
-                "corpus {what}: {} {}",
-                status.code(),
-                status.message()
-            )),
-        }
-    }
-
     async fn get_item(
         &self,
         id: &str,
         deadline: Option<Instant>,
-    ) -> Result<corpus_pb::Item, GenerationError> {
-        let mut client = self.parts.corpus.clone();
-        let req = self.request(corpus_pb::GetItemRequest { id: id.to_string() }, deadline)?;
-        client
-            .get_item(req)
+    ) -> Result<CorpusItem, GenerationError> {
+        remaining(deadline)?;
+        self.parts
+            .corpus
+            .get_item(id, deadline)
             .await
-            .map_err(|s| Self::corpus_error(s, id))?
-            .into_inner()
-            .item
-            .ok_or_else(|| GenerationError::NotFound {
-                what: "item",
-                id: id.to_string(),
-            })
+            .map_err(|e| GenerationError::from_remote(e, "item", id, "item_id"))
     }
 
     /// Titles and openings of the items a user liked; unknown ids are
@@ -416,21 +368,12 @@ impl Generation {
             ));
         }
         let liked = self.profile_texts(&args.liked_item_ids, deadline).await?;
-        let kind = ItemKind::from_proto(item.kind).unwrap_or(ItemKind::Article);
+        let kind = item.kind.unwrap_or(ItemKind::Article);
         let source = SourceItem {
             id: item.id.clone(),
             title: item.title.clone(),
             body: item.body.clone(),
-            segments: item
-                .segments
-                .iter()
-                .map(|s| editor::Segment {
-                    start_seconds: s.start_seconds,
-                    end_seconds: s.end_seconds,
-                    text: s.text.clone(),
-                    tags: s.tags.clone(),
-                })
-                .collect(),
+            segments: item.segments.clone(),
             tags: item.tags.clone(),
             licence: item.licence.clone(),
             content_sha256: item.content_sha256.clone(),
@@ -562,47 +505,31 @@ impl Generation {
             ));
         }
         query_words.truncate(32);
-        let created = if guidance.recency_days > 0 {
-            Some(generec_proto::common::v1::TimeRange {
-                start_unix_ms: generec_common::now_unix_ms()
-                    - i64::from(guidance.recency_days) * 86_400_000,
-                end_unix_ms: 0,
-            })
-        } else {
-            None
+        let created = (guidance.recency_days > 0)
+            .then(|| generec_common::now_unix_ms() - i64::from(guidance.recency_days) * 86_400_000);
+        let search = |created_after_unix_ms: Option<i64>| FactSearch {
+            query: query_words.join(" "),
+            kinds: vec![ItemKind::Article],
+            origins: vec![Origin::Human],
+            created_after_unix_ms,
+            limit: max_sources * 2,
         };
-        let search =
-            |created: Option<generec_proto::common::v1::TimeRange>| corpus_pb::SearchRequest {
-                query: query_words.join(" "),
-                filters: Some(corpus_pb::Filters {
-                    kinds: vec![ItemKind::Article.to_proto()],
-                    origins: vec![Origin::Human.to_proto()],
-                    tags: vec![],
-                    licences: vec![],
-                    created,
-                }),
-                limit: (max_sources * 2) as u32,
-                offset: 0,
-                with_snippets: false,
-            };
-        let mut client = self.parts.corpus.clone();
-        let mut hits = client
-            .search(self.request(search(created), deadline)?)
+        let searched = |e| GenerationError::from_remote(e, "items", "", "guidance.fact_query");
+        remaining(deadline)?;
+        let corpus = &self.parts.corpus;
+        let mut hits = corpus
+            .search(search(created), deadline)
             .await
-            .map_err(|s| Self::corpus_error(s, "search"))?
-            .into_inner()
-            .hits;
+            .map_err(searched)?;
         let mut relaxed = false;
         if hits.is_empty() && created.is_some() {
             // Nothing that recent (an archive, or a quiet week): the newest
             // facts there are, and the draft says so.
             relaxed = true;
-            hits = client
-                .search(self.request(search(None), deadline)?)
+            hits = corpus
+                .search(search(None), deadline)
                 .await
-                .map_err(|s| Self::corpus_error(s, "search"))?
-                .into_inner()
-                .hits;
+                .map_err(searched)?;
         }
         let excluded: Vec<String> = guidance.exclude.iter().map(|t| t.topic.clone()).collect();
         let mut docs = Vec::new();
@@ -1206,5 +1133,272 @@ mod tests {
             ..Guidance::default()
         };
         assert_eq!(field_of(&g), "guidance.include_categories");
+    }
+
+    // -----------------------------------------------------------------
+    // Edit and create over an in-memory corpus
+    // -----------------------------------------------------------------
+
+    use crate::corpus::Hit;
+    use generec_common::remote::RemoteError;
+    use std::sync::Mutex;
+
+    /// The corpus in memory: `items`, searched by any shared word.
+    #[derive(Default)]
+    struct FakeCorpus {
+        items: Vec<CorpusItem>,
+        /// Searches answered with nothing while they ask for recent items.
+        nothing_recent: bool,
+        down: bool,
+        searches: Mutex<Vec<FactSearch>>,
+    }
+
+    fn fake_failure(method: &'static str, code: tonic::Code) -> RemoteError {
+        RemoteError::Status {
+            service: "corpus",
+            method,
+            code,
+            message: "told to fail".into(),
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl CorpusApi for FakeCorpus {
+        async fn get_item(
+            &self,
+            id: &str,
+            _by: Option<Instant>,
+        ) -> Result<CorpusItem, RemoteError> {
+            if self.down {
+                return Err(fake_failure("GetItem", tonic::Code::Unavailable));
+            }
+            self.items
+                .iter()
+                .find(|i| i.id == id)
+                .cloned()
+                .ok_or_else(|| fake_failure("GetItem", tonic::Code::NotFound))
+        }
+
+        async fn search(
+            &self,
+            ask: FactSearch,
+            _by: Option<Instant>,
+        ) -> Result<Vec<Hit>, RemoteError> {
+            if self.down {
+                return Err(fake_failure("Search", tonic::Code::Unavailable));
+            }
+            self.searches.lock().unwrap().push(ask.clone());
+            if self.nothing_recent && ask.created_after_unix_ms.is_some() {
+                return Ok(vec![]);
+            }
+            let words: Vec<String> = ask
+                .query
+                .split_whitespace()
+                .map(str::to_lowercase)
+                .collect();
+            Ok(self
+                .items
+                .iter()
+                .filter(|i| {
+                    let text = format!("{} {}", i.title, i.body).to_lowercase();
+                    words.iter().any(|w| text.contains(w.as_str()))
+                })
+                .take(ask.limit)
+                .map(|i| Hit {
+                    id: i.id.clone(),
+                    score: 1.0,
+                })
+                .collect())
+        }
+    }
+
+    fn news(id: &str, tag: &str, licence: &str, body: &str) -> CorpusItem {
+        CorpusItem {
+            id: id.into(),
+            kind: Some(ItemKind::Article),
+            title: format!("News about {tag}"),
+            body: body.into(),
+            tags: vec![tag.into()],
+            licence: licence.into(),
+            creator_id: "newsroom".into(),
+            content_sha256: "ab".repeat(32),
+            ..CorpusItem::default()
+        }
+    }
+
+    fn over(corpus: FakeCorpus) -> (Generation, Arc<FakeCorpus>) {
+        let corpus = Arc::new(corpus);
+        let g = Generation::new(Parts {
+            instructor: Instructor::default(),
+            editor: Editor::new(crate::tone::ToneLexicon::builtin()),
+            scorer: Scorer::lexical(),
+            composer: ComposerConfig::default(),
+            embedded: None,
+            openai: None,
+            default_backend: Backend::Composer,
+            max_tokens: 256,
+            corpus: corpus.clone(),
+        });
+        (g, corpus)
+    }
+
+    const STORY: &str = "The council approved the new bridge on Monday. Work starts in March. \
+        The bridge will carry trams and bicycles. It replaces a crossing built in 1890. \
+        Residents asked for a quieter design.";
+
+    fn shorter() -> Guidance {
+        Guidance {
+            length: Some(Length {
+                unit: LengthUnit::Sentences,
+                value: 2,
+                relative: 0.0,
+            }),
+            ..Guidance::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_edit_names_its_parent_with_the_licence_and_hash_the_corpus_holds() {
+        let (g, _) = over(FakeCorpus {
+            items: vec![news("bridge", "transport", "CC-BY-4.0", STORY)],
+            ..FakeCorpus::default()
+        });
+        let args = EditArgs {
+            user_id: "u".into(),
+            item_id: "bridge".into(),
+            guidance: shorter(),
+            ..EditArgs::default()
+        };
+        let d = g.edit(args, None).await.unwrap();
+        assert_eq!(d.parents.len(), 1);
+        assert_eq!(d.parents[0].id, "bridge");
+        assert_eq!(d.parents[0].licence, "CC-BY-4.0");
+        assert_eq!(d.parents[0].content_sha256, "ab".repeat(32));
+        assert_eq!(d.origin, Origin::AiEdited);
+        assert!(d.body.len() < STORY.len(), "{}", d.body);
+        assert!(d.sources.iter().all(|s| s.item_id == "bridge"));
+    }
+
+    #[tokio::test]
+    async fn an_edit_fails_by_the_corpus_answer_not_by_guesswork() {
+        let (g, _) = over(FakeCorpus {
+            items: vec![news("nd", "transport", "CC-BY-ND-4.0", STORY)],
+            ..FakeCorpus::default()
+        });
+        let args = |id: &str| EditArgs {
+            user_id: "u".into(),
+            item_id: id.into(),
+            guidance: shorter(),
+            ..EditArgs::default()
+        };
+        let err = g.edit(args("missing"), None).await.unwrap_err();
+        assert!(
+            matches!(&err, GenerationError::NotFound { id, .. } if id == "missing"),
+            "{err}"
+        );
+        let err = g.edit(args("nd"), None).await.unwrap_err();
+        assert!(
+            matches!(err, GenerationError::FailedPrecondition(_)),
+            "{err}"
+        );
+        let (down, _) = over(FakeCorpus {
+            down: true,
+            ..FakeCorpus::default()
+        });
+        let err = down.edit(args("nd"), None).await.unwrap_err();
+        assert!(matches!(err, GenerationError::Unavailable(_)), "{err}");
+        // A deadline already passed is refused before the corpus is asked.
+        let past = Instant::now() - Duration::from_millis(1);
+        let err = g.edit(args("nd"), Some(past)).await.unwrap_err();
+        assert!(matches!(err, GenerationError::Unavailable(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_creation_draws_on_human_articles_and_skips_excluded_topics() {
+        let (g, corpus) = over(FakeCorpus {
+            items: vec![
+                news("b1", "transport", "CC-BY-4.0", STORY),
+                news(
+                    "p1",
+                    "politics",
+                    "CC-BY-4.0",
+                    "The bridge vote split the council along party lines.",
+                ),
+            ],
+            ..FakeCorpus::default()
+        });
+        let args = CreateArgs {
+            user_id: "u".into(),
+            guidance: Guidance {
+                fact_query: "bridge".into(),
+                exclude: vec![TopicWeight {
+                    topic: "politics".into(),
+                    weight: 1.0,
+                }],
+                ..Guidance::default()
+            },
+            ..CreateArgs::default()
+        };
+        let d = g.create(args, None).await.unwrap();
+        assert_eq!(d.origin, Origin::AiCreated);
+        assert!(!d.sources.is_empty());
+        assert!(
+            d.sources.iter().all(|s| s.item_id == "b1"),
+            "no fact from the excluded topic: {:?}",
+            d.sources
+        );
+        let searches = corpus.searches.lock().unwrap();
+        assert_eq!(searches[0].kinds, vec![ItemKind::Article]);
+        assert_eq!(
+            searches[0].origins,
+            vec![Origin::Human],
+            "never generated items"
+        );
+    }
+
+    #[tokio::test]
+    async fn with_nothing_recent_a_creation_uses_older_facts_and_says_so() {
+        let (g, corpus) = over(FakeCorpus {
+            items: vec![news("b1", "transport", "CC-BY-4.0", STORY)],
+            nothing_recent: true,
+            ..FakeCorpus::default()
+        });
+        let args = CreateArgs {
+            user_id: "u".into(),
+            guidance: Guidance {
+                fact_query: "bridge".into(),
+                recency_days: 7,
+                ..Guidance::default()
+            },
+            ..CreateArgs::default()
+        };
+        let d = g.create(args, None).await.unwrap();
+        assert!(
+            d.actions.iter().any(|a| a.starts_with("recency_relaxed")),
+            "{:?}",
+            d.actions
+        );
+        {
+            let searches = corpus.searches.lock().unwrap();
+            assert_eq!(searches.len(), 2);
+            assert!(searches[0].created_after_unix_ms.is_some());
+            assert!(searches[1].created_after_unix_ms.is_none());
+        }
+
+        // Nothing at all about the query: a clear precondition failure.
+        let (g, _) = over(FakeCorpus::default());
+        let args = CreateArgs {
+            user_id: "u".into(),
+            guidance: Guidance {
+                fact_query: "volcano".into(),
+                ..Guidance::default()
+            },
+            ..CreateArgs::default()
+        };
+        let err = g.create(args, None).await.unwrap_err();
+        assert!(
+            matches!(&err, GenerationError::FailedPrecondition(m) if m.contains("volcano")),
+            "{err}"
+        );
     }
 }

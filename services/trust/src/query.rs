@@ -146,8 +146,18 @@ fn terms(entry: &serde_json::Value) -> Vec<(&'static str, String)> {
             out.push(("rule", r.to_string()));
         }
     }
+    // The authorship entry of a manifest: what Provenance::authorship_index
+    // finds, so certification needs no index of its own (and no flush).
+    if s("type").as_deref() == Some("authorship")
+        && let Some(m) = s("manifest_id").filter(|m| !m.is_empty())
+    {
+        out.push((AUTHORED, m));
+    }
     out
 }
+
+/// The index field of a manifest's authorship entry.
+const AUTHORED: &str = "authored";
 
 fn matches(q: &Query, entry: &serde_json::Value) -> bool {
     let s = |name: &str| entry.get(name).and_then(|v| v.as_str()).unwrap_or_default();
@@ -191,6 +201,22 @@ impl QueryIndex {
             ),
             None => 0,
         })
+    }
+
+    /// The log index of a manifest's authorship entry, once indexed.
+    pub fn authored(&self, manifest_id: &str) -> Result<Option<u64>, TrustError> {
+        let start = prefix(AUTHORED, manifest_id);
+        match self.tree.scan_prefix(&start).keys().next() {
+            Some(k) => {
+                let k = k?;
+                let index = k[start.len()..]
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| internal("a malformed authorship key in the query index"))?;
+                Ok(Some(index))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Indexes every log entry not indexed yet.

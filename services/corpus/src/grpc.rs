@@ -300,7 +300,11 @@ impl CorpusService for CorpusGrpc {
             offset: count_from("offset", req.offset)?,
             snippets: req.with_snippets,
         };
-        let (hits, total) = self.run(move |c| c.search(&query)).await?;
+        let (hits, total) = if query.is_small() {
+            self.corpus.search(&query)?
+        } else {
+            self.run(move |c| c.search(&query)).await?
+        };
         let hits = hits
             .into_iter()
             .map(|h| pb::SearchHit {

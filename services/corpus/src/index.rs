@@ -101,6 +101,26 @@ pub struct SearchQuery {
     pub snippets: bool,
 }
 
+/// Most results (offset plus limit) of a search cheap enough to run on
+/// the calling task (see [`SearchQuery::is_small`]).
+pub const SMALL_SEARCH_RESULTS: usize = 100;
+/// Longest query of a small search, in bytes.
+pub const SMALL_SEARCH_QUERY_BYTES: usize = 128;
+
+impl SearchQuery {
+    /// Whether the search is small: a short query with no phrase, at most
+    /// [`SMALL_SEARCH_RESULTS`] results and no snippets. A small search
+    /// over the index takes microseconds (`generec bench search`), less
+    /// than the hand-off to a blocking thread would, so the gRPC skin runs
+    /// it where the request arrived; any other goes to the blocking pool.
+    pub fn is_small(&self) -> bool {
+        !self.snippets
+            && self.offset.saturating_add(self.limit) <= SMALL_SEARCH_RESULTS
+            && self.query.len() <= SMALL_SEARCH_QUERY_BYTES
+            && !self.query.contains('"')
+    }
+}
+
 /// One search result.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hit {
@@ -394,4 +414,27 @@ fn apply_batch(
     commit.set_payload(&max_seq.to_string());
     commit.commit().map_err(|e| e.to_string())?;
     reader.reload().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_short_plain_searches_for_few_results_are_small() {
+        let q = |query: &str, limit: usize, offset: usize, snippets: bool| SearchQuery {
+            query: query.into(),
+            filters: Filters::default(),
+            limit,
+            offset,
+            snippets,
+        };
+        assert!(q("calm markets", 10, 0, false).is_small());
+        assert!(q("", 100, 0, false).is_small());
+        assert!(!q("calm markets", 10, 0, true).is_small(), "snippets");
+        assert!(!q("calm markets", 10, 91, false).is_small(), "deep page");
+        assert!(!q("calm", usize::MAX, 1, false).is_small(), "no overflow");
+        assert!(!q("\"calm markets\"", 10, 0, false).is_small(), "a phrase");
+        assert!(!q(&"word ".repeat(30), 10, 0, false).is_small(), "long");
+    }
 }

@@ -372,19 +372,27 @@ impl Feed {
     }
 
     /// A human candidate whose verdict under the active bundle is cached:
-    /// in or out at once, with no task. `None`: it needs [`Feed::admit`].
-    fn admit_from_cache(&self, candidate: &Candidate, trust: &TrustView) -> Option<Admission> {
+    /// in or out at once, with no task. `Err` gives the candidate back when
+    /// it needs [`Feed::admit`].
+    fn admit_from_cache(
+        &self,
+        candidate: Candidate,
+        trust: &TrustView,
+    ) -> Result<Admission, Candidate> {
         if candidate.item.origin.is_generated() {
-            return None;
+            return Err(candidate);
         }
-        let verdict = self
+        let Some(verdict) = self
             .verdicts
-            .get(&admit::review_key(&candidate.item), Some(&trust.bundle))?;
+            .get(&admit::review_key(&candidate.item), Some(&trust.bundle))
+        else {
+            return Err(candidate);
+        };
         ::metrics::counter!("generec_feed_verdict_cache_total", "result" => "hit").increment(1);
-        Some(match verdict {
+        Ok(match verdict {
             None => Admission::Out,
             Some(verdict) => Admission::In(Box::new(Entry {
-                item: candidate.item.clone(),
+                item: candidate.item,
                 verdict,
                 provenance: None,
                 reason: candidate.why.to_string(),
@@ -1025,20 +1033,37 @@ impl Feed {
 
         // 2. Admission runs while the instructor reads the request; a
         // human item with a cached verdict is settled at once.
+        // With nothing to interpret the candidates are only admitted, so
+        // they move into their entries instead of being copied.
+        let quiet = self.nothing_to_interpret(&req);
+        let kept: Vec<Candidate> = if quiet {
+            Vec::new()
+        } else {
+            candidates.clone()
+        };
         let mut admitted: Vec<Option<Entry>> = vec![None; candidates.len()];
         let mut dropped = 0usize;
         let mut admissions = JoinSet::new();
-        for (slot, c) in candidates.iter().enumerate() {
-            match trust.as_ref().and_then(|t| self.admit_from_cache(c, t)) {
-                Some(Admission::In(entry)) => admitted[slot] = Some(*entry),
-                Some(_) => dropped += 1,
-                None => {
-                    let (feed, trust, c) = (self.clone(), trust.clone(), c.clone());
-                    admissions.spawn(async move { (slot, feed.admit(c, trust, respond_by).await) });
-                }
-            }
+        for (slot, c) in candidates.into_iter().enumerate() {
+            let c = match trust.as_ref() {
+                Some(t) => match self.admit_from_cache(c, t) {
+                    Ok(Admission::In(entry)) => {
+                        admitted[slot] = Some(*entry);
+                        continue;
+                    }
+                    Ok(_) => {
+                        dropped += 1;
+                        continue;
+                    }
+                    Err(c) => c,
+                },
+                None => c,
+            };
+            let (feed, trust) = (self.clone(), trust.clone());
+            admissions.spawn(async move { (slot, feed.admit(c, trust, respond_by).await) });
         }
-        let interpretation = if self.nothing_to_interpret(&req) {
+        let candidates = kept;
+        let interpretation = if quiet {
             Ok(as_usual())
         } else {
             self.interpret(

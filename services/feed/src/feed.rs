@@ -378,15 +378,15 @@ impl Feed {
         &self,
         candidate: Candidate,
         trust: &TrustView,
-    ) -> Result<Admission, Candidate> {
+    ) -> Result<Admission, Box<Candidate>> {
         if candidate.item.origin.is_generated() {
-            return Err(candidate);
+            return Err(Box::new(candidate));
         }
         let Some(verdict) = self
             .verdicts
             .get(&admit::review_key(&candidate.item), Some(&trust.bundle))
         else {
-            return Err(candidate);
+            return Err(Box::new(candidate));
         };
         ::metrics::counter!("generec_feed_verdict_cache_total", "result" => "hit").increment(1);
         Ok(match verdict {
@@ -1055,7 +1055,7 @@ impl Feed {
                         dropped += 1;
                         continue;
                     }
-                    Err(c) => c,
+                    Err(c) => *c,
                 },
                 None => c,
             };

@@ -22,15 +22,38 @@ fn start(dir: &std::path::Path, bundle: &std::path::Path) -> (Child, String) {
     common::start("trust", args)
 }
 
-#[tokio::test]
-async fn no_acknowledged_log_entry_is_lost_when_the_process_is_killed() {
-    let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("bundle.toml");
+/// A bundle that redacts email addresses, written into `dir`.
+fn bundle_in(dir: &std::path::Path) -> std::path::PathBuf {
+    let bundle = dir.join("bundle.toml");
     std::fs::write(
         &bundle,
         "version = \"crash\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n",
     )
     .unwrap();
+    bundle
+}
+
+/// Kills the server `after` its writers started, and gathers what each
+/// writer had acknowledged by then.
+async fn kill_and_gather<T>(
+    child: &mut Child,
+    writers: Vec<tokio::task::JoinHandle<Vec<T>>>,
+    after: Duration,
+) -> Vec<T> {
+    tokio::time::sleep(after).await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut acknowledged = Vec::new();
+    for w in writers {
+        acknowledged.extend(w.await.unwrap());
+    }
+    acknowledged
+}
+
+#[tokio::test]
+async fn no_acknowledged_log_entry_is_lost_when_the_process_is_killed() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_in(dir.path());
     let (mut child, addr) = start(&dir.path().join("data"), &bundle);
     let client = TrustServiceClient::connect(addr).await.unwrap();
 
@@ -56,13 +79,7 @@ async fn no_acknowledged_log_entry_is_lost_when_the_process_is_killed() {
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut acknowledged = Vec::new();
-    for t in tasks {
-        acknowledged.extend(t.await.unwrap());
-    }
+    let acknowledged = kill_and_gather(&mut child, tasks, Duration::from_millis(700)).await;
     assert!(
         acknowledged.len() > 10,
         "too few reviews before the kill: {}",
@@ -118,12 +135,7 @@ async fn no_acknowledged_log_entry_is_lost_when_the_process_is_killed() {
 async fn no_acknowledged_certification_is_lost_when_the_process_is_killed() {
     use generec_proto::common::v1::{ItemKind, Origin};
     let dir = tempfile::tempdir().unwrap();
-    let bundle = dir.path().join("bundle.toml");
-    std::fs::write(
-        &bundle,
-        "version = \"crash\"\n[actions]\n\"privacy.email\" = { action = \"redact\" }\n",
-    )
-    .unwrap();
+    let bundle = bundle_in(dir.path());
     let (mut child, addr) = start(&dir.path().join("data"), &bundle);
     let client = TrustServiceClient::connect(addr).await.unwrap();
 
@@ -165,13 +177,7 @@ async fn no_acknowledged_certification_is_lost_when_the_process_is_killed() {
             acknowledged
         }));
     }
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut acknowledged = Vec::new();
-    for t in tasks {
-        acknowledged.extend(t.await.unwrap());
-    }
+    let acknowledged = kill_and_gather(&mut child, tasks, Duration::from_millis(900)).await;
     assert!(
         acknowledged.len() > 5,
         "too few certifications before the kill: {}",

@@ -1558,6 +1558,21 @@ mod tests {
 
     const LONG: Option<Duration> = Some(Duration::from_secs(5));
 
+    /// A feed that waits for its generation, asked for a digest of tech.
+    async fn asked_for_a_digest(fakes: &Fakes) -> FeedPage {
+        let feed = Feed::with_services(
+            FeedConfig {
+                generation_budget_share: 0.9,
+                ..FeedConfig::default()
+            },
+            fakes.services(),
+        )
+        .unwrap();
+        feed.get_feed(ask("u", 5, "a digest of tech"), LONG)
+            .await
+            .unwrap()
+    }
+
     #[test]
     fn recommendations_and_hits_take_turns_without_repeats_or_the_context_item() {
         let scored = |id: &str, with: bool| Scored {
@@ -1703,18 +1718,7 @@ mod tests {
         fakes
             .generation
             .will_create("Tech this week", "Chips got faster and phones cheaper.");
-        let feed = Feed::with_services(
-            FeedConfig {
-                generation_budget_share: 0.9,
-                ..FeedConfig::default()
-            },
-            fakes.services(),
-        )
-        .unwrap();
-        let page = feed
-            .get_feed(ask("u", 5, "a digest of tech"), LONG)
-            .await
-            .unwrap();
+        let page = asked_for_a_digest(&fakes).await;
         assert_eq!(
             page.generation,
             GenerationStatus::Ready,
@@ -1742,18 +1746,7 @@ mod tests {
         fakes
             .generation
             .will_create("Tech this week", "A forbidden digest.");
-        let feed = Feed::with_services(
-            FeedConfig {
-                generation_budget_share: 0.9,
-                ..FeedConfig::default()
-            },
-            fakes.services(),
-        )
-        .unwrap();
-        let page = feed
-            .get_feed(ask("u", 5, "a digest of tech"), LONG)
-            .await
-            .unwrap();
+        let page = asked_for_a_digest(&fakes).await;
         assert_eq!(page.generation, GenerationStatus::Failed);
         assert!(
             page.generation_detail.contains("block"),

@@ -2,9 +2,10 @@
 //!
 //! # One GetFeed
 //! 1. In parallel: candidates from the corpus (`Recommend` with the
-//!    instruction as free text, `Search` when there is an instruction, the
-//!    context item); trust's active policy bundle (asked every time: it
-//!    is how the feed knows trust is up) and its published keys (cached).
+//!    instruction as free text and the items' records, `Search` when there
+//!    is an instruction, the context item); trust's active policy bundle
+//!    and published keys, from a view refreshed in the background (a
+//!    failed refresh drops it, which is how the feed learns trust is down).
 //! 2. Every candidate is admitted or not ([`crate::admit`]): a cached or
 //!    fresh trust verdict that allows it, and for a generated item a
 //!    manifest that verifies. These reviews run while generation's
@@ -40,6 +41,9 @@
 //!   verdict; the feed says it is degraded;
 //! - generation down: retrieved items only, degraded;
 //! - a candidate whose review does not come back in time is left out.
+//!
+//! The other services are reached through [`crate::api`]'s traits
+//! (`Feed::new` over gRPC, `Feed::with_services` over anything else).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

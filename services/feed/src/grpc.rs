@@ -1,6 +1,6 @@
 //! The gRPC skin of the feed service: validates requests into the core's
 //! types, reads the caller's deadline (`grpc-timeout`), converts results to
-//! `generec.feed.v1` messages, and maps errors through [`FeedError`]'s one
+//! `generec.feed.v1` messages, and maps errors through [`FeedError`](crate::FeedError)'s one
 //! conversion.
 
 use std::pin::Pin;

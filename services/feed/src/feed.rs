@@ -69,11 +69,15 @@ use crate::model::{
 };
 use crate::rules::{self, Rules};
 use crate::session::Sessions;
+use crate::text::{FeatureCache, Features};
 
 /// Most text of a candidate the instructor reads.
 const CANDIDATE_TEXT_BYTES: usize = 2_000;
 /// Least time between two forced refreshes of trust's keys.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+/// Items whose text features the feed keeps (each some kilobytes: the
+/// title words and up to 400 body trigrams).
+const FEATURE_CACHE_ENTRIES: usize = 2_048;
 /// Most words of an instruction sent to corpus Search.
 const MAX_QUERY_WORDS: usize = 32;
 
@@ -131,6 +135,8 @@ pub struct Feed {
     rules: Rules,
     services: Services,
     verdicts: VerdictCache,
+    /// The feed rules' text features of ranked items.
+    features: FeatureCache,
     keys: KeyCache,
     /// The last view of trust and when it was taken (see
     /// `FeedConfig::trust_refresh_ms`).
@@ -216,6 +222,7 @@ impl Feed {
                 Duration::from_millis(config.verdict_ttl_ms),
                 config.verdict_cache_entries,
             ),
+            features: FeatureCache::new(FEATURE_CACHE_ENTRIES),
             keys: KeyCache::new(Duration::from_millis(config.keys_ttl_ms)),
             view: std::sync::Mutex::new(None),
             refreshing: std::sync::atomic::AtomicBool::new(false),
@@ -1230,9 +1237,16 @@ impl Feed {
             .map(|g| g.include.iter().map(|t| t.topic.clone()).collect())
             .unwrap_or_default();
         let retrieved = rules::favour(admitted.into_iter().flatten().collect(), &include);
-        let ranked = rules::rank(&self.rules, made, retrieved, &exclude, req.count);
+        let features = |e: &Entry| {
+            self.features.get(&admit::review_key(&e.item), || {
+                Features::of(&e.item.title, &e.item.body, &e.item.tags)
+            })
+        };
+        let ranked = rules::rank_with(&self.rules, made, retrieved, &exclude, req.count, &features);
         let entries = ranked.entries;
-        let metrics = ListMetrics::of(&entries);
+        let shown: Vec<Arc<Features>> = entries.iter().map(features).collect();
+        let metrics =
+            ListMetrics::of_with(&entries, &shown.iter().map(Arc::as_ref).collect::<Vec<_>>());
         self.sessions.with(&req.user_id, |s| {
             s.remember_shown(&entries, self.config.shown_memory)
         });

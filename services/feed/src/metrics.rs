@@ -47,8 +47,18 @@ pub struct ListMetrics {
 }
 
 impl ListMetrics {
-    /// Measures a ranked list.
+    /// Measures a ranked list, reading each item's topics from its text.
     pub fn of(entries: &[Entry]) -> ListMetrics {
+        let features: Vec<Features> = entries
+            .iter()
+            .map(|e| Features::of(&e.item.title, "", &e.item.tags))
+            .collect();
+        ListMetrics::of_with(entries, &features.iter().collect::<Vec<_>>())
+    }
+
+    /// Measures a ranked list whose items' features are known (`features[i]`
+    /// is `entries[i]`'s).
+    pub fn of_with(entries: &[Entry], features: &[&Features]) -> ListMetrics {
         let mut m = ListMetrics::default();
         let (mut human, mut generated) = (0.0, 0.0);
         let mut creators: HashMap<&str, f64> = HashMap::new();
@@ -70,21 +80,17 @@ impl ListMetrics {
         }
         let values: Vec<f64> = creators.into_values().collect();
         m.creator_gini = gini(&values);
-        m.intra_list_diversity = intra_list_diversity(entries);
+        m.intra_list_diversity = intra_list_diversity(features);
         m
     }
 }
 
 /// 1 - the mean pairwise Jaccard similarity of the items' title words and
-/// tags; 0 for fewer than two items.
-pub fn intra_list_diversity(entries: &[Entry]) -> f64 {
-    if entries.len() < 2 {
+/// tags (`topics`); 0 for fewer than two items.
+pub fn intra_list_diversity(features: &[&Features]) -> f64 {
+    if features.len() < 2 {
         return 0.0;
     }
-    let features: Vec<Features> = entries
-        .iter()
-        .map(|e| Features::of(&e.item.title, "", &e.item.tags))
-        .collect();
     let mut sum = 0.0;
     let mut pairs = 0usize;
     for i in 0..features.len() {

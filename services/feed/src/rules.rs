@@ -17,6 +17,8 @@
 //! one item made for the user is always allowed, so a request that asked
 //! for an item gets it even in a feed of one. The order stays the walk's.
 
+use std::sync::Arc;
+
 use crate::model::Entry;
 use crate::text::{Features, words};
 
@@ -108,7 +110,8 @@ fn generated_allowed(cap: f64, n: usize, made: bool) -> usize {
     }
 }
 
-/// Applies the rules (see the module docs).
+/// Applies the rules (see the module docs), reading each entry's
+/// features from its text.
 pub fn rank(
     rules: &Rules,
     made: Vec<Entry>,
@@ -116,8 +119,23 @@ pub fn rank(
     exclude: &[String],
     count: usize,
 ) -> Ranked {
+    rank_with(rules, made, retrieved, exclude, count, &|e: &Entry| {
+        Arc::new(Features::of(&e.item.title, &e.item.body, &e.item.tags))
+    })
+}
+
+/// Applies the rules with each entry's features from `features` (the
+/// feed's cache of them, by content hash).
+pub fn rank_with(
+    rules: &Rules,
+    made: Vec<Entry>,
+    retrieved: Vec<Entry>,
+    exclude: &[String],
+    count: usize,
+    features: &dyn Fn(&Entry) -> Arc<Features>,
+) -> Ranked {
     let mut dropped = Dropped::default();
-    let mut kept: Vec<(Entry, Features)> = Vec::new();
+    let mut kept: Vec<(Entry, Arc<Features>)> = Vec::new();
     let mut per_creator: std::collections::HashMap<String, usize> = Default::default();
     for entry in made.into_iter().chain(retrieved) {
         if is_excluded(&entry, exclude) {
@@ -129,7 +147,7 @@ pub fn rank(
             dropped.creator_cap += 1;
             continue;
         }
-        let features = Features::of(&entry.item.title, &entry.item.body, &entry.item.tags);
+        let features = features(&entry);
         if kept
             .iter()
             .any(|(_, f)| features.duplicate_score(f) >= rules.near_duplicate_similarity)

@@ -1,7 +1,8 @@
 //! Text features the feed rules and metrics compare items by: lower-cased
 //! words (in-text marks removed first), word sets and word trigrams.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 
 /// Words read from a body for shingles; the rest is ignored (a copy shows
 /// in its opening).
@@ -84,6 +85,60 @@ impl Features {
     }
 }
 
+/// The features of the items the feed has ranked, by the hash their
+/// content was sealed with (so a changed item is read afresh), the oldest
+/// dropped past `capacity`.
+pub struct FeatureCache {
+    capacity: usize,
+    inner: Mutex<Held>,
+}
+
+/// The cached features, and their keys oldest first.
+type Held = (HashMap<String, Arc<Features>>, VecDeque<String>);
+
+impl FeatureCache {
+    pub fn new(capacity: usize) -> FeatureCache {
+        FeatureCache {
+            capacity,
+            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    /// The features under `key`, read by `read` the first time.
+    pub fn get(&self, key: &str, read: impl FnOnce() -> Features) -> Arc<Features> {
+        if let Some(f) = self.lock().0.get(key) {
+            return f.clone();
+        }
+        let features = Arc::new(read());
+        let mut inner = self.lock();
+        let (map, order) = &mut *inner;
+        if self.capacity > 0 && map.insert(key.to_string(), features.clone()).is_none() {
+            order.push_back(key.to_string());
+            while order.len() > self.capacity {
+                if let Some(old) = order.pop_front() {
+                    map.remove(&old);
+                }
+            }
+        }
+        features
+    }
+
+    /// How many items' features are held.
+    pub fn len(&self) -> usize {
+        self.lock().0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +164,26 @@ mod tests {
         assert!(a.duplicate_score(&c) < 0.2);
         assert_eq!(jaccard::<u8>(&HashSet::new(), &HashSet::new()), 0.0);
         assert_eq!(containment::<u8>(&HashSet::new(), &[1].into()), 0.0);
+    }
+
+    #[test]
+    fn features_are_read_once_per_key_and_the_oldest_go_first() {
+        let cache = FeatureCache::new(2);
+        let reads = std::cell::Cell::new(0);
+        let read = || {
+            reads.set(reads.get() + 1);
+            Features::of("Shares rise", "Shares rose on Monday.", &[])
+        };
+        let a = cache.get("a", read);
+        let again = cache.get("a", || unreachable!("cached"));
+        assert!(Arc::ptr_eq(&a, &again));
+        cache.get("b", read);
+        cache.get("c", read);
+        assert_eq!(cache.len(), 2);
+        cache.get("a", read);
+        assert_eq!(reads.get(), 4, "a was dropped first and read again");
+        let none = FeatureCache::new(0);
+        none.get("a", read);
+        assert!(none.is_empty());
     }
 }

@@ -1237,8 +1237,15 @@ impl Feed {
             .map(|g| g.include.iter().map(|t| t.topic.clone()).collect())
             .unwrap_or_default();
         let retrieved = rules::favour(admitted.into_iter().flatten().collect(), &include);
+        // By content hash and tags: the hash does not cover the tags, which
+        // the features' topics hold.
         let features = |e: &Entry| {
-            self.features.get(&admit::review_key(&e.item), || {
+            let key = format!(
+                "{}\u{1f}{}",
+                admit::review_key(&e.item),
+                e.item.tags.join("\u{1f}")
+            );
+            self.features.get(&key, || {
                 Features::of(&e.item.title, &e.item.body, &e.item.tags)
             })
         };

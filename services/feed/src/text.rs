@@ -85,9 +85,10 @@ impl Features {
     }
 }
 
-/// The features of the items the feed has ranked, by the hash their
-/// content was sealed with (so a changed item is read afresh), the oldest
-/// dropped past `capacity`.
+/// The features of the items the feed has ranked, by a key the caller
+/// derives from everything the features read (the feed: the hash the
+/// content was sealed with and the tags, so a changed item is read
+/// afresh), the oldest dropped past `capacity`.
 pub struct FeatureCache {
     capacity: usize,
     inner: Mutex<Held>,

@@ -72,14 +72,6 @@ impl RemoteError {
             RemoteError::Status { code, .. } => Some(*code),
         }
     }
-
-    /// The remote service's own message; empty when the deadline passed.
-    pub fn message(&self) -> &str {
-        match self {
-            RemoteError::Deadline { .. } => "",
-            RemoteError::Status { message, .. } => message,
-        }
-    }
 }
 
 impl std::fmt::Display for RemoteError {

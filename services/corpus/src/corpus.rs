@@ -649,6 +649,16 @@ impl Corpus {
         })
     }
 
+    /// The decoded-item cache's hits, misses and size, as metrics.
+    fn export_cache_figures(&self) {
+        let stats = self.store.cache_stats();
+        metrics::counter!("generec_corpus_item_cache_total", "result" => "hit")
+            .absolute(stats.hits);
+        metrics::counter!("generec_corpus_item_cache_total", "result" => "miss")
+            .absolute(stats.misses);
+        metrics::gauge!("generec_corpus_item_cache_bytes").set(stats.bytes as f64);
+    }
+
     /// The live item with this id.
     pub fn get_item(&self, id: &ItemId) -> Result<Item, CorpusError> {
         if let Some(item) = self.store.item(id)? {
@@ -1122,6 +1132,7 @@ fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
                 let Some(corpus) = corpus.upgrade() else {
                     return;
                 };
+                corpus.export_cache_figures();
                 let items_now = corpus.item_generation.load(Ordering::SeqCst);
                 if items_now != last_items.0 {
                     last_items = (items_now, Instant::now());

@@ -5,8 +5,16 @@
 //! atomic batch writes an item and its change record together; every write
 //! is flushed to disk before it returns, so what a caller was told is
 //! written survives a crash.
+//!
+//! Decoded items are kept in a bounded cache (a feed reads the same few
+//! hundred items over and over, and decoding the stored record is most of
+//! a read's cost). A write or takedown drops the item from the cache after
+//! the batch is applied; a read that raced with a write does not put what
+//! it read into the cache (see [`ItemCache`]).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +46,110 @@ pub struct Store {
     db: sled::Db,
     corpus: sled::Tree,
     events: sled::Tree,
+    cache: Mutex<ItemCache>,
+}
+
+/// Decoded items by id, at most `budget` bytes of text. Every write bumps
+/// `generation` (under the lock) before it drops the items it wrote, and a
+/// read inserts what it decoded only if no write happened since the read
+/// began, so a value read just before a write never outlives it.
+struct ItemCache {
+    items: HashMap<ItemId, Item>,
+    bytes: usize,
+    budget: usize,
+    generation: u64,
+    hits: u64,
+    misses: u64,
+}
+
+/// The cache's figures, for the platform's metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub items: usize,
+    pub bytes: usize,
+}
+
+fn item_bytes(item: &Item) -> usize {
+    // Text dominates; the fixed parts are estimates of the rest.
+    let texts = |v: &[String]| v.iter().map(|t| 24 + t.len()).sum::<usize>();
+    256 + item.title.len()
+        + item.body.len()
+        + texts(&item.tags)
+        + item.provenance_manifest.len()
+        + item.parent_ids.len() * 64
+        + item
+            .segments
+            .iter()
+            .map(|s| 64 + s.text.len() + texts(&s.tags))
+            .sum::<usize>()
+}
+
+impl ItemCache {
+    fn new(budget: usize) -> Self {
+        ItemCache {
+            items: HashMap::new(),
+            bytes: 0,
+            budget,
+            generation: 0,
+            hits: 0,
+            misses: 0,
+        }
+    }
+
+    fn get(&mut self, id: &ItemId) -> Option<Item> {
+        let found = self.items.get(id).cloned();
+        match found {
+            Some(_) => self.hits += 1,
+            None => self.misses += 1,
+        }
+        found
+    }
+
+    /// Keeps `item` if no write happened since `generation` was read.
+    fn insert(&mut self, generation: u64, item: &Item) {
+        let size = item_bytes(item);
+        if generation != self.generation || size > self.budget / 8 {
+            return;
+        }
+        if self.bytes + size > self.budget {
+            self.shrink();
+        }
+        self.bytes += size;
+        if let Some(old) = self.items.insert(item.id.clone(), item.clone()) {
+            self.bytes -= item_bytes(&old);
+        }
+    }
+
+    /// Drops entries until at most three quarters of the budget is used.
+    /// The map's iteration order is random per process, so what goes is an
+    /// arbitrary sample rather than always the same items.
+    fn shrink(&mut self) {
+        let target = self.budget / 4 * 3;
+        let mut gone = Vec::new();
+        let mut bytes = self.bytes;
+        for (id, item) in &self.items {
+            if bytes <= target {
+                break;
+            }
+            bytes -= item_bytes(item);
+            gone.push(id.clone());
+        }
+        for id in gone {
+            self.items.remove(&id);
+        }
+        self.bytes = bytes;
+    }
+
+    fn invalidate<'a>(&mut self, ids: impl IntoIterator<Item = &'a ItemId>) {
+        self.generation += 1;
+        for id in ids {
+            if let Some(old) = self.items.remove(id) {
+                self.bytes -= item_bytes(&old);
+            }
+        }
+    }
 }
 
 fn key(prefix: &[u8], rest: &[u8]) -> Vec<u8> {
@@ -66,15 +178,53 @@ impl Store {
             .open()?;
         let corpus = db.open_tree("corpus")?;
         let events = db.open_tree("events")?;
-        Ok(Store { db, corpus, events })
+        // A quarter of the page cache's budget again for decoded items.
+        let cache = Mutex::new(ItemCache::new(
+            usize::try_from(cache_bytes / 4).unwrap_or(usize::MAX),
+        ));
+        Ok(Store {
+            db,
+            corpus,
+            events,
+            cache,
+        })
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, ItemCache> {
+        // The cache holds no invariant a panic could break halfway that
+        // matters beyond a wrong byte count; carry on with it.
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The stored item, if it is live.
     pub fn item(&self, id: &ItemId) -> Result<Option<Item>, CorpusError> {
-        self.corpus
+        let generation = {
+            let mut cache = self.cache();
+            if let Some(item) = cache.get(id) {
+                return Ok(Some(item));
+            }
+            cache.generation
+        };
+        let item: Option<Item> = self
+            .corpus
             .get(key(ITEM, id.as_str().as_bytes()))?
             .map(|v| decode(&v))
-            .transpose()
+            .transpose()?;
+        if let Some(item) = &item {
+            self.cache().insert(generation, item);
+        }
+        Ok(item)
+    }
+
+    /// Hits and misses of the decoded-item cache, and what it holds.
+    pub fn cache_stats(&self) -> CacheStats {
+        let cache = self.cache();
+        CacheStats {
+            hits: cache.hits,
+            misses: cache.misses,
+            items: cache.items.len(),
+            bytes: cache.bytes,
+        }
     }
 
     /// The tombstone of a taken-down item.
@@ -116,7 +266,9 @@ impl Store {
             batch.insert(key(CHANGE, &seq.to_be_bytes()), id);
             seqs.push(seq);
         }
-        self.corpus.apply_batch(batch)?;
+        let applied = self.corpus.apply_batch(batch);
+        self.cache().invalidate(items.iter().map(|i| &i.id));
+        applied?;
         self.db.flush()?;
         Ok(seqs)
     }
@@ -130,7 +282,9 @@ impl Store {
         batch.remove(key(ITEM, id));
         batch.insert(key(TOMBSTONE, id), encode(tombstone)?);
         batch.insert(key(CHANGE, &seq.to_be_bytes()), id);
-        self.corpus.apply_batch(batch)?;
+        let applied = self.corpus.apply_batch(batch);
+        self.cache().invalidate([&tombstone.id]);
+        applied?;
         self.db.flush()?;
         Ok(seq)
     }
@@ -178,5 +332,99 @@ impl Store {
     /// How many feedback events are stored.
     pub fn event_count(&self) -> usize {
         self.events.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ItemKind, Origin};
+
+    fn item(id: &str, body: &str) -> Item {
+        Item {
+            id: ItemId::parse(id).unwrap(),
+            kind: ItemKind::Article,
+            title: format!("title of {id}"),
+            body: body.into(),
+            segments: vec![],
+            tags: vec!["tech".into()],
+            creator_id: "someone".into(),
+            origin: Origin::Human,
+            parent_ids: vec![],
+            licence: "CC-BY-4.0".into(),
+            created_unix_ms: 0,
+            content_sha256: String::new(),
+            provenance_manifest: vec![],
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), 4 * 1024 * 1024).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_second_read_comes_from_the_cache_and_a_write_replaces_it() {
+        let (_dir, store) = open();
+        let a = item("a", "first body");
+        store.put_items(std::slice::from_ref(&a)).unwrap();
+        let id = a.id.clone();
+        assert_eq!(store.item(&id).unwrap(), Some(a.clone()));
+        assert_eq!(store.item(&id).unwrap(), Some(a));
+        let stats = store.cache_stats();
+        assert_eq!((stats.hits, stats.misses, stats.items), (1, 1, 1));
+
+        let changed = item("a", "second body");
+        store.put_items(std::slice::from_ref(&changed)).unwrap();
+        assert_eq!(store.item(&id).unwrap(), Some(changed.clone()));
+
+        store
+            .take_down(&Tombstone {
+                id: id.clone(),
+                deleted_unix_ms: 1,
+                reason: "test".into(),
+                content_sha256: String::new(),
+            })
+            .unwrap();
+        assert_eq!(store.item(&id).unwrap(), None);
+        assert_eq!(store.cache_stats().items, 0);
+    }
+
+    #[test]
+    fn a_read_that_began_before_a_write_is_not_cached() {
+        let (_dir, store) = open();
+        let old = item("a", "old");
+        store.put_items(std::slice::from_ref(&old)).unwrap();
+        // What a read does, with a write between its start and its insert.
+        let generation = store.cache().generation;
+        let read = store.corpus.get(key(ITEM, b"a")).unwrap().unwrap();
+        let read: Item = decode(&read).unwrap();
+        store.put_items(&[item("a", "new")]).unwrap();
+        store.cache().insert(generation, &read);
+        assert_eq!(store.item(&old.id).unwrap().unwrap().body, "new");
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_budget() {
+        let mut cache = ItemCache::new(64 * 1024);
+        let body = "x".repeat(1000);
+        for n in 0..500 {
+            let it = item(&format!("i{n}"), &body);
+            cache.insert(cache.generation, &it);
+            assert!(
+                cache.bytes <= cache.budget,
+                "{} > {}",
+                cache.bytes,
+                cache.budget
+            );
+        }
+        let counted: usize = cache.items.values().map(item_bytes).sum();
+        assert_eq!(counted, cache.bytes);
+        assert!(cache.items.len() > 20, "{} items kept", cache.items.len());
+        // An item larger than an eighth of the budget is never kept.
+        let big = item("big", &"y".repeat(10 * 1024));
+        cache.insert(cache.generation, &big);
+        assert!(!cache.items.contains_key(&big.id));
     }
 }

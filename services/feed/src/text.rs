@@ -28,13 +28,27 @@ pub fn jaccard<T: Eq + std::hash::Hash>(a: &HashSet<T>, b: &HashSet<T>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
-/// The share of the smaller set that the other holds; 0 when either is empty.
-pub fn containment<T: Eq + std::hash::Hash>(a: &HashSet<T>, b: &HashSet<T>) -> f64 {
+/// The share of the smaller set that the other holds; 0 when either is
+/// empty. Both are sorted without repeats, so one merge pass counts what
+/// they share (the feed compares every pair it keeps, per request).
+pub fn containment(a: &[u64], b: &[u64]) -> f64 {
     let smaller = a.len().min(b.len());
     if smaller == 0 {
         return 0.0;
     }
-    a.intersection(b).count() as f64 / smaller as f64
+    let (mut i, mut j, mut shared) = (0, 0, 0usize);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                shared += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    shared as f64 / smaller as f64
 }
 
 /// What the feed compares of one item.
@@ -44,8 +58,8 @@ pub struct Features {
     pub title: HashSet<String>,
     /// Title words and tags: what intra-list diversity compares.
     pub topics: HashSet<String>,
-    /// Body word trigrams, hashed.
-    pub shingles: HashSet<u64>,
+    /// Body word trigrams, hashed; sorted, without repeats.
+    pub shingles: Vec<u64>,
 }
 
 impl Features {
@@ -62,7 +76,7 @@ impl Features {
             .into_iter()
             .take(MAX_BODY_WORDS)
             .collect();
-        let shingles = body_words
+        let mut shingles: Vec<u64> = body_words
             .windows(3)
             .map(|w| {
                 use std::hash::{Hash, Hasher};
@@ -71,6 +85,8 @@ impl Features {
                 h.finish()
             })
             .collect();
+        shingles.sort_unstable();
+        shingles.dedup();
         Features {
             title,
             topics,
@@ -164,7 +180,19 @@ mod tests {
         );
         assert!(a.duplicate_score(&c) < 0.2);
         assert_eq!(jaccard::<u8>(&HashSet::new(), &HashSet::new()), 0.0);
-        assert_eq!(containment::<u8>(&HashSet::new(), &[1].into()), 0.0);
+        assert_eq!(containment(&[], &[1]), 0.0);
+    }
+
+    #[test]
+    fn containment_counts_what_two_sorted_sets_share() {
+        assert_eq!(containment(&[1, 3, 5, 7], &[3, 7]), 1.0);
+        assert_eq!(containment(&[1, 2, 3, 4], &[2, 4, 6, 8]), 0.5);
+        assert_eq!(containment(&[9], &[1, 2, 3]), 0.0);
+        let f = Features::of("t", "a b c a b c a b c d", &[]);
+        assert!(
+            f.shingles.windows(2).all(|w| w[0] < w[1]),
+            "sorted, no repeats"
+        );
     }
 
     #[test]

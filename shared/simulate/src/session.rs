@@ -1,0 +1,198 @@
+//! One user's session: feeds come in, the user responds to each item, and
+//! after `patience` feeds in a row with nothing worth reading the user
+//! either says what they want (with their own chance of speaking) or
+//! leaves. A user who spoke and is still not served leaves at the next
+//! run of misses. What they asked for is the ground truth the study
+//! checks the feed against.
+
+use crate::population::{Tone, User};
+use crate::response::{Response, Wish};
+use crate::rng::Rng;
+
+/// What the user does after a feed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Next {
+    /// Asks for another feed.
+    More,
+    /// Says what they want, then asks for another feed.
+    Speak(Wish),
+    /// Ends the session.
+    Leave,
+}
+
+/// What the user saw of one shown item, as the session judges it.
+#[derive(Clone, Copy, Debug)]
+pub struct Seen {
+    pub response: Response,
+    /// Topic indices the item is about (by the calibration's threshold).
+    pub about_disliked: bool,
+    /// The item's tone, -1 distressing to 1 cheerful.
+    pub valence: f32,
+}
+
+/// The state of one session.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    misses: u32,
+    pub feeds: u32,
+    /// What the user asked for, once they have spoken.
+    pub wish: Option<Wish>,
+    /// Feeds after speaking until a feed met the wish.
+    pub feeds_until_met: Option<u32>,
+    feeds_since_spoken: u32,
+    pub left: bool,
+}
+
+impl Session {
+    /// Records one feed's responses (and whether it met the wish, when
+    /// there is one) and decides what the user does next.
+    pub fn after_feed(
+        &mut self,
+        user: &User,
+        seen: &[Seen],
+        met_wish: bool,
+        rng: &mut Rng,
+    ) -> Next {
+        self.feeds += 1;
+        if self.wish.is_some() {
+            self.feeds_since_spoken += 1;
+            if met_wish && self.feeds_until_met.is_none() {
+                self.feeds_until_met = Some(self.feeds_since_spoken);
+            }
+        }
+        if seen.iter().any(|s| s.response.hit()) {
+            self.misses = 0;
+            return Next::More;
+        }
+        self.misses += 1;
+        if self.misses < user.patience {
+            return Next::More;
+        }
+        self.misses = 0;
+        if self.wish.is_none() && rng.chance(user.speaks) {
+            let wish = self.wish_from(user, seen, rng);
+            self.wish = Some(wish.clone());
+            return Next::Speak(wish);
+        }
+        self.left = true;
+        Next::Leave
+    }
+
+    /// What a user asks for: more of a topic they like (the one they like
+    /// most, or by chance another), less of a disliked topic they were
+    /// shown, and a calmer or brighter tone when the feed's tone was
+    /// wrong for them.
+    fn wish_from(&self, user: &User, seen: &[Seen], rng: &mut Rng) -> Wish {
+        let mut wish = Wish::default();
+        let weights: Vec<f64> = user.likes.iter().map(|(_, w)| f64::from(*w)).collect();
+        if !weights.is_empty() {
+            wish.more.push(user.likes[rng.weighted(&weights)].0);
+        }
+        if let Some(&d) = user.dislikes.first()
+            && seen.iter().any(|s| s.about_disliked)
+            && rng.chance(0.7)
+        {
+            wish.less.push(d);
+        }
+        let mean_valence = if seen.is_empty() {
+            0.0
+        } else {
+            seen.iter().map(|s| s.valence).sum::<f32>() / seen.len() as f32
+        };
+        let tone_off = match user.tone {
+            Tone::Calm => mean_valence < -0.1,
+            Tone::Upbeat => mean_valence < 0.1,
+            Tone::Any => false,
+        };
+        if tone_off && rng.chance(0.6) {
+            wish.tone = Some(user.tone);
+            if rng.chance(0.3) {
+                wish.more.clear();
+            }
+        }
+        wish
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::population::{PopulationOptions, generate};
+    use crate::topics::{Topic, TopicKind};
+
+    fn user(speaks: f64) -> User {
+        let topics: Vec<Topic> = (0..5)
+            .map(|i| Topic {
+                phrase: format!("t{i}"),
+                kind: TopicKind::Phrase,
+                items: 3,
+            })
+            .collect();
+        let mut u = generate(&topics, &PopulationOptions::default())[0].clone();
+        u.patience = 2;
+        u.speaks = speaks;
+        u.dislikes = vec![4];
+        u.likes.retain(|(t, _)| *t != 4);
+        u
+    }
+
+    fn seen(hit: bool) -> Seen {
+        Seen {
+            response: Response {
+                clicked: hit,
+                read_ratio: if hit { 0.8 } else { 0.0 },
+                liked: false,
+                rating: None,
+                affinity: 0.0,
+            },
+            about_disliked: true,
+            valence: -0.5,
+        }
+    }
+
+    #[test]
+    fn a_patient_user_speaks_once_then_leaves_if_still_unserved() {
+        let u = user(1.0);
+        let mut s = Session::default();
+        let mut rng = Rng::new(1);
+        assert_eq!(
+            s.after_feed(&u, &[seen(false)], false, &mut rng),
+            Next::More
+        );
+        let Next::Speak(wish) = s.after_feed(&u, &[seen(false)], false, &mut rng) else {
+            panic!("should speak");
+        };
+        assert!(!wish.is_empty());
+        assert!(wish.less.iter().all(|t| *t == 4));
+        assert_eq!(s.after_feed(&u, &[seen(true)], true, &mut rng), Next::More);
+        assert_eq!(s.feeds_until_met, Some(1));
+        assert_eq!(
+            s.after_feed(&u, &[seen(false)], false, &mut rng),
+            Next::More
+        );
+        assert_eq!(
+            s.after_feed(&u, &[seen(false)], false, &mut rng),
+            Next::Leave
+        );
+        assert!(s.left);
+    }
+
+    #[test]
+    fn a_silent_user_leaves_and_a_served_one_stays() {
+        let mut rng = Rng::new(1);
+        let quiet = user(0.0);
+        let mut s = Session::default();
+        s.after_feed(&quiet, &[seen(false)], false, &mut rng);
+        assert_eq!(
+            s.after_feed(&quiet, &[seen(false)], false, &mut rng),
+            Next::Leave
+        );
+        let mut s = Session::default();
+        for _ in 0..20 {
+            assert_eq!(
+                s.after_feed(&quiet, &[seen(true)], false, &mut rng),
+                Next::More
+            );
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod eval_generation;
 mod interpret;
 mod review;
 mod serve;
+mod simulate;
 mod tokens;
 
 use std::path::PathBuf;
@@ -77,6 +78,9 @@ enum Command {
     /// bundle or manifest is malformed; 3 a log check failed; 4 the
     /// manifest's signature or key; 5 the content.
     Verify(audit::VerifyArgs),
+    /// Builds the simulated user population from the corpus and shows its
+    /// topics, tastes, calibration, responses and words (no server needed).
+    Simulate(simulate::SimulateArgs),
     /// Offline evaluations.
     Eval {
         #[command(subcommand)]
@@ -142,6 +146,7 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Command::Interpret(args) => interpret::run(args),
+        Command::Simulate(args) => tokio::task::spawn_blocking(move || simulate::run(args)).await?,
         Command::Demo(args) => demo::run(args).await,
         Command::Review(args) => tokio::task::spawn_blocking(move || review::run(args)).await?,
         Command::Eval { what } => match what {

@@ -130,6 +130,7 @@ fn sentences(text: &str) -> impl Iterator<Item = Vec<&str>> {
         .map(|s| {
             s.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-'))
                 .map(|w| w.trim_matches(['\'', '-']))
+                .map(|w| w.strip_suffix("'s").unwrap_or(w))
                 .filter(|w| !w.is_empty())
                 .collect::<Vec<_>>()
         })
@@ -160,7 +161,8 @@ fn entities(words: &[&str], stop: &HashSet<&str>, seen: &mut HashSet<(String, To
             continue;
         }
         let last = run[run.len() - 1].to_lowercase();
-        if stop.contains(last.as_str()) || run.iter().any(|w| w.len() < 2) {
+        // Contractions ("I'm", "don't") are not names.
+        if stop.contains(last.as_str()) || run.iter().any(|w| w.len() < 2 || w.contains('\'')) {
             continue;
         }
         seen.insert((run.join(" "), TopicKind::Entity));
@@ -211,7 +213,8 @@ mod tests {
         let bodies = [
             "Shares fell on Monday. The chancellor Gordon Brown said interest rates would rise.",
             "Gordon Brown spoke again. Analysts expect interest rates to rise further.",
-            "In London, Gordon Brown met bankers to discuss interest rates.",
+            "In London, Gordon Brown met bankers to discuss interest rates. I'm sure.",
+            "Gordon Brown's plan was published in New York.",
             "Oil prices rose. Nothing else happened today.",
         ];
         let items: Vec<TextItem<'_>> = bodies.iter().map(|b| item("Markets", b, &tags)).collect();

@@ -7,10 +7,37 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::FeedError;
 
+/// How much of the second loop a feed runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoopMode {
+    /// Retrieval only: no instructor and no generation; an instruction
+    /// only steers the corpus's search and recommendations.
+    Retrieve,
+    /// The instructor, and edits of existing items; nothing new is created.
+    Edit,
+    /// The instructor, edits and new items.
+    #[default]
+    Full,
+}
+
+impl LoopMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoopMode::Retrieve => "retrieve",
+            LoopMode::Edit => "edit",
+            LoopMode::Full => "full",
+        }
+    }
+}
+
 /// Settings of the feed service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FeedConfig {
+    /// How much of the second loop runs (`retrieve`, `edit`, `full`); the
+    /// evaluation compares them on one population.
+    pub loop_mode: LoopMode,
     /// The corpus service (`http://host:port`).
     pub corpus_url: String,
     /// The trust service.
@@ -74,6 +101,7 @@ pub struct FeedConfig {
 impl Default for FeedConfig {
     fn default() -> Self {
         FeedConfig {
+            loop_mode: LoopMode::Full,
             corpus_url: "http://127.0.0.1:50051".into(),
             trust_url: "http://127.0.0.1:50052".into(),
             generation_url: "http://127.0.0.1:50053".into(),

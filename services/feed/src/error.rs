@@ -15,6 +15,10 @@ pub enum FeedError {
     /// A limit on concurrent work was reached; retry later.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// The feed's configuration does not allow this call (Instruct when
+    /// `feed.loop_mode` is `retrieve`).
+    #[error("{0}")]
+    FailedPrecondition(String),
     /// A service the request cannot do without (the corpus; generation for
     /// Instruct) is down or too slow.
     #[error("{0}")]
@@ -55,6 +59,7 @@ impl ServiceError for FeedError {
             FeedError::InvalidArgument { .. } => ErrorCode::InvalidArgument,
             FeedError::NotFound { .. } => ErrorCode::NotFound,
             FeedError::ResourceExhausted(_) => ErrorCode::ResourceExhausted,
+            FeedError::FailedPrecondition(_) => ErrorCode::FailedPrecondition,
             FeedError::Unavailable(_) => ErrorCode::Unavailable,
             FeedError::Internal(_) => ErrorCode::Internal,
         }

@@ -60,7 +60,7 @@ use tokio::task::JoinSet;
 
 use crate::admit::{self, KeyCache, VerdictCache, verify_generated};
 use crate::api::{RecommendAsk, Services, Stored};
-use crate::config::FeedConfig;
+use crate::config::{FeedConfig, LoopMode};
 use crate::error::FeedError;
 use crate::metrics::{ListMetrics, Totals};
 use crate::model::{
@@ -619,6 +619,9 @@ impl Feed {
     /// session signal that makes it act unasked). The round trip is then
     /// skipped.
     fn nothing_to_interpret(&self, req: &FeedRequest) -> bool {
+        if self.config.loop_mode == LoopMode::Retrieve {
+            return true;
+        }
         req.instruction.trim().is_empty()
             && req
                 .context_item_id
@@ -683,14 +686,18 @@ impl Feed {
         let decision = interpretation.decision.clone()?;
         let mut guidance = interpretation.guidance.clone().unwrap_or_default();
         let action = match gen_pb::Action::try_from(decision.action) {
-            Ok(gen_pb::Action::Edit) => JobAction::Edit {
-                target: if decision.target_item.is_empty() {
-                    guidance.target_item.clone()
-                } else {
-                    decision.target_item.clone()
-                },
-            },
-            Ok(gen_pb::Action::Create) => JobAction::Create,
+            Ok(gen_pb::Action::Edit) if self.config.loop_mode != LoopMode::Retrieve => {
+                JobAction::Edit {
+                    target: if decision.target_item.is_empty() {
+                        guidance.target_item.clone()
+                    } else {
+                        decision.target_item.clone()
+                    },
+                }
+            }
+            Ok(gen_pb::Action::Create) if self.config.loop_mode == LoopMode::Full => {
+                JobAction::Create
+            }
             _ => return None,
         };
         let (liked, rejected_tags) = self.sessions.with(user_id, |s| {
@@ -1279,6 +1286,11 @@ impl Feed {
         req: InstructRequest,
         timeout: Option<Duration>,
     ) -> Result<Instructed, FeedError> {
+        if self.config.loop_mode == LoopMode::Retrieve {
+            return Err(FeedError::FailedPrecondition(
+                "this feed serves retrieval only (feed.loop_mode = \"retrieve\"): there is no instructor to instruct; send the words as GetFeed's instruction".into(),
+            ));
+        }
         let (deadline, _) = self.deadline(timeout);
         let (candidates, _context) = self
             .retrieve(
@@ -1585,9 +1597,14 @@ mod tests {
 
     /// A feed that waits for its generation, asked for a digest of tech.
     async fn asked_for_a_digest(fakes: &Fakes) -> FeedPage {
+        asked_for_a_digest_in(fakes, LoopMode::Full).await
+    }
+
+    async fn asked_for_a_digest_in(fakes: &Fakes, loop_mode: LoopMode) -> FeedPage {
         let feed = Feed::with_services(
             FeedConfig {
                 generation_budget_share: 0.9,
+                loop_mode,
                 ..FeedConfig::default()
             },
             fakes.services(),
@@ -1596,6 +1613,54 @@ mod tests {
         feed.get_feed(ask("u", 5, "a digest of tech"), LONG)
             .await
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn retrieve_mode_asks_no_instructor_generates_nothing_and_refuses_instruct() {
+        let fakes = Fakes::new(catalogue());
+        let page = asked_for_a_digest_in(&fakes, LoopMode::Retrieve).await;
+        assert_eq!(page.generation, GenerationStatus::None);
+        assert!(page.entries.iter().all(|e| !e.made_for_you));
+        assert!(!page.entries.is_empty());
+        assert_eq!(fakes.generation.interprets.load(Relaxed), 0);
+        assert_eq!(fakes.trust.certified.load(Relaxed), 0);
+        let feed = Feed::with_services(
+            FeedConfig {
+                loop_mode: LoopMode::Retrieve,
+                ..FeedConfig::default()
+            },
+            fakes.services(),
+        )
+        .unwrap();
+        let err = feed
+            .instruct(
+                InstructRequest {
+                    user_id: "u".into(),
+                    instruction: "a digest of tech".into(),
+                    context_item_id: None,
+                },
+                LONG,
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FeedError::FailedPrecondition(_)), "{err}");
+        assert!(err.to_string().contains("loop_mode"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn edit_mode_reads_the_instruction_but_creates_nothing() {
+        let fakes = Fakes::new(catalogue());
+        let page = asked_for_a_digest_in(&fakes, LoopMode::Edit).await;
+        assert_eq!(fakes.generation.interprets.load(Relaxed), 1);
+        assert_eq!(
+            page.generation,
+            GenerationStatus::None,
+            "{}",
+            page.generation_detail
+        );
+        assert!(page.entries.iter().all(|e| !e.made_for_you));
+        assert_eq!(fakes.trust.certified.load(Relaxed), 0);
+        assert!(fakes.corpus.stored.lock().unwrap().is_empty());
     }
 
     #[test]

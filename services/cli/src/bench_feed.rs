@@ -66,6 +66,8 @@ pub(crate) struct Platform {
     pub(crate) corpus_addr: SocketAddr,
     pub(crate) feed: SocketAddr,
     pub(crate) trust: SocketAddr,
+    /// Trust's public keys (hex), which the corpus trusts.
+    pub(crate) trusted_keys: Vec<String>,
     /// A second feed over a generation service whose default back-end is
     /// the embedded model, when the model is loaded.
     embedded_feed: Option<SocketAddr>,
@@ -130,8 +132,28 @@ async fn serve_feed(cfg: generec_feed::FeedConfig) -> Result<SocketAddr> {
     Ok(addr)
 }
 
+/// What a started platform runs.
+pub(crate) struct PlatformOptions {
+    /// How much of the second loop the feed runs.
+    pub(crate) loop_mode: generec_feed::config::LoopMode,
+    /// Also start a second generation service on the embedded model and a
+    /// feed over it (when the model is there).
+    pub(crate) embedded_feed: bool,
+}
+
 impl Platform {
     pub(crate) async fn start(datasets: &Path) -> Result<Platform> {
+        Platform::start_with(
+            datasets,
+            PlatformOptions {
+                loop_mode: generec_feed::config::LoopMode::Full,
+                embedded_feed: true,
+            },
+        )
+        .await
+    }
+
+    pub(crate) async fn start_with(datasets: &Path, options: PlatformOptions) -> Result<Platform> {
         let bbc = datasets.join("bbc");
         if !bbc.is_dir() {
             bail!(
@@ -168,9 +190,10 @@ impl Platform {
             );
         });
 
+        let trusted_keys: Vec<String> = keys.into_iter().map(|k| k.public_key).collect();
         let corpus_cfg = CorpusConfig {
             data_dir: dir.path().join("corpus"),
-            trusted_keys: keys.into_iter().map(|k| k.public_key).collect(),
+            trusted_keys: trusted_keys.clone(),
             require_manifest_for_ai: true,
             ..CorpusConfig::default()
         };
@@ -214,10 +237,11 @@ impl Platform {
             corpus_url: format!("http://{corpus_addr}"),
             trust_url: format!("http://{trust_addr}"),
             generation_url: format!("http://{gen_addr}"),
+            loop_mode: options.loop_mode,
             ..generec_feed::FeedConfig::default()
         };
         let feed = serve_feed(feed_cfg.clone()).await?;
-        let embedded_feed = if has_lm {
+        let embedded_feed = if has_lm && options.embedded_feed {
             let cfg = GenerationConfig {
                 default_backend: Backend::Embedded,
                 ..gen_cfg.clone()
@@ -241,6 +265,7 @@ impl Platform {
             corpus_addr,
             feed,
             trust: trust_addr,
+            trusted_keys,
             embedded_feed,
             generators: core.generators(),
             relevance: core.relevance().to_string(),

@@ -11,6 +11,7 @@ mod client;
 mod config;
 mod demo;
 mod eval_generation;
+mod eval_loop;
 mod interpret;
 mod review;
 mod serve;
@@ -124,6 +125,11 @@ enum Eval {
     /// relevance against a search baseline, length, grounding, redundancy,
     /// the instructor's triggers, clips and thumbnails, and the watermark.
     Generation(eval_generation::GenerationEvalArgs),
+    /// Does generating beat retrieving, for whom, and at what risk? The
+    /// simulated population served by three platforms (retrieval only;
+    /// with the instructor and editor; the full loop), per seed, with 95%
+    /// confidence intervals over the seeds.
+    Loop(eval_loop::LoopArgs),
 }
 
 #[tokio::main]
@@ -161,6 +167,7 @@ async fn main() -> Result<()> {
                 Ok(())
             }
             Eval::Generation(args) => eval_generation::run(args).await,
+            Eval::Loop(args) => eval_loop::run(args).await,
             Eval::Policies {
                 data,
                 verbose,

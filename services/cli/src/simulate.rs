@@ -7,6 +7,7 @@
 //! that serves this population through the platform builds on it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -42,14 +43,36 @@ pub struct SimulateArgs {
     show: usize,
 }
 
-/// The simulation's world: topics, their embeddings, a sample of items
-/// with embeddings and tone, the population and the fitted model.
+/// The simulation's world: topics and their embeddings, a sample of
+/// corpus items with embeddings and tone, the models that read new items,
+/// the rating scale, and (per seed) the population and the fitted model.
 pub struct World {
     pub topics: Vec<Topic>,
     pub topic_vectors: Vec<Vec<f32>>,
     pub items: Vec<SimItem>,
     pub users: Vec<User>,
     pub calibration: Calibration,
+    pub senses: Arc<Senses>,
+}
+
+/// What users perceive an item with: its meaning (MiniLM) and its tone
+/// (VADER's lexicon, through generation's tone scores).
+pub struct Senses {
+    embedder: generec_models::embed::Embedder,
+    tone: generec_generation::tone::ToneLexicon,
+}
+
+impl Senses {
+    /// The embedding and valence of each text.
+    pub fn perceive(&self, texts: &[String]) -> Result<Vec<(Vec<f32>, f32)>> {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = self.embedder.embed(&refs)?;
+        Ok(vectors
+            .into_iter()
+            .zip(texts)
+            .map(|(v, t)| (v, self.tone.score(t).valence))
+            .collect())
+    }
 }
 
 /// One corpus item as the users perceive it.
@@ -120,9 +143,10 @@ pub fn build_world(
         )
     })?;
     let tone = generec_generation::tone::ToneLexicon::load(&vader)?;
+    let senses = Arc::new(Senses { embedder, tone });
 
     let phrases: Vec<&str> = topics.iter().map(|t| t.phrase.as_str()).collect();
-    let topic_vectors = embedder.embed(&phrases)?;
+    let topic_vectors = senses.embedder.embed(&phrases)?;
     // A fixed sample: every k-th item, so each category is represented.
     let step = (corpus.len() / items.max(1)).max(1);
     let sample: Vec<&generec_corpus::model::Item> =
@@ -131,49 +155,55 @@ pub fn build_world(
         .iter()
         .map(|i| item_text(&i.title, &i.body))
         .collect();
-    let refs: Vec<&str> = sample_texts.iter().map(String::as_str).collect();
-    let vectors = embedder.embed(&refs)?;
     let sim_items: Vec<SimItem> = sample
         .iter()
-        .zip(vectors)
-        .zip(&sample_texts)
-        .map(|((item, vector), text)| SimItem {
+        .zip(senses.perceive(&sample_texts)?)
+        .map(|(item, (vector, valence))| SimItem {
             title: item.title.clone(),
             vector,
-            valence: tone.score(text).valence,
+            valence,
         })
         .collect();
-
-    let users = population::generate(
-        &topics,
-        &PopulationOptions {
-            users,
-            seed,
-            ..PopulationOptions::default()
-        },
-    );
     let ratings = datasets.join("ml-100k").join("ml-100k.inter");
     let scale = RatingScale::parse_movielens(
         &std::fs::read_to_string(&ratings)
             .with_context(|| format!("reading {}; run scripts/fetch-data", ratings.display()))?,
     )?;
-    let views: Vec<ItemView<'_>> = sim_items.iter().map(SimItem::view).collect();
-    let calibration = Calibration::fit(
-        &users,
-        &topic_vectors,
-        &views,
-        scale,
-        base_click,
-        50_000,
-        seed,
-    )?;
-    Ok(World {
+    let mut world = World {
         topics,
         topic_vectors,
         items: sim_items,
-        users,
-        calibration,
-    })
+        users: Vec::new(),
+        calibration: Calibration::from_scale(scale, base_click),
+        senses,
+    };
+    world.populate(users, seed, base_click)?;
+    Ok(world)
+}
+
+impl World {
+    /// Draws the population of `seed` and fits the feedback model to it.
+    pub fn populate(&mut self, users: usize, seed: u64, base_click: f64) -> Result<()> {
+        self.users = population::generate(
+            &self.topics,
+            &PopulationOptions {
+                users,
+                seed,
+                ..PopulationOptions::default()
+            },
+        );
+        let views: Vec<ItemView<'_>> = self.items.iter().map(SimItem::view).collect();
+        self.calibration = Calibration::fit(
+            &self.users,
+            &self.topic_vectors,
+            &views,
+            self.calibration.scale.clone(),
+            base_click,
+            50_000,
+            seed,
+        )?;
+        Ok(())
+    }
 }
 
 pub fn run(args: SimulateArgs) -> Result<()> {

@@ -216,6 +216,20 @@ pub fn affinity(user: &User, wish: Option<&Wish>, topics: &[Vec<f32>], item: Ite
 }
 
 impl Calibration {
+    /// A model not yet fitted to a population: no clicks sampled, no item
+    /// counts as on a topic. [`Calibration::fit`] replaces it.
+    pub fn from_scale(scale: RatingScale, base_click: f64) -> Calibration {
+        Calibration {
+            mean: 0.0,
+            sd: 1.0,
+            click_bias: 0.0,
+            clicked_z: Vec::new(),
+            topic_threshold: 1.0,
+            scale,
+            base_click,
+        }
+    }
+
     /// Fits the model's constants on `samples` random (user, item) pairs.
     pub fn fit(
         users: &[User],

@@ -31,13 +31,12 @@ use tokio::task::JoinSet;
 use tonic::transport::Channel;
 
 use crate::bench_feed::{Platform, PlatformOptions};
-use crate::simulate::{World, build_world, item_text};
+use crate::simulate::{World, WorldArgs, build_world, item_text};
 
 #[derive(clap::Args)]
 pub struct LoopArgs {
-    /// Where scripts/fetch-data put the BBC articles, MovieLens and the models.
-    #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
-    datasets: std::path::PathBuf,
+    #[command(flatten)]
+    world: WorldArgs,
     /// Users per seed.
     #[arg(long, default_value_t = 500)]
     users: usize,
@@ -50,18 +49,9 @@ pub struct LoopArgs {
     /// Items per feed.
     #[arg(long, default_value_t = 5)]
     count: u32,
-    /// Corpus items embedded to calibrate the users' responses.
-    #[arg(long, default_value_t = 400)]
-    items: usize,
-    /// Topics drawn from the corpus.
-    #[arg(long, default_value_t = 300)]
-    topics: usize,
-    /// Chance a random item is clicked (an assumption, reported).
-    #[arg(long, default_value_t = 0.25)]
-    base_click: f64,
     /// Sessions served at once. At 8 on 2 cores the full arm's corpus
-    /// calls overran the feed's deadline while generation held the CPU
-    /// (docs/EVALUATION.md); 2 completes.
+    /// calls overran the feed's deadline while generation held the CPU;
+    /// 2 completes.
     #[arg(long, default_value_t = 2)]
     concurrency: usize,
     /// Also write the report (markdown) to this file, e.g. docs/EVALUATION.md.
@@ -75,6 +65,11 @@ pub struct LoopArgs {
 
 /// Each item's embedding and tone, by item id, shared by every session.
 type Perceived = Arc<Mutex<HashMap<String, (Vec<f32>, f32)>>>;
+
+fn locked<T>(m: &Mutex<T>) -> Result<std::sync::MutexGuard<'_, T>> {
+    m.lock()
+        .map_err(|_| anyhow::anyhow!("a session panicked holding shared state"))
+}
 
 /// The three arms, in the order they are reported.
 const ARMS: [LoopMode; 3] = [LoopMode::Retrieve, LoopMode::Edit, LoopMode::Full];
@@ -259,8 +254,8 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
         args.users = 24;
         args.seeds = 3;
         args.feeds = 6;
-        args.items = 150;
-        args.topics = 120;
+        args.world.items = 150;
+        args.world.topics = 120;
     }
     if args.seeds < 2 {
         bail!("--seeds must be at least 2: the confidence intervals come from the seeds");
@@ -269,12 +264,8 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
         bail!("--users, --feeds, --count and --concurrency must be at least 1");
     }
     let started = Instant::now();
-    let datasets = args.datasets.clone();
-    let (items, topics, base_click) = (args.items, args.topics, args.base_click);
-    let mut world = tokio::task::spawn_blocking(move || {
-        build_world(&datasets, 1, 1, items, topics, base_click)
-    })
-    .await??;
+    let world_args = args.world.clone();
+    let mut world = tokio::task::spawn_blocking(move || build_world(&world_args, 1, 1)).await??;
     eprintln!(
         "world: {} topics, {} calibration items ({:.0} s)",
         world.topics.len(),
@@ -284,7 +275,7 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
     let mut platforms = Vec::new();
     for mode in ARMS {
         let platform = Platform::start_with(
-            &args.datasets,
+            &args.world.datasets,
             PlatformOptions {
                 loop_mode: mode,
                 embedded_feed: false,
@@ -298,7 +289,7 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
     let perceived: Perceived = Arc::default();
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); ARMS.len()];
     for seed in 1..=args.seeds {
-        world.populate(args.users, seed, args.base_click)?;
+        world.populate(args.users, seed, args.world.base_click)?;
         let shared = Arc::new(world);
         for (arm, platform) in platforms.iter().enumerate() {
             let figures = serve_arm(&shared, platform, &args, seed, perceived.clone()).await?;
@@ -400,7 +391,7 @@ async fn serve_arm(
     while let Some(done) = tasks.join_next().await {
         done??;
     }
-    let mut f = std::mem::take(&mut *figures.lock().map_err(|_| anyhow::anyhow!("poisoned"))?);
+    let mut f = std::mem::take(&mut *locked(&figures)?);
     f.wall_s = started.elapsed().as_secs_f64();
     f.cpu_s = process_cpu_seconds() - cpu;
     Ok(f)
@@ -523,10 +514,7 @@ impl SessionJob {
                 .sum();
             m.f.entropy.push(h);
         }
-        let mut all = self
-            .figures
-            .lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let mut all = locked(&self.figures)?;
         merge(&mut all, m.f);
         Ok(())
     }
@@ -566,10 +554,7 @@ impl SessionJob {
     /// Each item's embedding and tone, read once per item id.
     async fn perceive(&self, items: &[pb::FeedItem]) -> Result<Vec<(Vec<f32>, f32)>> {
         let missing: Vec<(String, String)> = {
-            let known = self
-                .perceived
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?;
+            let known = locked(&self.perceived)?;
             items
                 .iter()
                 .filter(|i| !known.contains_key(&i.item_id))
@@ -580,18 +565,12 @@ impl SessionJob {
             let senses = self.world.senses.clone();
             let texts: Vec<String> = missing.iter().map(|(_, t)| t.clone()).collect();
             let read = tokio::task::spawn_blocking(move || senses.perceive(&texts)).await??;
-            let mut known = self
-                .perceived
-                .lock()
-                .map_err(|_| anyhow::anyhow!("poisoned"))?;
+            let mut known = locked(&self.perceived)?;
             for ((id, _), p) in missing.into_iter().zip(read) {
                 known.insert(id, p);
             }
         }
-        let known = self
-            .perceived
-            .lock()
-            .map_err(|_| anyhow::anyhow!("poisoned"))?;
+        let known = locked(&self.perceived)?;
         items
             .iter()
             .map(|i| {
@@ -758,7 +737,7 @@ fn report(results: &[Vec<Figures>], args: &LoopArgs, world: &World) -> String {
         args.feeds,
         args.count,
         world.topics.len(),
-        args.base_click
+        args.world.base_click
     );
     let _ = writeln!(
         out,

@@ -6,7 +6,7 @@
 //! and what they say when they speak up. No server is needed; the study
 //! that serves this population through the platform builds on it.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,26 +18,35 @@ use generec_simulate::session::{Next, Seen, Session};
 use generec_simulate::speak::Phrasings;
 use generec_simulate::topics::{self, TextItem, Topic, TopicKind, TopicOptions};
 
-#[derive(clap::Args)]
-pub struct SimulateArgs {
+/// What the simulated world is built from (shared by `simulate` and
+/// `eval loop`).
+#[derive(clap::Args, Clone)]
+pub struct WorldArgs {
     /// Where scripts/fetch-data put the BBC articles, MovieLens and the models.
     #[arg(long, env = "GENEREC_DATA", default_value = ".data")]
-    datasets: PathBuf,
+    pub datasets: PathBuf,
+    /// Corpus items embedded to calibrate the users' responses (a sample,
+    /// in a fixed order).
+    #[arg(long, default_value_t = 400)]
+    pub items: usize,
+    /// Topics drawn from the corpus (tags come on top).
+    #[arg(long, default_value_t = 300)]
+    pub topics: usize,
+    /// Chance a random item is clicked: an assumption, reported as such.
+    #[arg(long, default_value_t = 0.25)]
+    pub base_click: f64,
+}
+
+#[derive(clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    world: WorldArgs,
     /// Users in the population.
     #[arg(long, default_value_t = 500)]
     users: usize,
     /// Seed of the population and of every draw.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Corpus items embedded to judge (a sample, in a fixed order).
-    #[arg(long, default_value_t = 400)]
-    items: usize,
-    /// Topics drawn from the corpus (tags come on top).
-    #[arg(long, default_value_t = 300)]
-    topics: usize,
-    /// Chance a random item is clicked: an assumption, reported as such.
-    #[arg(long, default_value_t = 0.25)]
-    base_click: f64,
     /// Users whose tastes and words are printed.
     #[arg(long, default_value_t = 6)]
     show: usize,
@@ -100,15 +109,15 @@ pub fn item_text(title: &str, body: &str) -> String {
     format!("{title}. {}", &body[..end])
 }
 
-/// Builds the world from the data folder.
-pub fn build_world(
-    datasets: &Path,
-    users: usize,
-    seed: u64,
-    items: usize,
-    max_topics: usize,
-    base_click: f64,
-) -> Result<World> {
+/// Builds the world from the data folder, with the population of `seed`.
+pub fn build_world(args: &WorldArgs, users: usize, seed: u64) -> Result<World> {
+    let WorldArgs {
+        datasets,
+        items,
+        topics: max_topics,
+        base_click,
+    } = args.clone();
+    let datasets = datasets.as_path();
     let corpus = crate::bench::bbc(datasets)?;
     if corpus.is_empty() {
         bail!("the BBC corpus in {} is empty", datasets.display());
@@ -208,14 +217,7 @@ impl World {
 
 pub fn run(args: SimulateArgs) -> Result<()> {
     let started = Instant::now();
-    let world = build_world(
-        &args.datasets,
-        args.users,
-        args.seed,
-        args.items,
-        args.topics,
-        args.base_click,
-    )?;
+    let world = build_world(&args.world, args.users, args.seed)?;
     print_topics(&world);
     print_population(&world);
     print_calibration(&world);

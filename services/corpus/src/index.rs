@@ -161,7 +161,7 @@ impl TextIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let writer: IndexWriter = index.writer_with_num_threads(1, 64 * 1024 * 1024)?;
+        let writer = open_writer(&index)?;
         let mut parser =
             QueryParser::for_index(&index, vec![fields.title, fields.body, fields.segments]);
         parser.set_field_boost(fields.title, 2.0);
@@ -169,7 +169,10 @@ impl TextIndex {
         let thread_reader = reader.clone();
         let writer_thread = std::thread::Builder::new()
             .name("corpus-indexer".into())
-            .spawn(move || run_writer(writer, fields, thread_reader, rx))?;
+            .spawn({
+                let index = index.clone();
+                move || run_writer(&index, writer, fields, thread_reader, rx)
+            })?;
         Ok((
             TextIndex {
                 index,
@@ -365,26 +368,61 @@ fn query_error(query: &str, e: tantivy::TantivyError) -> CorpusError {
     }
 }
 
+/// The writer the indexer thread owns: one indexing thread, 64 MiB.
+fn open_writer(index: &Index) -> tantivy::Result<IndexWriter> {
+    index.writer_with_num_threads(1, 64 * 1024 * 1024)
+}
+
 fn run_writer(
-    mut writer: IndexWriter,
+    index: &Index,
+    writer: IndexWriter,
     fields: Fields,
     reader: IndexReader,
     jobs: mpsc::Receiver<Job>,
 ) {
+    let mut writer = Some(writer);
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while let Ok(more) = jobs.try_recv() {
             batch.push(more);
         }
-        let result = apply_batch(&mut writer, &fields, &reader, &mut batch);
+        if writer.is_none() {
+            writer = reopen(index);
+        }
+        let result = match writer.as_mut() {
+            Some(w) => apply_batch(w, &fields, &reader, &mut batch),
+            None => Err("the index writer could not be reopened; the store holds the items and the index catches up from the change log on restart".into()),
+        };
         if let Err(e) = &result {
             tracing::error!(error = %e, "index commit failed; rolling back");
-            let _ = writer.rollback();
+            writer = writer.and_then(|w| recover(index, w));
         }
         for job in batch {
             let _ = job.ack.send(result.clone());
         }
     }
+}
+
+/// After a failed commit: roll back to the last commit. A rollback that
+/// fails has already given up tantivy's directory lock (a second rollback
+/// of the same writer would panic), so that writer is dropped and a new
+/// one opened from the index; `None` when that fails too, and the next
+/// batch tries again.
+fn recover(index: &Index, mut writer: IndexWriter) -> Option<IndexWriter> {
+    match writer.rollback() {
+        Ok(_) => Some(writer),
+        Err(e) => {
+            tracing::error!(error = %e, "index rollback failed; reopening the writer");
+            drop(writer);
+            reopen(index)
+        }
+    }
+}
+
+fn reopen(index: &Index) -> Option<IndexWriter> {
+    open_writer(index)
+        .map_err(|e| tracing::error!(error = %e, "cannot reopen the index writer"))
+        .ok()
 }
 
 fn apply_batch(
@@ -419,6 +457,48 @@ fn apply_batch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn item(id: &str) -> Item {
+        Item {
+            id: ItemId::parse(id).unwrap(),
+            kind: crate::model::ItemKind::Article,
+            title: format!("title {id}"),
+            body: "body".into(),
+            segments: vec![],
+            tags: vec![],
+            creator_id: "c".into(),
+            origin: crate::model::Origin::Human,
+            parent_ids: vec![],
+            licence: "CC-BY-4.0".into(),
+            created_unix_ms: 0,
+            content_sha256: String::new(),
+            provenance_manifest: vec![],
+        }
+    }
+
+    #[test]
+    fn failed_commits_and_rollbacks_are_errors_never_a_dead_indexer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let (index, _) = TextIndex::open(&path).unwrap();
+        index
+            .apply(vec![IndexOp::Upsert(Box::new(item("a")))], 1)
+            .unwrap();
+        // The folder vanishes under the writer: commits fail, and so does
+        // the rollback (it reads the index's metadata). Each write is an
+        // error, never a dead indexer.
+        std::fs::remove_dir_all(&path).unwrap();
+        for seq in 2..5 {
+            let err = index
+                .apply(vec![IndexOp::Upsert(Box::new(item("b")))], seq)
+                .unwrap_err();
+            assert!(err.to_string().contains("index"), "{err}");
+            assert!(
+                !err.to_string().contains("stopped"),
+                "the indexer died: {err}"
+            );
+        }
+    }
 
     #[test]
     fn only_short_plain_searches_for_few_results_are_small() {

@@ -122,9 +122,10 @@ impl ItemCache {
         }
     }
 
-    /// Drops entries until at most three quarters of the budget is used.
-    /// The map's iteration order is random per process, so what goes is an
-    /// arbitrary sample rather than always the same items.
+    /// Drops entries until at most three quarters of the budget is used:
+    /// the first ones in the map's order, which follows their hashes
+    /// (seeded per process), so an arbitrary set goes, not the least
+    /// recently used. Enough for a corpus whose hot items fit the budget.
     fn shrink(&mut self) {
         let target = self.budget / 4 * 3;
         let mut gone = Vec::new();

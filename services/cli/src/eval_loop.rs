@@ -187,9 +187,7 @@ fn percentile(v: &[f64], p: f64) -> f64 {
 type Row = (&'static str, fn(&Figures) -> f64);
 
 const USER_ROWS: &[Row] = &[
-    ("mean explicit rating (0-5)", |f| {
-        mean(&f.ratings.iter().map(|r| f64::from(*r)).collect::<Vec<_>>())
-    }),
+    ("mean explicit rating (0-5)", |f| mean(&f.ratings)),
     ("completion rate (per item shown)", |f| {
         ratio(f.completions, f.impressions)
     }),
@@ -202,12 +200,7 @@ const USER_ROWS: &[Row] = &[
     ("users who spoke", |f| ratio(f.speakers, f.users)),
     ("share of requests met", |f| ratio(f.met, f.speakers)),
     ("feeds until a request was met", |f| {
-        mean(
-            &f.feeds_until_met
-                .iter()
-                .map(|x| f64::from(*x))
-                .collect::<Vec<_>>(),
-        )
+        mean(&f.feeds_until_met)
     }),
     ("users who left", |f| ratio(f.left, f.users)),
 ];
@@ -642,9 +635,13 @@ impl SessionJob {
                 .fold(f32::MIN, f32::max);
             f.relevance.push(best);
         }
-        let nearest = (0..topics.len())
-            .max_by(|a, b| cosine(&topics[*a], vector).total_cmp(&cosine(&topics[*b], vector)));
-        if let Some(t) = nearest {
+        // One cosine per topic, not two per comparison.
+        let nearest = topics
+            .iter()
+            .map(|t| cosine(t, vector))
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((t, _)) = nearest {
             *m.seen_topics.entry(t).or_default() += 1;
         }
     }

@@ -8,7 +8,10 @@
 //! similarity. This is what sentence-transformers computes for this model
 //! (up to float rounding), so vectors are comparable with published ones.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -23,6 +26,46 @@ pub const MAX_TOKENS: usize = 256;
 pub const BATCH_SIZE: usize = 32;
 /// Identifier of the model, for provenance records.
 pub const MODEL_ID: &str = "all-MiniLM-L6-v2";
+/// Embeddings kept for texts seen recently (about 1.5 KB of vector each, so
+/// about 25 MB at most, plus the texts).
+pub const CACHE_ENTRIES: usize = 16_384;
+/// Texts longer than this (in bytes) are embedded every time, never kept:
+/// the cache's memory stays bounded whatever callers send.
+pub const CACHE_MAX_TEXT: usize = 2_048;
+
+/// Embeddings of texts seen recently. Two generations, each of at most
+/// half the capacity: a lookup looks in both and moves a hit from the old
+/// generation to the current one; when the current one is full it becomes
+/// the old one and the old one is dropped. So a text used again within the
+/// last `capacity / 2` insertions is always kept, and at most `capacity`
+/// entries are held.
+#[derive(Default)]
+struct Recent {
+    current: HashMap<String, Vec<f32>>,
+    old: HashMap<String, Vec<f32>>,
+}
+
+impl Recent {
+    fn get(&mut self, text: &str, capacity: usize) -> Option<Vec<f32>> {
+        if let Some(v) = self.current.get(text) {
+            return Some(v.clone());
+        }
+        let (key, v) = self.old.remove_entry(text)?;
+        self.insert(key, v.clone(), capacity);
+        Some(v)
+    }
+
+    fn insert(&mut self, text: String, v: Vec<f32>, capacity: usize) {
+        if self.current.len() >= capacity / 2 {
+            self.old = std::mem::take(&mut self.current);
+        }
+        self.current.insert(text, v);
+    }
+
+    fn len(&self) -> usize {
+        self.current.len() + self.old.len()
+    }
+}
 
 /// A loaded sentence embedder. Cheap to share: it is `Send + Sync` and
 /// `embed` takes `&self` (calls may run concurrently).
@@ -31,6 +74,10 @@ pub struct Embedder {
     tokenizer: Tokenizer,
     dimension: usize,
     device: Device,
+    recent: Mutex<Recent>,
+    capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -89,7 +136,37 @@ impl Embedder {
             tokenizer,
             dimension: config.hidden_size,
             device,
+            recent: Mutex::default(),
+            capacity: CACHE_ENTRIES,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
         })
+    }
+
+    /// The same embedder keeping at most `entries` recent embeddings (0
+    /// keeps none).
+    pub fn with_cache_entries(mut self, entries: usize) -> Embedder {
+        self.capacity = entries;
+        self
+    }
+
+    /// Texts answered from the cache and texts embedded, since loading.
+    pub fn cache_counts(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Embeddings held in the cache now.
+    pub fn cached(&self) -> usize {
+        self.recent().len()
+    }
+
+    fn recent(&self) -> std::sync::MutexGuard<'_, Recent> {
+        // The cache holds only finished vectors: a panic elsewhere while
+        // it was locked cannot leave it half-written.
+        self.recent.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The model's identifier, "all-MiniLM-L6-v2".
@@ -109,7 +186,50 @@ impl Embedder {
     ///
     /// Texts are batched by length (longest first, as sentence-transformers
     /// does) so that short texts are not padded to a long neighbour's size.
+    /// Texts embedded recently (up to [`CACHE_ENTRIES`], each at most
+    /// [`CACHE_MAX_TEXT`] bytes) are answered from memory, and a text that
+    /// occurs twice in one call is embedded once.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
+        let mut out = vec![Vec::new(); texts.len()];
+        let mut todo: Vec<usize> = Vec::new();
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        let mut again: Vec<(usize, usize)> = Vec::new();
+        {
+            let mut recent = self.recent();
+            for (i, text) in texts.iter().enumerate() {
+                let cacheable = self.capacity > 0 && text.len() <= CACHE_MAX_TEXT;
+                if let Some(v) = cacheable.then(|| recent.get(text, self.capacity)).flatten() {
+                    out[i] = v;
+                } else if let Some(&j) = first.get(text) {
+                    again.push((i, j));
+                } else {
+                    first.insert(text, i);
+                    todo.push(i);
+                }
+            }
+        }
+        self.hits
+            .fetch_add((texts.len() - todo.len()) as u64, Ordering::Relaxed);
+        self.misses.fetch_add(todo.len() as u64, Ordering::Relaxed);
+        let batch: Vec<&str> = todo.iter().map(|&i| texts[i]).collect();
+        let vectors = self.embed_fresh(&batch)?;
+        let mut recent = self.recent();
+        for (&i, v) in todo.iter().zip(vectors) {
+            if self.capacity > 0 && texts[i].len() <= CACHE_MAX_TEXT {
+                recent.insert(texts[i].to_owned(), v.clone(), self.capacity);
+            }
+            out[i] = v;
+        }
+        drop(recent);
+        for (i, j) in again {
+            out[i] = out[j].clone();
+        }
+        Ok(out)
+    }
+
+    /// Embeds every text with the model, batched by length, without the
+    /// cache.
+    fn embed_fresh(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, ModelError> {
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(texts[i].len()));
         let mut out = vec![Vec::new(); texts.len()];
@@ -267,12 +387,15 @@ mod tests {
     fn batching_padding_and_truncation_do_not_change_results() {
         let Some(e) = embedder() else { return };
         let _serial = crate::test_util::model_lock();
-        let alone = e.embed_one("A man is eating food.").unwrap();
+        let alone = e
+            .embed_fresh(&["A man is eating food."])
+            .map(|mut v| v.remove(0))
+            .unwrap();
         // Texts of mixed lengths over more than one batch, out of length order.
         let mut texts = vec!["filler", "A man is eating food.", ""];
         texts.extend(std::iter::repeat_n("more filler text", BATCH_SIZE));
         texts.push("A man is eating a piece of bread.");
-        let all = e.embed(&texts).unwrap();
+        let all = e.embed_fresh(&texts).unwrap();
         assert_eq!(all.len(), texts.len());
         assert!(
             all.iter()
@@ -283,7 +406,10 @@ mod tests {
             "batching changed the result"
         );
         assert!(cosine(&all[3], &all[texts.len() - 2]) > 0.9999);
-        let bread = e.embed_one("A man is eating a piece of bread.").unwrap();
+        let bread = e
+            .embed_fresh(&["A man is eating a piece of bread."])
+            .map(|mut v| v.remove(0))
+            .unwrap();
         assert!(
             cosine(&bread, &all[texts.len() - 1]) > 0.9999,
             "order was not restored"
@@ -291,8 +417,46 @@ mod tests {
         // Long texts are cut at MAX_TOKENS: what follows does not matter.
         let long = "word ".repeat(400);
         let longer = format!("{long} and then something else entirely");
-        let v = e.embed(&[long.as_str(), longer.as_str()]).unwrap();
+        let v = e.embed_fresh(&[long.as_str(), longer.as_str()]).unwrap();
         assert!(cosine(&v[0], &v[1]) > 0.9999);
         assert!(e.embed(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn cached_embeddings_equal_fresh_ones_and_the_cache_stays_bounded() {
+        let Some(e) = embedder() else { return };
+        let _serial = crate::test_util::model_lock();
+        let fresh = e.embed(&["A cheetah is running behind its prey."]).unwrap();
+        let (hits, misses) = e.cache_counts();
+        let again = e
+            .embed(&[
+                "A cheetah is running behind its prey.",
+                "An unseen sentence about rain.",
+                "An unseen sentence about rain.",
+            ])
+            .unwrap();
+        let (hits2, misses2) = e.cache_counts();
+        assert_eq!(again[0], fresh[0], "a hit returns the stored vector");
+        assert_eq!(again[1], again[2]);
+        // The repeated text is embedded once; the first comes from memory.
+        assert_eq!((hits2 - hits, misses2 - misses), (2, 1));
+        // A long text is never kept.
+        let long = "rain ".repeat(CACHE_MAX_TEXT);
+        let before = e.cached();
+        e.embed(&[long.as_str()]).unwrap();
+        assert_eq!(e.cached(), before);
+    }
+
+    #[test]
+    fn the_recent_set_holds_at_most_its_capacity_and_keeps_what_is_reused() {
+        let mut r = Recent::default();
+        for i in 0..100 {
+            r.insert(format!("t{i}"), vec![i as f32], 10);
+            // t0 is read after every insertion, so it is never dropped.
+            assert!(r.get("t0", 10).is_some(), "lost t0 after {i}");
+            assert!(r.len() <= 10, "{} entries", r.len());
+        }
+        assert!(r.get("t50", 10).is_none());
+        assert_eq!(r.get("t99", 10), Some(vec![99.0]));
     }
 }

@@ -94,9 +94,11 @@ async fn put_all(
 ) -> Result<()> {
     let (mut created, mut updated, mut unchanged, mut rejected) = (0, 0, 0, 0);
     let total = items.len();
+    let progress = crate::progress::bar(total as u64, "items");
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<pb::Item> = items.by_ref().take(500).map(item_to_proto).collect();
+        let sent = chunk.len() as u64;
         let response = client
             .put_items(pb::PutItemsRequest { items: chunk })
             .await?
@@ -108,11 +110,13 @@ async fn put_all(
                 Ok(pb::PutStatus::Unchanged) => unchanged += 1,
                 _ => {
                     rejected += 1;
-                    eprintln!("rejected {}: {}", r.id, r.error);
+                    progress.suspend(|| eprintln!("rejected {}: {}", r.id, r.error));
                 }
             }
         }
+        progress.inc(sent);
     }
+    progress.finish_and_clear();
     println!(
         "{total} items: {created} created, {updated} updated, {unchanged} unchanged, {rejected} rejected"
     );
@@ -135,6 +139,8 @@ pub async fn load(args: LoadArgs) -> Result<()> {
             let ml = generec_corpus::load::read_movielens(&dir)?;
             put_all(&mut client, ml.items).await?;
             let mut accepted = 0;
+            let progress = crate::progress::bar(ml.events.len() as u64, "ratings");
+            let tick = progress.clone();
             let batches: Vec<pb::RecordFeedbackRequest> = ml
                 .events
                 .chunks(5_000)
@@ -151,10 +157,12 @@ pub async fn load(args: LoadArgs) -> Result<()> {
                         .collect(),
                 })
                 .collect();
-            let response = client
-                .stream_feedback(tokio_stream::iter(batches))
-                .await?
-                .into_inner();
+            // Each batch counts when the stream takes it from the iterator.
+            let stream = tokio_stream::iter(batches.into_iter().inspect(move |b| {
+                tick.inc(b.events.len() as u64);
+            }));
+            let response = client.stream_feedback(stream).await?.into_inner();
+            progress.finish_and_clear();
             accepted += response.accepted;
             println!("{accepted} ratings recorded");
             Ok(())

@@ -57,6 +57,11 @@ pub struct LoopArgs {
     /// Also write the report (markdown) to this file, e.g. docs/EVALUATION.md.
     #[arg(long)]
     report: Option<std::path::PathBuf>,
+    /// Also draw PNG charts into this folder (satisfaction and topic
+    /// entropy over the session, exposure by creator), linked from the
+    /// report. Needs the DejaVu Sans font (Debian's fonts-dejavu-core).
+    #[arg(long)]
+    plots: Option<std::path::PathBuf>,
     /// A small study for CI: 24 users, 3 seeds, 6 feeds, 150 calibration
     /// items, 120 topics; fails unless its invariants hold.
     #[arg(long)]
@@ -93,6 +98,23 @@ struct Figures {
     /// Generated items shown without an allowing verdict or a verifying
     /// manifest: the invariant; must stay 0.
     violations: Vec<String>,
+    /// Each distinct generated item shown, as the feed sent it.
+    generated_shown: HashMap<String, pb::FeedItem>,
+    /// Per generated item shown: the share of its sentences (title aside)
+    /// that its manifest's ingredients support (half their bytes or more).
+    supported: Vec<f64>,
+    /// Per generated item shown: words copied verbatim (runs of the
+    /// bundle's `min_run_words`) from ingredients whose licence reserves
+    /// rights or forbids derivatives.
+    copied_restricted: Vec<f64>,
+    /// Per generated item shown: the most words copied from any one such
+    /// ingredient (what the bundle's allowance, 40 by default, limits).
+    copied_restricted_one: Vec<f64>,
+    /// Drafts trust reviewed for this seed's users (its policy decisions),
+    /// those allowed, and those with a finding of each family.
+    drafts: usize,
+    drafts_allowed: usize,
+    draft_findings: HashMap<String, usize>,
     /// Cosine between an item shown after the user spoke and the topic
     /// they asked for.
     relevance: Vec<f32>,
@@ -103,6 +125,12 @@ struct Figures {
     exposure_by_creator: HashMap<String, u64>,
     latency_ms: Vec<f64>,
     latency_generated_ms: Vec<f64>,
+    /// By feed number within the session: the sum and count of explicit
+    /// ratings given to that feed's items.
+    rating_by_feed: Vec<(f64, u32)>,
+    /// By feed number: each user's topic entropy (bits) of everything
+    /// they had seen up to and including that feed, summed, and the count.
+    entropy_by_feed: Vec<(f64, u32)>,
     wall_s: f64,
     cpu_s: f64,
 }
@@ -113,6 +141,27 @@ const CAVEATS: &[&str] = &[
     "Seeds share their arm's platform (each seed's users have their own ids): items generated for one seed stay in the corpus for the next seed of that arm.",
     "Every BBC article has the creator `bbc-news`, so the exposure Gini across creators is 0 unless generated items (creator `generec`) are shown; it measures human against generated exposure here, not fairness across human creators.",
     "With few seeds (the quick mode runs 3) the intervals are wide: a difference that is not shown as higher or lower may still exist.",
+];
+
+/// Rows where one direction is better for users or creators: true when
+/// higher is better. Rows not listed (volumes, costs of the arm's own
+/// work) are reported without a judgement.
+const BETTER_WHEN_HIGHER: &[(&str, bool)] = &[
+    ("mean explicit rating (0-5)", true),
+    ("completion rate (per item shown)", true),
+    ("skip rate (per item shown)", false),
+    ("like rate (per item shown)", true),
+    ("share of requests met", true),
+    ("feeds until a request was met", false),
+    ("users who left", false),
+    ("relevance to the request (cosine)", true),
+    ("intra-list diversity", true),
+    ("topic entropy per user (bits)", true),
+    ("exposure Gini across creators", false),
+    ("human share of exposure", true),
+    ("GetFeed p50 ms", false),
+    ("GetFeed p95 ms", false),
+    ("process CPU s per session", false),
 ];
 
 /// Mean and 95% confidence half-width over seeds.
@@ -216,7 +265,38 @@ const ITEM_ROWS: &[Row] = &[
     ("generated shown without a verifying manifest", |f| {
         f.violations.len() as f64
     }),
+    ("supported-sentence share (generated shown)", |f| {
+        mean(&f.supported)
+    }),
+    ("words copied from restricted sources, per item", |f| {
+        mean(&f.copied_restricted)
+    }),
+    ("  of which most from one source", |f| {
+        mean(&f.copied_restricted_one)
+    }),
+    ("drafts reviewed by trust", |f| f.drafts as f64),
+    ("drafts allowed and certified (share)", |f| {
+        ratio(f.drafts_allowed, f.drafts)
+    }),
+    ("drafts with a privacy finding (share)", |f| {
+        family(f, "privacy")
+    }),
+    ("drafts with a safety finding (share)", |f| {
+        family(f, "safety")
+    }),
+    ("drafts with a bias finding (share)", |f| family(f, "bias")),
+    ("drafts with an authenticity finding (share)", |f| {
+        family(f, "authenticity")
+    }),
+    ("drafts with a copyright finding (share)", |f| {
+        family(f, "copyright")
+    }),
 ];
+
+/// Share of the seed's drafts with a finding of `family`.
+fn family(f: &Figures, family: &str) -> f64 {
+    ratio(f.draft_findings.get(family).copied().unwrap_or(0), f.drafts)
+}
 
 const RISK_ROWS: &[Row] = &[
     ("intra-list diversity", |f| mean(&f.diversity)),
@@ -281,25 +361,35 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
     eprintln!("platforms up ({:.0} s)", started.elapsed().as_secs_f64());
     let perceived: Perceived = Arc::default();
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); ARMS.len()];
+    let progress = crate::progress::bar((args.users * ARMS.len()) as u64 * args.seeds, "sessions");
     for seed in 1..=args.seeds {
         world.populate(args.users, seed, args.world.base_click)?;
         let shared = Arc::new(world);
         for (arm, platform) in platforms.iter().enumerate() {
-            let figures = serve_arm(&shared, platform, &args, seed, perceived.clone()).await?;
-            eprintln!(
-                "seed {seed}, {}: {} feeds, {} items shown, {} generated, {:.0} s",
-                ARMS[arm].as_str(),
-                figures.feeds,
-                figures.impressions,
-                figures.generated_impressions,
-                figures.wall_s
-            );
+            progress.set_message(format!("seed {seed}, {}", ARMS[arm].as_str()));
+            let figures =
+                serve_arm(&shared, platform, &args, seed, perceived.clone(), &progress).await?;
+            progress.suspend(|| {
+                eprintln!(
+                    "seed {seed}, {}: {} feeds, {} items shown, {} generated, {:.0} s",
+                    ARMS[arm].as_str(),
+                    figures.feeds,
+                    figures.impressions,
+                    figures.generated_impressions,
+                    figures.wall_s
+                )
+            });
             results[arm].push(figures);
         }
         world =
             Arc::try_unwrap(shared).map_err(|_| anyhow::anyhow!("a session outlived its seed"))?;
     }
-    let text = report(&results, &args, &world);
+    progress.finish_and_clear();
+    let charts = match &args.plots {
+        Some(dir) => draw(&results, dir, args.report.as_deref())?,
+        None => Vec::new(),
+    };
+    let text = report(&results, &args, &world, &charts);
     print!("{text}");
     if let Some(path) = &args.report {
         std::fs::write(path, &text).with_context(|| format!("--report {}", path.display()))?;
@@ -348,6 +438,7 @@ async fn serve_arm(
     args: &LoopArgs,
     seed: u64,
     perceived: Perceived,
+    progress: &indicatif::ProgressBar,
 ) -> Result<Figures> {
     let channel = Channel::from_shared(format!("http://{}", platform.feed))?
         .connect()
@@ -359,6 +450,7 @@ async fn serve_arm(
     let figures = Arc::new(Mutex::new(Figures::default()));
     let phrasings = Arc::new(Phrasings::builtin());
     let started = Instant::now();
+    let since_unix_ms = crate::eval_items::now_unix_ms();
     let cpu = process_cpu_seconds();
     let mut tasks = JoinSet::new();
     for n in 0..world.users.len() {
@@ -366,6 +458,7 @@ async fn serve_arm(
             && let Some(done) = tasks.join_next().await
         {
             done??;
+            progress.inc(1);
         }
         let job = SessionJob {
             world: world.clone(),
@@ -383,10 +476,19 @@ async fn serve_arm(
     }
     while let Some(done) = tasks.join_next().await {
         done??;
+        progress.inc(1);
     }
     let mut f = std::mem::take(&mut *locked(&figures)?);
     f.wall_s = started.elapsed().as_secs_f64();
     f.cpu_s = process_cpu_seconds() - cpu;
+    let side =
+        crate::eval_items::measure(&f.generated_shown, platform, seed, since_unix_ms).await?;
+    f.supported = side.supported;
+    f.copied_restricted = side.copied_restricted;
+    f.copied_restricted_one = side.copied_restricted_one;
+    f.drafts = side.drafts;
+    f.drafts_allowed = side.drafts_allowed;
+    f.draft_findings = side.findings;
     Ok(f)
 }
 
@@ -421,7 +523,7 @@ impl SessionJob {
         let mut instruction = String::new();
         let mut m = Measured::default();
         m.f.users = 1;
-        for _ in 0..self.feeds {
+        for feed_no in 0..self.feeds as usize {
             let asked = std::mem::take(&mut instruction);
             let mut req = tonic::Request::new(pb::GetFeedRequest {
                 user_id: user_id.clone(),
@@ -460,6 +562,9 @@ impl SessionJob {
                 );
                 self.feedback(&user_id, &item.item_id, &r).await?;
                 self.tally(item, vector, &r, wish.as_ref(), &mut m);
+                if let Some(rating) = r.rating {
+                    add_at(&mut m.f.rating_by_feed, feed_no, f64::from(rating));
+                }
                 seen.push(Seen {
                     response: r,
                     about_disliked: user
@@ -481,6 +586,9 @@ impl SessionJob {
                 }
                 m.f.diversity.push(1.0 - sum / pairs as f32);
             }
+            if let Some(h) = entropy(&m.seen_topics) {
+                add_at(&mut m.f.entropy_by_feed, feed_no, h);
+            }
             let met = wish.as_ref().is_some_and(|w| self.met(w, &views));
             match session.after_feed(user, &seen, met, &mut rng) {
                 Next::More => {}
@@ -495,18 +603,7 @@ impl SessionJob {
         m.f.met = usize::from(session.feeds_until_met.is_some());
         m.f.feeds_until_met.extend(session.feeds_until_met);
         m.f.left = usize::from(session.left);
-        let total: u32 = m.seen_topics.values().sum();
-        if total > 0 {
-            let h: f64 = m
-                .seen_topics
-                .values()
-                .map(|c| {
-                    let p = f64::from(*c) / f64::from(total);
-                    -p * p.log2()
-                })
-                .sum();
-            m.f.entropy.push(h);
-        }
+        m.f.entropy.extend(entropy(&m.seen_topics));
         let mut all = locked(&self.figures)?;
         merge(&mut all, m.f);
         Ok(())
@@ -590,15 +687,23 @@ impl SessionJob {
         if r.rating == Some(0) {
             kinds.push(FeedbackKind::Dislike);
         }
+        // The kinds are independent events: sent at once, as a client
+        // with several signals for one item would.
+        let mut calls = JoinSet::new();
         for kind in kinds {
-            self.client
-                .submit_feedback(pb::SubmitFeedbackRequest {
-                    user_id: user_id.to_string(),
-                    item_id: item_id.to_string(),
-                    kind: kind as i32,
-                })
-                .await
-                .with_context(|| format!("SubmitFeedback for {user_id}"))?;
+            let mut client = self.client.clone();
+            // As long as GetFeed's: under the full arm's load a write can
+            // wait behind generation for more than the feed's default 2 s.
+            let mut req = tonic::Request::new(pb::SubmitFeedbackRequest {
+                user_id: user_id.to_string(),
+                item_id: item_id.to_string(),
+                kind: kind as i32,
+            });
+            req.set_timeout(Duration::from_secs(20));
+            calls.spawn(async move { client.submit_feedback(req).await });
+        }
+        while let Some(done) = calls.join_next().await {
+            done?.with_context(|| format!("SubmitFeedback for {user_id}"))?;
         }
         Ok(())
     }
@@ -620,6 +725,9 @@ impl SessionJob {
         if item.origin_label == pb::OriginLabel::Generated as i32 {
             f.generated_impressions += 1;
             f.generated_items.insert(item.item_id.clone());
+            f.generated_shown
+                .entry(item.item_id.clone())
+                .or_insert_with(|| item.clone());
         }
         *f.exposure_by_creator
             .entry(item.creator_id.clone())
@@ -670,6 +778,40 @@ impl SessionJob {
     }
 }
 
+/// Entropy (bits) of a count per topic; None when nothing was counted.
+fn entropy(counts: &HashMap<usize, u32>) -> Option<f64> {
+    let total: u32 = counts.values().sum();
+    (total > 0).then(|| {
+        counts
+            .values()
+            .map(|c| {
+                let p = f64::from(*c) / f64::from(total);
+                -p * p.log2()
+            })
+            .sum()
+    })
+}
+
+/// Adds `x` to the running sum and count at position `k`.
+fn add_at(v: &mut Vec<(f64, u32)>, k: usize, x: f64) {
+    if v.len() <= k {
+        v.resize(k + 1, (0.0, 0));
+    }
+    v[k].0 += x;
+    v[k].1 += 1;
+}
+
+/// Element-wise sum of two by-feed series.
+fn add_series(all: &mut Vec<(f64, u32)>, f: &[(f64, u32)]) {
+    for (k, (sum, n)) in f.iter().enumerate() {
+        if all.len() <= k {
+            all.resize(k + 1, (0.0, 0));
+        }
+        all[k].0 += sum;
+        all[k].1 += n;
+    }
+}
+
 fn merge(all: &mut Figures, f: Figures) {
     all.users += f.users;
     all.feeds += f.feeds;
@@ -685,6 +827,7 @@ fn merge(all: &mut Figures, f: Figures) {
     all.generated_impressions += f.generated_impressions;
     all.generated_items.extend(f.generated_items);
     all.violations.extend(f.violations);
+    all.generated_shown.extend(f.generated_shown);
     all.relevance.extend(f.relevance);
     all.diversity.extend(f.diversity);
     all.entropy.extend(f.entropy);
@@ -693,6 +836,120 @@ fn merge(all: &mut Figures, f: Figures) {
     }
     all.latency_ms.extend(f.latency_ms);
     all.latency_generated_ms.extend(f.latency_generated_ms);
+    add_series(&mut all.rating_by_feed, &f.rating_by_feed);
+    add_series(&mut all.entropy_by_feed, &f.entropy_by_feed);
+}
+
+/// A by-feed series pooled over seeds, as (feed number, mean) points.
+fn pooled(seeds: &[Figures], read: fn(&Figures) -> &Vec<(f64, u32)>) -> Vec<(f64, f64)> {
+    let mut all = Vec::new();
+    for f in seeds {
+        add_series(&mut all, read(f));
+    }
+    all.iter()
+        .enumerate()
+        .filter(|(_, (_, n))| *n > 0)
+        .map(|(k, (sum, n))| ((k + 1) as f64, sum / f64::from(*n)))
+        .collect()
+}
+
+/// Writes the charts into `dir` and returns each one's title and the link
+/// to it from the report (relative to the report's folder when the charts
+/// are inside it).
+fn draw(
+    results: &[Vec<Figures>],
+    dir: &std::path::Path,
+    report: Option<&std::path::Path>,
+) -> Result<Vec<(String, String)>> {
+    use crate::plots::{Series, lines, stacked_shares};
+    std::fs::create_dir_all(dir).with_context(|| format!("--plots {}", dir.display()))?;
+    let mut written = Vec::new();
+    let by_feed = |read: fn(&Figures) -> &Vec<(f64, u32)>| -> Vec<Series> {
+        ARMS.iter()
+            .zip(results)
+            .map(|(arm, seeds)| Series {
+                name: arm.as_str().to_string(),
+                points: pooled(seeds, read),
+            })
+            .collect()
+    };
+    let title = "Satisfaction over the session: mean explicit rating by feed".to_string();
+    let path = dir.join("loop-satisfaction.png");
+    lines(
+        &path,
+        &title,
+        "feed number within the session",
+        "mean rating (0-5) of the items rated",
+        &by_feed(|f| &f.rating_by_feed),
+    )?;
+    written.push((title, path));
+    let title = "Homogenisation: topic entropy of what each user has seen".to_string();
+    let path = dir.join("loop-entropy.png");
+    lines(
+        &path,
+        &title,
+        "feed number within the session",
+        "topic entropy so far (bits)",
+        &by_feed(|f| &f.entropy_by_feed),
+    )?;
+    written.push((title, path));
+    let mut exposure: Vec<HashMap<String, u64>> = Vec::new();
+    let mut totals: HashMap<String, u64> = HashMap::new();
+    for seeds in results {
+        let mut arm: HashMap<String, u64> = HashMap::new();
+        for f in seeds {
+            for (creator, n) in &f.exposure_by_creator {
+                *arm.entry(creator.clone()).or_default() += n;
+                *totals.entry(creator.clone()).or_default() += n;
+            }
+        }
+        exposure.push(arm);
+    }
+    let mut creators: Vec<(String, u64)> = totals.into_iter().collect();
+    creators.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut parts: Vec<String> = creators.iter().take(5).map(|(c, _)| c.clone()).collect();
+    if creators.len() > 5 {
+        parts.push("other creators".into());
+    }
+    let shares: Vec<Vec<f64>> = exposure
+        .iter()
+        .map(|arm| {
+            let total = arm.values().sum::<u64>().max(1) as f64;
+            let mut row: Vec<f64> = parts
+                .iter()
+                .take(5)
+                .map(|c| arm.get(c).copied().unwrap_or(0) as f64 / total)
+                .collect();
+            if creators.len() > 5 {
+                row.push(1.0 - row.iter().sum::<f64>());
+            }
+            row
+        })
+        .collect();
+    let title = "Exposure by creator, per arm".to_string();
+    let path = dir.join("loop-exposure.png");
+    let groups: Vec<String> = ARMS.iter().map(|a| a.as_str().to_string()).collect();
+    stacked_shares(
+        &path,
+        &title,
+        "share of items shown",
+        &groups,
+        &parts,
+        &shares,
+    )?;
+    written.push((title, path));
+    let base = report.and_then(std::path::Path::parent);
+    Ok(written
+        .into_iter()
+        .map(|(title, path)| {
+            let link = base
+                .and_then(|b| path.strip_prefix(b).ok())
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            (title, link)
+        })
+        .collect())
 }
 
 fn cell(e: &Estimate) -> String {
@@ -716,7 +973,12 @@ fn apart(a: &Estimate, b: &Estimate) -> bool {
 
 /// The report: one table per side, then, for each figure, whether the
 /// full loop and retrieval alone differ beyond their intervals.
-fn report(results: &[Vec<Figures>], args: &LoopArgs, world: &World) -> String {
+fn report(
+    results: &[Vec<Figures>],
+    args: &LoopArgs,
+    world: &World,
+    charts: &[(String, String)],
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     let command: Vec<String> = std::env::args().skip(1).collect();
@@ -741,6 +1003,7 @@ fn report(results: &[Vec<Figures>], args: &LoopArgs, world: &World) -> String {
         "Each cell: mean over seeds ± 95% confidence half-width (Student's t, n = seeds)."
     );
     let mut contrasts = Vec::new();
+    let (mut helps, mut hurts, mut unclear) = (Vec::new(), Vec::new(), Vec::new());
     for (title, rows) in [
         ("User side", USER_ROWS),
         ("Item side", ITEM_ROWS),
@@ -778,17 +1041,55 @@ fn report(results: &[Vec<Figures>], args: &LoopArgs, world: &World) -> String {
                 } else {
                     "not distinguishable from retrieval only (the intervals overlap)"
                 };
-                contrasts.push(format!(
-                    "- {name}: full loop {verdict}: {} against {}",
-                    cell(last),
-                    cell(first)
-                ));
+                if first.mean.is_finite() && last.mean.is_finite() {
+                    contrasts.push(format!(
+                        "- {name}: full loop {verdict}: {} against {}",
+                        cell(last),
+                        cell(first)
+                    ));
+                }
+                if let Some((_, higher)) = BETTER_WHEN_HIGHER.iter().find(|(n, _)| n == name) {
+                    let judged = if !apart(first, last) {
+                        &mut unclear
+                    } else if (last.mean > first.mean) == *higher {
+                        &mut helps
+                    } else {
+                        &mut hurts
+                    };
+                    judged.push(format!("{name} ({} against {})", cell(last), cell(first)));
+                }
             }
         }
     }
     let _ = writeln!(out, "\n### Full loop against retrieval only\n");
     for c in contrasts {
         let _ = writeln!(out, "{c}");
+    }
+    let _ = writeln!(
+        out,
+        "\n### Where generating helps, hurts, or cannot be told apart\n"
+    );
+    let _ = writeln!(
+        out,
+        "Judged only where the 95% intervals of the full loop and of retrieval alone do not overlap."
+    );
+    for (label, list) in [
+        ("Helps", &helps),
+        ("Hurts", &hurts),
+        ("No difference this run can show", &unclear),
+    ] {
+        let text = if list.is_empty() {
+            "nothing".to_string()
+        } else {
+            list.join("; ")
+        };
+        let _ = writeln!(out, "\n- **{label}**: {text}.");
+    }
+    if !charts.is_empty() {
+        let _ = writeln!(out, "\n### Charts\n");
+        for (title, link) in charts {
+            let _ = writeln!(out, "![{title}]({link})\n");
+        }
     }
     let _ = writeln!(out, "\n### How to read this\n");
     for line in CAVEATS {

@@ -159,6 +159,7 @@ const BETTER_WHEN_HIGHER: &[(&str, bool)] = &[
     ("topic entropy per user (bits)", true),
     ("exposure Gini across creators", false),
     ("human share of exposure", true),
+    ("items per feed (the feed is asked for --count)", true),
     ("GetFeed p50 ms", false),
     ("GetFeed p95 ms", false),
     ("process CPU s per session", false),
@@ -255,6 +256,9 @@ const USER_ROWS: &[Row] = &[
 ];
 
 const ITEM_ROWS: &[Row] = &[
+    ("items per feed (the feed is asked for --count)", |f| {
+        ratio(f.impressions, f.feeds)
+    }),
     ("relevance to the request (cosine)", |f| mean(&f.relevance)),
     ("generated share of items shown", |f| {
         ratio(f.generated_impressions, f.impressions)

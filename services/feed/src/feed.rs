@@ -533,16 +533,14 @@ impl Feed {
         let pool = (count * self.config.candidates_per_item)
             .clamp(count, self.config.max_candidates.max(count));
         let corpus = &self.services.corpus;
-        let recommend = corpus.recommend(
-            RecommendAsk {
-                user_id: user_id.to_string(),
-                count: pool,
-                exclude_ids: context_item_id.map(str::to_string).into_iter().collect(),
-                text: instruction.to_string(),
-                with_items: true,
-            },
-            by,
-        );
+        let ask = RecommendAsk {
+            user_id: user_id.to_string(),
+            count: pool,
+            exclude_ids: context_item_id.map(str::to_string).into_iter().collect(),
+            text: instruction.to_string(),
+            with_items: true,
+        };
+        let recommend = corpus.recommend(ask.clone(), by);
         let query = search_query(instruction);
         let search = async {
             if query.is_empty() {
@@ -558,8 +556,25 @@ impl Feed {
             }
         };
         let (recommended, searched, context) = tokio::join!(recommend, search, context);
-        let recommended =
+        let mut recommended =
             recommended.map_err(|e| FeedError::from_remote(e, "user", user_id, "user_id"))?;
+        // Generated items count against the generated share cap, and all of
+        // them against one creator: a pool they crowd leaves too few human
+        // items to fill the feed. Ask once more, for the widest pool.
+        let widest = self.config.max_candidates.max(count);
+        if pool < widest && recommended.len() >= pool && human_items(&recommended) < count {
+            recommended = corpus
+                .recommend(
+                    RecommendAsk {
+                        count: widest,
+                        ..ask
+                    },
+                    by,
+                )
+                .await
+                .map_err(|e| FeedError::from_remote(e, "user", user_id, "user_id"))?;
+            ::metrics::counter!("generec_feed_widened_pools_total").increment(1);
+        }
         let context = match context {
             None => None,
             Some(Ok(item)) => Some(item),
@@ -1361,6 +1376,14 @@ impl Feed {
     }
 }
 
+/// Recommended items whose records say a human made them.
+fn human_items(recommended: &[crate::api::Scored]) -> usize {
+    recommended
+        .iter()
+        .filter(|s| s.item.as_ref().is_some_and(|i| i.origin == Origin::Human))
+        .count()
+}
+
 /// Recommendations and search hits taking turns, so both reach the pool,
 /// without repeats or the context item, at most `max` of them; and the
 /// records the recommendations brought, by id.
@@ -1613,6 +1636,36 @@ mod tests {
         feed.get_feed(ask("u", 5, "a digest of tech"), LONG)
             .await
             .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_pool_crowded_by_generated_items_is_widened_to_fill_the_feed_with_human_ones() {
+        // Recommend ranks ten generated items (all by one creator) above
+        // three human articles: the first pool (2 x 3 candidates) holds no
+        // human item, and the generated share cap and the creator cap would
+        // leave the feed empty.
+        let mut items: Vec<Item> = (0..10)
+            .map(|n| {
+                let mut g =
+                    fakes::article(&format!("g{n}"), "generec", "tech", &format!("Digest {n}."));
+                g.origin = Origin::AiCreated;
+                g
+            })
+            .collect();
+        items.extend(catalogue().into_iter().take(3));
+        let fakes = Fakes::new(items);
+        let feed = faked(&fakes);
+        let page = feed.get_feed(ask("u", 2, ""), LONG).await.unwrap();
+        assert_eq!(page.entries.len(), 2, "{:?}", ids(&page));
+        assert!(page.entries.iter().all(|e| !e.is_generated()));
+        // A pool with enough human items is not widened: one Recommend.
+        let fakes = Fakes::new(catalogue());
+        let feed = faked(&fakes);
+        let before = fakes.corpus.calls.load(Relaxed);
+        let page = feed.get_feed(ask("u", 2, ""), LONG).await.unwrap();
+        assert_eq!(page.entries.len(), 2);
+        let recommend_calls = fakes.corpus.calls.load(Relaxed) - before;
+        assert_eq!(recommend_calls, 1, "one corpus call when the pool suffices");
     }
 
     #[tokio::test]

@@ -28,7 +28,7 @@ pub const BATCH_SIZE: usize = 32;
 pub const MODEL_ID: &str = "all-MiniLM-L6-v2";
 /// Embeddings kept for texts seen recently (about 1.5 KB of vector each, so
 /// about 25 MB at most, plus the texts).
-pub const CACHE_ENTRIES: usize = 65_536;
+pub const CACHE_ENTRIES: usize = 16_384;
 /// Texts longer than this (in bytes) are embedded every time, never kept:
 /// the cache's memory stays bounded whatever callers send.
 pub const CACHE_MAX_TEXT: usize = 2_048;

@@ -373,7 +373,10 @@ impl GenerationApi for GenerationGrpc {
         request: Request<pb::InterpretRequest>,
     ) -> Result<Response<pb::InterpretResponse>, Status> {
         let input = interpret_input_from(request.into_inner())?;
-        let out = self.core.interpret(&input)?;
+        let core = self.core.clone();
+        // The instructor embeds the instruction: CPU work, kept off the
+        // runtime's worker threads.
+        let out = generec_common::error::run_blocking(move || core.interpret(&input)).await?;
         Ok(Response::new(pb::InterpretResponse {
             guidance: Some(guidance_to(out.guidance)),
             decision: Some(decision_to(out.decision)),

@@ -105,7 +105,9 @@ pub struct Parts {
 
 /// The service core.
 pub struct Generation {
-    parts: Parts,
+    /// Shared with the blocking pool, where the model work runs (see
+    /// [`Generation::blocking`]).
+    parts: Arc<Parts>,
 }
 
 /// An edit request, validated by [`Generation::edit`].
@@ -241,7 +243,9 @@ fn remaining(deadline: Option<Instant>) -> Result<Option<Duration>, GenerationEr
 
 impl Generation {
     pub fn new(parts: Parts) -> Generation {
-        Generation { parts }
+        Generation {
+            parts: Arc::new(parts),
+        }
     }
 
     /// The generators that can run: "composer", "embedded:<model>", "openai:<model>".
@@ -268,6 +272,20 @@ impl Generation {
 
     pub fn default_backend(&self) -> Backend {
         self.parts.default_backend
+    }
+
+    /// Runs `work` (embedding, composing, editing: milliseconds to seconds
+    /// of CPU) on tokio's blocking pool, so a request never holds one of
+    /// the runtime's few worker threads while other requests wait.
+    async fn blocking<T, F>(&self, work: F) -> Result<T, GenerationError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Parts) -> Result<T, GenerationError> + Send + 'static,
+    {
+        let parts = self.parts.clone();
+        tokio::task::spawn_blocking(move || work(&parts))
+            .await
+            .map_err(|e| GenerationError::Internal(format!("model task: {e}")))?
     }
 
     /// Runs the instructor.
@@ -384,7 +402,12 @@ impl Generation {
             include: args.guidance.include.clone(),
             exclude: args.guidance.exclude.clone(),
         };
-        let output = self.parts.editor.edit(&source, &ops, &profile)?;
+        let (output, ops) = self
+            .blocking(move |parts| {
+                let output = parts.editor.edit(&source, &ops, &profile)?;
+                Ok((output, ops))
+            })
+            .await?;
         let parent = Parent {
             id: item.id.clone(),
             licence: item.licence.clone(),
@@ -614,19 +637,23 @@ impl Generation {
                 deadline,
             )
             .await?;
-        let composition = {
-            let lexicon = self.parts.editor.lexicon();
-            let tone = args.guidance.tone;
-            let fit = move |s: &str| tone.map_or(0.5, |t| lexicon.fit(lexicon.score(s), t));
-            let input = ComposeInput {
-                guidance: &args.guidance,
-                instruction: &args.instruction,
-                profile: &profile,
-                docs: &docs,
-                tone_fit: if tone.is_some() { Some(&fit) } else { None },
-            };
-            composer::compose(&input, &self.parts.scorer, &self.parts.composer)?
-        };
+        let (guidance, instruction) = (args.guidance.clone(), args.instruction.clone());
+        let (composition, docs) = self
+            .blocking(move |parts| {
+                let lexicon = parts.editor.lexicon();
+                let tone = guidance.tone;
+                let fit = move |s: &str| tone.map_or(0.5, |t| lexicon.fit(lexicon.score(s), t));
+                let input = ComposeInput {
+                    guidance: &guidance,
+                    instruction: &instruction,
+                    profile: &profile,
+                    docs: &docs,
+                    tone_fit: if tone.is_some() { Some(&fit) } else { None },
+                };
+                let composition = composer::compose(&input, &parts.scorer, &parts.composer)?;
+                Ok((composition, docs))
+            })
+            .await?;
         let tags = topic_tags(&args.guidance, &docs);
         let base = Draft {
             item_id: String::new(),
@@ -1227,11 +1254,15 @@ mod tests {
     }
 
     fn over(corpus: FakeCorpus) -> (Generation, Arc<FakeCorpus>) {
+        over_with(corpus, Scorer::lexical())
+    }
+
+    fn over_with(corpus: FakeCorpus, scorer: Scorer) -> (Generation, Arc<FakeCorpus>) {
         let corpus = Arc::new(corpus);
         let g = Generation::new(Parts {
             instructor: Instructor::default(),
             editor: Editor::new(crate::tone::ToneLexicon::builtin()),
-            scorer: Scorer::lexical(),
+            scorer,
             composer: ComposerConfig::default(),
             embedded: None,
             openai: None,
@@ -1353,6 +1384,65 @@ mod tests {
             searches[0].origins,
             vec![Origin::Human],
             "never generated items"
+        );
+    }
+
+    /// An embedding model that takes its time, as MiniLM does on a cold
+    /// batch of a hundred sentences.
+    struct SlowEmbedding;
+
+    impl crate::relevance::Embed for SlowEmbedding {
+        fn id(&self) -> &str {
+            "slow"
+        }
+        fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
+            std::thread::sleep(Duration::from_millis(300));
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    let words = t.split_whitespace().count() as f32;
+                    let len = t.len() as f32;
+                    let norm = (words * words + len * len).sqrt().max(1.0);
+                    vec![words / norm, len / norm]
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_creation_embeds_on_the_blocking_pool_and_leaves_the_runtime_free() {
+        // `#[tokio::test]` runs one thread: were the composer's embedding
+        // done on it, nothing else would move until the creation ended.
+        let (g, _) = over_with(
+            FakeCorpus {
+                items: vec![news("b1", "transport", "CC-BY-4.0", STORY)],
+                ..FakeCorpus::default()
+            },
+            Scorer::with_embedding(Arc::new(SlowEmbedding)),
+        );
+        let args = CreateArgs {
+            user_id: "u".into(),
+            guidance: Guidance {
+                fact_query: "bridge".into(),
+                ..Guidance::default()
+            },
+            ..CreateArgs::default()
+        };
+        let g = Arc::new(g);
+        let creation = tokio::spawn({
+            let g = g.clone();
+            async move { g.create(args, None).await }
+        });
+        let mut ticks = 0;
+        while !creation.is_finished() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            ticks += 1;
+        }
+        let d = creation.await.unwrap().unwrap();
+        assert!(!d.sources.is_empty());
+        assert!(
+            ticks >= 10,
+            "the runtime was held during the embedding: {ticks} ticks of 10 ms in 300 ms"
         );
     }
 

@@ -49,10 +49,10 @@ pub struct LoopArgs {
     /// Items per feed.
     #[arg(long, default_value_t = 5)]
     count: u32,
-    /// Sessions served at once. At 8 on 2 cores the full arm's corpus
-    /// calls overran the feed's deadline while generation held the CPU;
-    /// 2 completes.
-    #[arg(long, default_value_t = 2)]
+    /// Sessions served at once. The platform's generation runs beside
+    /// them; on 2 cores 4 keeps both busy (2 left a quarter of the CPU
+    /// idle between sessions).
+    #[arg(long, default_value_t = 4)]
     concurrency: usize,
     /// Also write the report (markdown) to this file, e.g. docs/EVALUATION.md.
     #[arg(long)]
@@ -140,6 +140,8 @@ const CAVEATS: &[&str] = &[
     "The users are simulated: they judge items by the cosine between MiniLM embeddings of the item and of topics drawn from the corpus; a random item is clicked at the stated base rate by construction, and ratings of what users read follow the MovieLens 100K distribution by construction. Differences between arms are the platform's; the levels are the simulator's.",
     "Seeds share their arm's platform (each seed's users have their own ids): items generated for one seed stay in the corpus for the next seed of that arm.",
     "Every BBC article has the creator `bbc-news`, so the exposure Gini across creators is 0 unless generated items (creator `generec`) are shown; it measures human against generated exposure here, not fairness across human creators.",
+    "The arms run one after another in one process and share the trust service's safety classifier with its cache of recent sentence embeddings, so the arm that runs first (retrieve) pays for embedding what the later ones find cached; the cost rows hold for this order.",
+    "The creator here is the extractive composer: every body sentence but its own framing lines is quoted from a source, so the supported-sentence share measures how much framing it adds, not how faithful free writing is (a language-model back-end would be measured the same way).",
     "With few seeds (the quick mode runs 3) the intervals are wide: a difference that is not shown as higher or lower may still exist.",
 ];
 

@@ -126,16 +126,7 @@ pub fn lines(
             )
             .map_err(plot_error)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(("sans-serif", 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(plot_error)?;
-    root.present()
-        .map_err(plot_error)
-        .with_context(|| format!("writing {}", path.display()))
+    legend_and_write(&mut chart, &root, path)
 }
 
 /// One bar per group, stacked from the shares of its parts (each group's
@@ -198,6 +189,16 @@ pub fn stacked_shares(
             .label(part.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], colour.filled()));
     }
+    legend_and_write(&mut chart, &root, path)
+}
+
+/// The range of the values, widened by `pad` of its span (and never empty).
+/// Draws the series' legend and writes the file.
+fn legend_and_write<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    root: &DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>,
+    path: &Path,
+) -> Result<()> {
     chart
         .configure_series_labels()
         .label_font(("sans-serif", 16))
@@ -210,7 +211,6 @@ pub fn stacked_shares(
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// The range of the values, widened by `pad` of its span (and never empty).
 fn bounds(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))

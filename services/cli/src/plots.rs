@@ -192,7 +192,6 @@ pub fn stacked_shares(
     legend_and_write(&mut chart, &root, path)
 }
 
-/// The range of the values, widened by `pad` of its span (and never empty).
 /// Draws the series' legend and writes the file.
 fn legend_and_write<'a, CT: CoordTranslate>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
@@ -211,6 +210,7 @@ fn legend_and_write<'a, CT: CoordTranslate>(
         .with_context(|| format!("writing {}", path.display()))
 }
 
+/// The range of the values, widened by `pad` of its span (and never empty).
 fn bounds(values: impl Iterator<Item = f64>, pad: f64) -> (f64, f64) {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))

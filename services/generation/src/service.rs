@@ -719,12 +719,13 @@ impl Generation {
                     ));
                 };
                 let model_id = model.id();
-                let out = tokio::task::spawn_blocking(move || {
-                    model.generate(&system, &user, max_tokens, seed)
-                })
-                .await
-                .map_err(|e| GenerationError::Internal(format!("model task: {e}")))?
-                .map_err(|e| GenerationError::Internal(format!("embedded model: {e}")))?;
+                let out = self
+                    .blocking(move |_| {
+                        model
+                            .generate(&system, &user, max_tokens, seed)
+                            .map_err(|e| GenerationError::Internal(format!("embedded model: {e}")))
+                    })
+                    .await?;
                 d.generator_name = draft::generator_name(&format!("embedded:{model_id}"));
                 out
             }

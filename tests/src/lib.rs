@@ -29,6 +29,7 @@ pub fn test_config(dir: &Path) -> CorpusConfig {
         data_dir: dir.to_path_buf(),
         retrain_interval_ms: 100,
         item_debounce_ms: 50,
+        item_retrain_interval_ms: 50,
         // Most tests store items directly; the feed's stack turns the
         // manifest check back on with trust's keys.
         require_manifest_for_ai: false,

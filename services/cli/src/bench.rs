@@ -200,6 +200,7 @@ pub(crate) async fn start() -> Result<Running> {
         // Keep the model still while timing.
         retrain_interval_ms: u64::MAX / 2,
         item_debounce_ms: u64::MAX / 2,
+        item_retrain_interval_ms: u64::MAX / 2,
         ..CorpusConfig::default()
     };
     let corpus = tokio::task::spawn_blocking(move || Corpus::open(cfg)).await??;

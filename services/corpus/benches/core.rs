@@ -66,6 +66,7 @@ fn benches(c: &mut Criterion) {
         data_dir: dir.path().to_path_buf(),
         retrain_interval_ms: u64::MAX / 2,
         item_debounce_ms: u64::MAX / 2,
+        item_retrain_interval_ms: u64::MAX / 2,
         ..CorpusConfig::default()
     })
     .unwrap();

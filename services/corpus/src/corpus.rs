@@ -46,6 +46,12 @@ pub struct CorpusConfig {
     /// Quiet time after an item change before the model is retrained, in ms,
     /// so new items are ranked within about this long.
     pub item_debounce_ms: u64,
+    /// Least time between two retrains caused by new items, in ms: under a
+    /// steady stream of generated items each retrain (the whole catalogue,
+    /// a few hundred ms) would otherwise follow every short lull. New items
+    /// are ranked within about `item_debounce_ms` after a quiet spell and
+    /// within this long while items keep coming.
+    pub item_retrain_interval_ms: u64,
     /// Weight of the request's free text in Recommend.
     pub query_weight: f32,
     /// Ed25519 public keys (64 hex digits each, as the trust service's
@@ -73,6 +79,7 @@ impl Default for CorpusConfig {
             ranker: RankerConfig::default(),
             retrain_interval_ms: 10_000,
             item_debounce_ms: 500,
+            item_retrain_interval_ms: 3_000,
             query_weight: 1.0,
             trusted_keys: Vec::new(),
             require_manifest_for_ai: true,
@@ -1127,6 +1134,9 @@ fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
         .spawn(move || {
             let tick = Duration::from_millis(100);
             let mut last_items = (0u64, Instant::now());
+            // When this thread last trained: new items wait at least
+            // `item_retrain_interval_ms` after it (the first need not).
+            let mut last_train: Option<Instant> = None;
             loop {
                 std::thread::sleep(tick);
                 let Some(corpus) = corpus.upgrade() else {
@@ -1143,14 +1153,19 @@ fn spawn_trainer(corpus: Weak<Corpus>) -> Result<(), CorpusError> {
                 };
                 let items_due = items_now != trained_items
                     && last_items.1.elapsed()
-                        >= Duration::from_millis(corpus.config.item_debounce_ms);
+                        >= Duration::from_millis(corpus.config.item_debounce_ms)
+                    && last_train.is_none_or(|at: Instant| {
+                        at.elapsed()
+                            >= Duration::from_millis(corpus.config.item_retrain_interval_ms)
+                    });
                 let events_due = corpus.event_generation.load(Ordering::SeqCst) != trained_events
                     && trained_when.elapsed()
                         >= Duration::from_millis(corpus.config.retrain_interval_ms);
-                if (items_due || events_due)
-                    && let Err(e) = corpus.train_now()
-                {
-                    tracing::error!(error = %e, "background training failed");
+                if items_due || events_due {
+                    last_train = Some(Instant::now());
+                    if let Err(e) = corpus.train_now() {
+                        tracing::error!(error = %e, "background training failed");
+                    }
                 }
             }
         })?;
@@ -1238,6 +1253,77 @@ mod tests {
                 .to_string()
                 .contains("corpus.trusted_keys[0]")
         );
+    }
+
+    /// A human item numbered `n`.
+    fn numbered_item(n: u32) -> Item {
+        Item {
+            id: ItemId::parse(&format!("item-{n}")).unwrap(),
+            kind: ItemKind::Article,
+            title: format!("Item {n}"),
+            body: format!("Body of item {n} about markets and rail fares."),
+            segments: vec![],
+            tags: vec!["business".into()],
+            creator_id: "someone".into(),
+            origin: Origin::Human,
+            parent_ids: vec![],
+            licence: "CC-BY-4.0".into(),
+            created_unix_ms: 0,
+            content_sha256: String::new(),
+            provenance_manifest: vec![],
+        }
+    }
+
+    /// Waits (up to 20 s) until the background trainer has a model with
+    /// `items` items; returns its version.
+    fn wait_for_model_items(corpus: &Corpus, items: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let stats = corpus.stats().unwrap();
+            if stats.model_items == items {
+                return stats.model_version;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the model never reached {items} items"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn items_written_soon_after_a_retrain_wait_for_the_item_retrain_interval() {
+        let open = |interval_ms: u64, dir: &std::path::Path| {
+            Corpus::open(CorpusConfig {
+                data_dir: dir.to_path_buf(),
+                item_debounce_ms: 10,
+                item_retrain_interval_ms: interval_ms,
+                ..CorpusConfig::default()
+            })
+            .unwrap()
+        };
+        let put = |corpus: &Corpus, n: u32| {
+            corpus
+                .put_items(vec![(format!("item-{n}"), Ok(numbered_item(n)))])
+                .unwrap();
+        };
+        // A long interval: the first item is ranked at once, the second
+        // waits.
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = open(60_000, dir.path());
+        put(&corpus, 1);
+        let version = wait_for_model_items(&corpus, 1);
+        put(&corpus, 2);
+        std::thread::sleep(Duration::from_millis(600));
+        let stats = corpus.stats().unwrap();
+        assert_eq!((stats.model_version, stats.model_items), (version, 1));
+        // No interval: the second item is ranked after the debounce alone.
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = open(0, dir.path());
+        put(&corpus, 1);
+        let version = wait_for_model_items(&corpus, 1);
+        put(&corpus, 2);
+        assert!(wait_for_model_items(&corpus, 2) > version);
     }
 
     mod manifests {

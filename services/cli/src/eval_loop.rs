@@ -25,7 +25,7 @@ use generec_proto::generation::v1::FeedbackKind;
 use generec_proto::trust::v1::Verdict;
 use generec_simulate::response::{Response, Wish, cosine};
 use generec_simulate::rng::Rng;
-use generec_simulate::session::{Next, Seen, Session};
+use generec_simulate::session::{Next, Session};
 use generec_simulate::speak::Phrasings;
 use tokio::task::JoinSet;
 use tonic::transport::Channel;
@@ -91,6 +91,11 @@ struct Figures {
     ratings: Vec<u8>,
     speakers: usize,
     met: usize,
+    /// Users who asked for an item in view to be changed, and those whose
+    /// change came (a generated item made from it, in their tone or
+    /// shorter) in a later feed.
+    changers: usize,
+    changes_met: usize,
     feeds_until_met: Vec<u32>,
     left: usize,
     generated_impressions: usize,
@@ -133,6 +138,8 @@ struct Figures {
     entropy_by_feed: Vec<(f64, u32)>,
     wall_s: f64,
     cpu_s: f64,
+    /// The generation service's calls while the arm ran.
+    generation: crate::eval_cost::CallTotals,
 }
 
 /// What every report says about its own limits.
@@ -142,6 +149,7 @@ const CAVEATS: &[&str] = &[
     "Every BBC article has the creator `bbc-news`, so the exposure Gini across creators is 0 unless generated items (creator `generec`) are shown; it measures human against generated exposure here, not fairness across human creators.",
     "The arms run one after another in one process and share the trust service's safety classifier with its cache of recent sentence embeddings, so the arm that runs first (retrieve) pays for embedding what the later ones find cached; the cost rows hold for this order.",
     "The creator here is the extractive composer: every body sentence but its own framing lines is quoted from a source, so the supported-sentence share measures how much framing it adds, not how faithful free writing is (a language-model back-end would be measured the same way).",
+    "Every BBC article is all rights reserved, which forbids derivatives: the editor refuses to change one (FailedPrecondition, naming the licence), so a change asked of a BBC article cannot be met here, and the edit arm measures the instructor steering retrieval more than the editor. The simulated users still ask (the rows on change requests) so that a corpus with open licences is measured the same way.",
     "With few seeds (the quick mode runs 3) the intervals are wide: a difference that is not shown as higher or lower may still exist.",
 ];
 
@@ -154,6 +162,7 @@ const BETTER_WHEN_HIGHER: &[(&str, bool)] = &[
     ("skip rate (per item shown)", false),
     ("like rate (per item shown)", true),
     ("share of requests met", true),
+    ("share of change requests met", true),
     ("feeds until a request was met", false),
     ("users who left", false),
     ("relevance to the request (cosine)", true),
@@ -251,6 +260,12 @@ const USER_ROWS: &[Row] = &[
     }),
     ("users who spoke", |f| ratio(f.speakers, f.users)),
     ("share of requests met", |f| ratio(f.met, f.speakers)),
+    ("users who asked to change an item", |f| {
+        ratio(f.changers, f.users)
+    }),
+    ("share of change requests met", |f| {
+        ratio(f.changes_met, f.changers)
+    }),
     ("feeds until a request was met", |f| {
         mean(&f.feeds_until_met)
     }),
@@ -322,6 +337,19 @@ const COST_ROWS: &[Row] = &[
     ("GetFeed p50 ms, with a generated item", |f| {
         percentile(&f.latency_generated_ms, 0.5)
     }),
+    ("Create ms per call (mean)", |f| {
+        f.generation.mean_ms("Create")
+    }),
+    ("Create calls per session", |f| {
+        f.generation.calls("Create") / f.users.max(1) as f64
+    }),
+    ("Edit ms per call (mean)", |f| f.generation.mean_ms("Edit")),
+    ("Edit calls per session", |f| {
+        f.generation.calls("Edit") / f.users.max(1) as f64
+    }),
+    ("Interpret ms per call (mean)", |f| {
+        f.generation.mean_ms("Interpret")
+    }),
     ("process CPU s per session", |f| {
         f.cpu_s / f.users.max(1) as f64
     }),
@@ -351,6 +379,8 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
         world.items.len(),
         started.elapsed().as_secs_f64()
     );
+    // Record the services' call timings (the cost rows read them).
+    generec_common::metrics::install();
     let mut platforms = Vec::new();
     for mode in ARMS {
         let platform = Platform::start_with(
@@ -458,6 +488,7 @@ async fn serve_arm(
     let started = Instant::now();
     let since_unix_ms = crate::eval_items::now_unix_ms();
     let cpu = process_cpu_seconds();
+    let calls = crate::eval_cost::CallTotals::now();
     let mut tasks = JoinSet::new();
     for n in 0..world.users.len() {
         if tasks.len() >= args.concurrency
@@ -487,6 +518,7 @@ async fn serve_arm(
     let mut f = std::mem::take(&mut *locked(&figures)?);
     f.wall_s = started.elapsed().as_secs_f64();
     f.cpu_s = process_cpu_seconds() - cpu;
+    f.generation = crate::eval_cost::CallTotals::now().since(&calls);
     let side =
         crate::eval_items::measure(&f.generated_shown, platform, seed, since_unix_ms).await?;
     f.supported = side.supported;
@@ -527,6 +559,10 @@ impl SessionJob {
         let mut session = Session::default();
         let mut wish: Option<Wish> = None;
         let mut instruction = String::new();
+        // The item a change was asked of: sent once as the context, then
+        // looked for among later feeds' generated items' parents.
+        let mut context = String::new();
+        let mut target: Option<ChangeTarget> = None;
         let mut m = Measured::default();
         m.f.users = 1;
         for feed_no in 0..self.feeds as usize {
@@ -535,7 +571,7 @@ impl SessionJob {
                 user_id: user_id.clone(),
                 count: self.count,
                 instruction: asked.clone(),
-                context_item_id: String::new(),
+                context_item_id: std::mem::take(&mut context),
             });
             req.set_timeout(Duration::from_secs(20));
             let sent = Instant::now();
@@ -571,14 +607,7 @@ impl SessionJob {
                 if let Some(rating) = r.rating {
                     add_at(&mut m.f.rating_by_feed, feed_no, f64::from(rating));
                 }
-                seen.push(Seen {
-                    response: r,
-                    about_disliked: user
-                        .dislikes
-                        .iter()
-                        .any(|d| world.calibration.about(&world.topic_vectors[*d], vector)),
-                    valence: *valence,
-                });
+                seen.push(world.seen(user, r, vector, *valence));
             }
             let vectors: Vec<&Vec<f32>> = views.iter().map(|(v, _)| v).collect();
             if vectors.len() >= 2 {
@@ -595,11 +624,21 @@ impl SessionJob {
             if let Some(h) = entropy(&m.seen_topics) {
                 add_at(&mut m.f.entropy_by_feed, feed_no, h);
             }
-            let met = wish.as_ref().is_some_and(|w| self.met(w, &views));
+            let met = wish.as_ref().is_some_and(|w| match &target {
+                Some(t) => t.met(w, &page.items, &views),
+                None => self.met(w, &views),
+            });
             match session.after_feed(user, &seen, met, &mut rng) {
                 Next::More => {}
                 Next::Speak(w) => {
                     instruction = self.phrasings.say(user, &w, &world.topics, &mut rng);
+                    if let Some(item) = w.change.and_then(|i| page.items.get(i)) {
+                        context = item.item_id.clone();
+                        target = Some(ChangeTarget {
+                            item_id: item.item_id.clone(),
+                            words: item.body.split_whitespace().count(),
+                        });
+                    }
                     wish = Some(w);
                 }
                 Next::Leave => break,
@@ -607,6 +646,8 @@ impl SessionJob {
         }
         m.f.speakers = usize::from(session.wish.is_some());
         m.f.met = usize::from(session.feeds_until_met.is_some());
+        m.f.changers = usize::from(target.is_some());
+        m.f.changes_met = usize::from(target.is_some() && session.feeds_until_met.is_some());
         m.f.feeds_until_met.extend(session.feeds_until_met);
         m.f.left = usize::from(session.left);
         m.f.entropy.extend(entropy(&m.seen_topics));
@@ -784,6 +825,27 @@ impl SessionJob {
     }
 }
 
+/// The item a user asked to have changed.
+struct ChangeTarget {
+    item_id: String,
+    words: usize,
+}
+
+impl ChangeTarget {
+    /// A change is met by a generated item made from the target (one of
+    /// its parents), in the tone asked for, or shorter when that was asked.
+    fn met(&self, wish: &Wish, items: &[pb::FeedItem], views: &[(Vec<f32>, f32)]) -> bool {
+        items.iter().zip(views).any(|(item, (_, valence))| {
+            item.origin_label == pb::OriginLabel::Generated as i32
+                && item.parent_ids.contains(&self.item_id)
+                && match wish.tone {
+                    Some(t) => t.fit(*valence) >= -0.05,
+                    None => !wish.shorter || item.body.split_whitespace().count() < self.words,
+                }
+        })
+    }
+}
+
 /// Entropy (bits) of a count per topic; None when nothing was counted.
 fn entropy(counts: &HashMap<usize, u32>) -> Option<f64> {
     let total: u32 = counts.values().sum();
@@ -828,6 +890,8 @@ fn merge(all: &mut Figures, f: Figures) {
     all.ratings.extend(f.ratings);
     all.speakers += f.speakers;
     all.met += f.met;
+    all.changers += f.changers;
+    all.changes_met += f.changes_met;
     all.feeds_until_met.extend(f.feeds_until_met);
     all.left += f.left;
     all.generated_impressions += f.generated_impressions;

@@ -10,6 +10,7 @@ mod bench_trust;
 mod client;
 mod config;
 mod demo;
+mod eval_cost;
 mod eval_generation;
 mod eval_items;
 mod eval_loop;

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use generec_simulate::population::{self, PopulationOptions, Tone, User};
-use generec_simulate::response::{Calibration, ItemView, RatingScale, Wish, cosine};
+use generec_simulate::response::{Calibration, ItemView, RatingScale, Response, Wish, cosine};
 use generec_simulate::rng::Rng;
 use generec_simulate::session::{Next, Seen, Session};
 use generec_simulate::speak::Phrasings;
@@ -191,6 +191,18 @@ pub fn build_world(args: &WorldArgs, users: usize, seed: u64) -> Result<World> {
 }
 
 impl World {
+    /// What `user` makes of an item they responded to: whether it is
+    /// about a topic they dislike or like, and its tone.
+    pub fn seen(&self, user: &User, response: Response, vector: &[f32], valence: f32) -> Seen {
+        let about = |t: usize| self.calibration.about(&self.topic_vectors[t], vector);
+        Seen {
+            response,
+            about_disliked: user.dislikes.iter().any(|d| about(*d)),
+            about_liked: user.likes.iter().any(|(t, _)| about(*t)),
+            valence,
+        }
+    }
+
     /// Draws the population of `seed` and fits the feedback model to it.
     pub fn populate(&mut self, users: usize, seed: u64, base_click: f64) -> Result<()> {
         self.users = population::generate(
@@ -370,7 +382,7 @@ fn print_responses(world: &World, seed: u64) {
 
 /// Sessions of random feeds: how many users speak up and how many leave.
 fn print_sessions(world: &World, seed: u64) {
-    let (mut spoke, mut left, mut feeds) = (0usize, 0usize, 0u32);
+    let (mut spoke, mut changes, mut left, mut feeds) = (0usize, 0usize, 0usize, 0u32);
     for (n, user) in world.users.iter().enumerate() {
         let mut rng = Rng::derive(seed, &[0x5e55, n as u64]);
         let mut session = Session::default();
@@ -386,21 +398,14 @@ fn print_sessions(world: &World, seed: u64) {
                         item.view(),
                         &mut rng,
                     );
-                    Seen {
-                        response,
-                        about_disliked: user.dislikes.iter().any(|d| {
-                            world
-                                .calibration
-                                .about(&world.topic_vectors[*d], &item.vector)
-                        }),
-                        valence: item.valence,
-                    }
+                    world.seen(user, response, &item.vector, item.valence)
                 })
                 .collect();
             match session.after_feed(user, &seen, false, &mut rng) {
                 Next::More => {}
                 Next::Speak(w) => {
                     spoke += 1;
+                    changes += usize::from(w.change.is_some());
                     wish = Some(w);
                 }
                 Next::Leave => break,
@@ -412,8 +417,9 @@ fn print_sessions(world: &World, seed: u64) {
     let n = world.users.len().max(1) as f64;
     println!();
     println!(
-        "sessions of up to 10 random feeds of 5: {:.2} of users spoke up, {:.2} left, {:.1} feeds per session",
+        "sessions of up to 10 random feeds of 5: {:.2} of users spoke up ({:.2} to ask for an item changed), {:.2} left, {:.1} feeds per session",
         spoke as f64 / n,
+        changes as f64 / n,
         left as f64 / n,
         f64::from(feeds) / n
     );
@@ -442,6 +448,7 @@ fn print_voices(world: &World, seed: u64, show: usize) {
             more: vec![user.likes[0].0],
             less: user.dislikes.clone(),
             tone: (user.tone != Tone::Any).then_some(user.tone),
+            ..Wish::default()
         };
         let nearest = targeted(world, user, 1)
             .first()

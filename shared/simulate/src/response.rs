@@ -25,11 +25,16 @@ pub struct Wish {
     pub less: Vec<usize>,
     /// A tone the user asked for.
     pub tone: Option<Tone>,
+    /// A change to one item shown (its index in the feed the user spoke
+    /// after): a new telling of it in `tone`, or a shorter one.
+    pub change: Option<usize>,
+    /// With `change`: the user asked for it shorter.
+    pub shorter: bool,
 }
 
 impl Wish {
     pub fn is_empty(&self) -> bool {
-        self.more.is_empty() && self.less.is_empty() && self.tone.is_none()
+        self.more.is_empty() && self.less.is_empty() && self.tone.is_none() && self.change.is_none()
     }
 }
 

@@ -24,8 +24,11 @@ pub enum Next {
 #[derive(Clone, Copy, Debug)]
 pub struct Seen {
     pub response: Response,
-    /// Topic indices the item is about (by the calibration's threshold).
+    /// Whether the item is about a topic the user dislikes (by the
+    /// calibration's threshold).
     pub about_disliked: bool,
+    /// Whether it is about a topic the user likes.
+    pub about_liked: bool,
     /// The item's tone, -1 distressing to 1 cheerful.
     pub valence: f32,
 }
@@ -59,6 +62,13 @@ impl Session {
             if met_wish && self.feeds_until_met.is_none() {
                 self.feeds_until_met = Some(self.feeds_since_spoken);
             }
+        }
+        if self.wish.is_none()
+            && let Some(wish) = change_wish(user, seen, rng)
+        {
+            self.misses = 0;
+            self.wish = Some(wish.clone());
+            return Next::Speak(wish);
         }
         if seen.iter().any(|s| s.response.hit()) {
             self.misses = 0;
@@ -99,12 +109,7 @@ impl Session {
         } else {
             seen.iter().map(|s| s.valence).sum::<f32>() / seen.len() as f32
         };
-        let tone_off = match user.tone {
-            Tone::Calm => mean_valence < -0.1,
-            Tone::Upbeat => mean_valence < 0.1,
-            Tone::Any => false,
-        };
-        if tone_off && rng.chance(0.6) {
+        if tone_off(user.tone, mean_valence) && rng.chance(0.6) {
             wish.tone = Some(user.tone);
             if rng.chance(0.3) {
                 wish.more.clear();
@@ -112,6 +117,41 @@ impl Session {
         }
         wish
     }
+}
+
+/// Chance, for a user who always speaks, of asking to change an item they
+/// opened on a topic they like but did not finish (scaled by the user's
+/// own chance of speaking). At 0.2 about one user in seven asks, in
+/// sessions of ten random feeds (`generec simulate`).
+const ASK_TO_CHANGE: f64 = 0.2;
+
+/// Whether a tone of `valence` is wrong for someone who prefers `tone`.
+fn tone_off(tone: Tone, valence: f32) -> bool {
+    match tone {
+        Tone::Calm => valence < -0.1,
+        Tone::Upbeat => valence < 0.1,
+        Tone::Any => false,
+    }
+}
+
+/// A user who opened an item on a topic they like and did not finish it
+/// may ask for that item changed: told in their tone when its tone was
+/// wrong for them, shorter otherwise.
+fn change_wish(user: &User, seen: &[Seen], rng: &mut Rng) -> Option<Wish> {
+    let (index, item) = seen
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.about_liked && s.response.clicked && !s.response.completed())?;
+    if !rng.chance(user.speaks * ASK_TO_CHANGE) {
+        return None;
+    }
+    let tone = tone_off(user.tone, item.valence).then_some(user.tone);
+    Some(Wish {
+        change: Some(index),
+        shorter: tone.is_none(),
+        tone,
+        ..Wish::default()
+    })
 }
 
 #[cfg(test)]
@@ -146,6 +186,7 @@ mod tests {
                 affinity: 0.0,
             },
             about_disliked: true,
+            about_liked: false,
             valence: -0.5,
         }
     }
@@ -175,6 +216,52 @@ mod tests {
             Next::Leave
         );
         assert!(s.left);
+    }
+
+    #[test]
+    fn a_user_who_leaves_a_liked_topic_s_item_unfinished_may_ask_for_it_changed() {
+        let u = user(1.0);
+        let mut rng = Rng::new(3);
+        let abandoned = |valence: f32| Seen {
+            response: Response {
+                clicked: true,
+                read_ratio: 0.2,
+                liked: false,
+                rating: None,
+                affinity: 0.0,
+            },
+            about_disliked: false,
+            about_liked: true,
+            valence,
+        };
+        // Asked at the rate speaks x ASK_TO_CHANGE (400 in 2,000), always about
+        // the abandoned item, never by a user who does not speak.
+        let mut asked = 0;
+        for _ in 0..2000 {
+            let mut s = Session::default();
+            if let Next::Speak(w) = s.after_feed(&u, &[seen(true), abandoned(-0.6)], true, &mut rng)
+            {
+                assert_eq!(w.change, Some(1));
+                assert_eq!(w.tone == Some(u.tone), tone_off(u.tone, -0.6));
+                assert_eq!(w.shorter, w.tone.is_none());
+                asked += 1;
+            }
+        }
+        assert!((320..=480).contains(&asked), "{asked}");
+        let mut quiet = Session::default();
+        assert_eq!(
+            quiet.after_feed(&user(0.0), &[abandoned(0.5)], false, &mut rng),
+            Next::More
+        );
+        // An item finished, or off the user's topics, is no reason.
+        let mut read = abandoned(0.5);
+        read.response.read_ratio = 0.95;
+        let mut off = abandoned(0.5);
+        off.about_liked = false;
+        for _ in 0..500 {
+            let mut s = Session::default();
+            assert_eq!(s.after_feed(&u, &[read, off], true, &mut rng), Next::More);
+        }
     }
 
     #[test]

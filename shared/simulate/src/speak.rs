@@ -20,6 +20,11 @@ pub struct Phrasings {
     calm: Vec<String>,
     upbeat: Vec<String>,
     joiners: Vec<String>,
+    /// Asking for the item in view changed: told more calmly, more
+    /// brightly, or shorter.
+    change_calm: Vec<String>,
+    change_upbeat: Vec<String>,
+    change_shorter: Vec<String>,
 }
 
 static BUILTIN: &str = include_str!("../data/phrasings.toml");
@@ -40,6 +45,9 @@ impl Phrasings {
             ("calm", &p.calm, &[][..]),
             ("upbeat", &p.upbeat, &[][..]),
             ("joiners", &p.joiners, &[][..]),
+            ("change_calm", &p.change_calm, &[][..]),
+            ("change_upbeat", &p.change_upbeat, &[][..]),
+            ("change_shorter", &p.change_shorter, &[][..]),
         ] {
             if list.is_empty() {
                 return Err(SimError::Data(format!("phrasings: {name} is empty")));
@@ -61,6 +69,9 @@ impl Phrasings {
             + self.more_less.len()
             + self.calm.len()
             + self.upbeat.len()
+            + self.change_calm.len()
+            + self.change_upbeat.len()
+            + self.change_shorter.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,6 +80,15 @@ impl Phrasings {
 
     /// The words `user` types for `wish`.
     pub fn say(&self, user: &User, wish: &Wish, topics: &[Topic], rng: &mut Rng) -> String {
+        if wish.change.is_some() {
+            let list = match wish.tone {
+                Some(Tone::Calm) => &self.change_calm,
+                Some(Tone::Upbeat) => &self.change_upbeat,
+                Some(Tone::Any) | None => &self.change_shorter,
+            };
+            let said = rng.pick(list).clone();
+            return typos(&said, user.typo_rate, rng);
+        }
         let name = |t: usize, rng: &mut Rng| {
             let phrase = &topics[t].phrase;
             if rng.chance(0.4) {
@@ -178,6 +198,7 @@ mod tests {
             more: vec![0],
             less: vec![1],
             tone: Some(Tone::Calm),
+            ..Wish::default()
         };
         let said: std::collections::HashSet<String> = (0..200)
             .map(|_| p.say(&user, &wish, &t, &mut rng))

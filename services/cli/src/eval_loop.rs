@@ -89,6 +89,8 @@ struct Figures {
     completions: usize,
     likes: usize,
     ratings: Vec<u8>,
+    /// Users who asked for topics or a tone, and those a later feed
+    /// served so.
     speakers: usize,
     met: usize,
     /// Users who asked for an item in view to be changed, and those whose
@@ -161,9 +163,9 @@ const BETTER_WHEN_HIGHER: &[(&str, bool)] = &[
     ("completion rate (per item shown)", true),
     ("skip rate (per item shown)", false),
     ("like rate (per item shown)", true),
-    ("share of requests met", true),
+    ("share of those requests met", true),
     ("share of change requests met", true),
-    ("feeds until a request was met", false),
+    ("feeds until such a request was met", false),
     ("users who left", false),
     ("relevance to the request (cosine)", true),
     ("intra-list diversity", true),
@@ -258,16 +260,18 @@ const USER_ROWS: &[Row] = &[
     ("like rate (per item shown)", |f| {
         ratio(f.likes, f.impressions)
     }),
-    ("users who spoke", |f| ratio(f.speakers, f.users)),
-    ("share of requests met", |f| ratio(f.met, f.speakers)),
+    ("users who asked for topics or a tone", |f| {
+        ratio(f.speakers, f.users)
+    }),
+    ("share of those requests met", |f| ratio(f.met, f.speakers)),
+    ("feeds until such a request was met", |f| {
+        mean(&f.feeds_until_met)
+    }),
     ("users who asked to change an item", |f| {
         ratio(f.changers, f.users)
     }),
     ("share of change requests met", |f| {
         ratio(f.changes_met, f.changers)
-    }),
-    ("feeds until a request was met", |f| {
-        mean(&f.feeds_until_met)
     }),
     ("users who left", |f| ratio(f.left, f.users)),
 ];
@@ -644,11 +648,17 @@ impl SessionJob {
                 Next::Leave => break,
             }
         }
-        m.f.speakers = usize::from(session.wish.is_some());
-        m.f.met = usize::from(session.feeds_until_met.is_some());
-        m.f.changers = usize::from(target.is_some());
-        m.f.changes_met = usize::from(target.is_some() && session.feeds_until_met.is_some());
-        m.f.feeds_until_met.extend(session.feeds_until_met);
+        // Wishes about topics and tone, and changes to an item, are
+        // counted apart: they are met in different ways.
+        let met = session.feeds_until_met.is_some();
+        if session.wish.as_ref().is_some_and(|w| w.change.is_some()) {
+            m.f.changers = 1;
+            m.f.changes_met = usize::from(met);
+        } else if session.wish.is_some() {
+            m.f.speakers = 1;
+            m.f.met = usize::from(met);
+            m.f.feeds_until_met.extend(session.feeds_until_met);
+        }
         m.f.left = usize::from(session.left);
         m.f.entropy.extend(entropy(&m.seen_topics));
         let mut all = locked(&self.figures)?;

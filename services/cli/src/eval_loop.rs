@@ -1181,6 +1181,45 @@ fn report(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use generec_simulate::population::Tone;
+
+    #[test]
+    fn a_change_is_met_only_by_a_generated_item_made_from_the_target_as_asked() {
+        let target = ChangeTarget {
+            item_id: "bbc-1".into(),
+            words: 5,
+        };
+        let item = |origin: pb::OriginLabel, parent: &str, body: &str| pb::FeedItem {
+            origin_label: origin as i32,
+            parent_ids: vec![parent.into()],
+            body: body.into(),
+            ..pb::FeedItem::default()
+        };
+        let view = |valence: f32| (vec![0.0f32; 4], valence);
+        let shorter = Wish {
+            change: Some(0),
+            shorter: true,
+            ..Wish::default()
+        };
+        let generated = pb::OriginLabel::Generated;
+        let short = item(generated, "bbc-1", "three words here");
+        assert!(target.met(&shorter, std::slice::from_ref(&short), &[view(0.0)]));
+        // As long as the original, made from another item, or human.
+        let long = item(generated, "bbc-1", "one two three four five six");
+        assert!(!target.met(&shorter, &[long], &[view(0.0)]));
+        let other = item(generated, "bbc-2", "three words here");
+        assert!(!target.met(&shorter, &[other], &[view(0.0)]));
+        let human = item(pb::OriginLabel::Human, "bbc-1", "three words here");
+        assert!(!target.met(&shorter, &[human], &[view(0.0)]));
+        // A calmer telling must not be distressing.
+        let calmer = Wish {
+            change: Some(0),
+            tone: Some(Tone::Calm),
+            ..Wish::default()
+        };
+        assert!(target.met(&calmer, std::slice::from_ref(&short), &[view(0.2)]));
+        assert!(!target.met(&calmer, &[short], &[view(-0.5)]));
+    }
 
     #[test]
     fn intervals_come_from_the_spread_of_the_seeds() {

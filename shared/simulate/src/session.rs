@@ -1,9 +1,11 @@
 //! One user's session: feeds come in, the user responds to each item, and
 //! after `patience` feeds in a row with nothing worth reading the user
 //! either says what they want (with their own chance of speaking) or
-//! leaves. A user who spoke and is still not served leaves at the next
-//! run of misses. What they asked for is the ground truth the study
-//! checks the feed against.
+//! leaves. A user who opens an item on a topic they like and does not
+//! finish it may instead ask for that item changed (in their tone, or
+//! shorter). A user speaks once a session; one who spoke and is still not
+//! served leaves at the next run of misses. What they asked for is the
+//! ground truth the study checks the feed against.
 
 use crate::population::{Tone, User};
 use crate::response::{Response, Wish};

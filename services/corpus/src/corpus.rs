@@ -1257,21 +1257,10 @@ mod tests {
 
     /// A human item numbered `n`.
     fn numbered_item(n: u32) -> Item {
-        Item {
-            id: ItemId::parse(&format!("item-{n}")).unwrap(),
-            kind: ItemKind::Article,
-            title: format!("Item {n}"),
-            body: format!("Body of item {n} about markets and rail fares."),
-            segments: vec![],
-            tags: vec!["business".into()],
-            creator_id: "someone".into(),
-            origin: Origin::Human,
-            parent_ids: vec![],
-            licence: "CC-BY-4.0".into(),
-            created_unix_ms: 0,
-            content_sha256: String::new(),
-            provenance_manifest: vec![],
-        }
+        crate::store::tests::item(
+            &format!("item-{n}"),
+            &format!("Body of item {n} about markets and rail fares."),
+        )
     }
 
     /// Waits (up to 20 s) until the background trainer has a model with

@@ -337,11 +337,12 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{ItemKind, Origin};
 
-    fn item(id: &str, body: &str) -> Item {
+    /// A human item with `body`, for tests here and in the corpus.
+    pub(crate) fn item(id: &str, body: &str) -> Item {
         Item {
             id: ItemId::parse(id).unwrap(),
             kind: ItemKind::Article,

@@ -617,7 +617,9 @@ impl Instructor {
             && !topical
             && !p.collection
             && !p.news
-            && (g.length.is_some_and(|l| l.value > 0) || g.format == Some(Format::Summary));
+            && (g.length.is_some_and(|l| l.value > 0)
+                || g.format == Some(Format::Summary)
+                || (p.tone_change && g.tone.is_some()));
 
         // "like this but about tennis": a new item modelled on the one in
         // view.
@@ -662,6 +664,17 @@ impl Instructor {
             g.imitate = input.context_item.clone();
         }
         match request {
+            Some(Action::Edit) if !transform && !topical => {
+                // "rewrite this" says what to change but not how: the editor
+                // would have nothing to do.
+                let explanation = "You asked for the item to be changed but not how (a tone, a length, a summary or topics to keep), so existing items are shown.".to_string();
+                return decision(
+                    Action::Retrieve,
+                    None,
+                    Trigger::ExplicitRequest,
+                    explanation,
+                );
+            }
             Some(Action::Edit) => {
                 if let Some(target) = self.pick_target(p, g, input, topical) {
                     g.target_item = Some(target.clone());
@@ -1948,11 +1961,21 @@ impl Lexicon {
             .chain(fillers_list.iter().copied())
             .chain(NUMBER_WORDS.iter().map(|(s, _)| *s))
             .chain(["sentences", "paragraph", "paragraphs", "minutes", "seconds"]);
+        let keywords: HashSet<&str> = entries
+            .iter()
+            .flat_map(|e| e.words.iter().map(String::as_str))
+            .collect();
         for w in candidates {
             let n = w.chars().count();
+            // "cheerfully" beside "cheerful": a typo of one is corrected to
+            // the plain word, which means the same here.
+            let derived_adverb = w
+                .strip_suffix("ly")
+                .is_some_and(|stem| keywords.contains(stem));
             let eligible = w.chars().all(|c| c.is_ascii_alphabetic())
                 && (n >= 6 || FIVE_LETTER_TARGETS.contains(&w))
                 && !RISKY_TARGETS.contains(&w)
+                && !derived_adverb
                 && !protected.contains(&w);
             if eligible && seen.insert(w) {
                 targets.push(w.to_string());
@@ -2590,6 +2613,9 @@ struct Parsed {
     /// "like this": the item in view as a model.
     like_ref: bool,
     comparative: bool,
+    /// A change of tone said as a comparison ("calmer", "less bleak",
+    /// "more gently"): with an item in view it asks to change that item.
+    tone_change: bool,
 }
 
 /// The previous unit that means something, in the same segment.
@@ -2629,6 +2655,17 @@ fn next_significant(units: &[Unit], idx: usize) -> Option<&Unit> {
 
 fn is_negator(u: &Unit) -> bool {
     u.has(|e| matches!(e, Exc(_) | Too))
+}
+
+/// "more" before a word: a comparison ("more gently").
+fn is_more(u: &Unit) -> bool {
+    u.w == "more"
+}
+
+/// "less" or "too" before a word: a comparison ("less bleak", "too grim"),
+/// not a refusal of all of it ("nothing upsetting").
+fn is_less(u: &Unit) -> bool {
+    matches!(u.w.as_str(), "less" | "too" | "not so" | "not as") || u.has(|e| matches!(e, Too))
 }
 
 fn negated_tone(t: Tone) -> Option<Tone> {
@@ -2985,20 +3022,23 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                     match *e {
                         Top(_) => {}
                         Tn(t) => {
-                            let t = if prev_significant(units, idx).is_some_and(is_negator) {
+                            let prev = prev_significant(units, idx);
+                            let t = if prev.is_some_and(is_negator) {
                                 negated_tone(t)
                             } else {
                                 Some(t)
                             };
                             if tone.is_none() {
                                 tone = t;
+                                p.tone_change |= t.is_some()
+                                    && (u.w.ends_with("er") || prev.is_some_and(is_more));
                             }
                         }
                         Anti(t) => {
-                            if tone.is_none()
-                                && prev_significant(units, idx).is_some_and(is_negator)
-                            {
+                            let prev = prev_significant(units, idx);
+                            if tone.is_none() && prev.is_some_and(is_negator) {
                                 tone = Some(t);
+                                p.tone_change |= prev.is_some_and(is_less);
                             }
                         }
                         Too => {
@@ -3533,6 +3573,52 @@ mod tests {
         assert_eq!(guidance("stuff like football").imitate, None);
         assert_eq!(guidance("I'd like a digest").imitate, None);
         assert_eq!(guidance("something like a digest").imitate, None);
+    }
+
+    #[test]
+    fn a_change_of_mood_asked_with_an_item_in_view_edits_it_and_a_change_without_a_how_does_not() {
+        let ins = Instructor::default();
+        let read = |say: &str, view: Option<&str>| {
+            ins.interpret(&InterpretInput {
+                instruction: say.to_string(),
+                context_item: view.map(str::to_string),
+                ..Default::default()
+            })
+        };
+        for (say, tone) in [
+            ("less scary please", Tone::Calm),
+            ("soften this one a little", Tone::Calm),
+            ("say this more soothingly", Tone::Calm),
+            ("same article, less bleak", Tone::Upbeat),
+        ] {
+            let r = read(say, Some("x-1"));
+            assert_eq!(r.decision.action, Action::Edit, "{say}");
+            assert_eq!(r.guidance.tone, Some(tone), "{say}");
+            assert_eq!(r.guidance.target_item.as_deref(), Some("x-1"), "{say}");
+            assert!(
+                r.guidance.include.is_empty(),
+                "{say}: {:?}",
+                r.guidance.include
+            );
+            // With nothing in view the same words ask the feed for the tone.
+            let r = read(say, None);
+            assert_eq!(r.decision.action, Action::Retrieve, "{say}");
+            assert_eq!(r.guidance.tone, Some(tone), "{say}");
+        }
+        // A refusal of a mood is a preference, not a change of the item.
+        let r = read("nothing upsetting today", Some("x-1"));
+        assert_eq!(r.decision.action, Action::Retrieve);
+        assert_eq!(r.guidance.tone, Some(Tone::Calm));
+        assert!(r.guidance.exclude.is_empty());
+        // "rewrite this" names no change: the editor would have nothing to
+        // do, so nothing is edited and the explanation says what to add.
+        let r = read("rewrite this", Some("x-1"));
+        assert_eq!(r.decision.action, Action::Retrieve);
+        assert!(
+            r.decision.explanation.contains("not how"),
+            "{}",
+            r.decision.explanation
+        );
     }
 
     #[test]

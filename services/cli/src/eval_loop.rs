@@ -375,14 +375,13 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
         bail!("--users, --feeds, --count and --concurrency must be at least 1");
     }
     let started = Instant::now();
+    // The world (one core: topics and embeddings) is built while the
+    // platforms start, which is mostly other work (loading and training).
     let world_args = args.world.clone();
-    let mut world = tokio::task::spawn_blocking(move || build_world(&world_args, 1, 1)).await??;
-    eprintln!(
-        "world: {} topics, {} calibration items ({:.0} s)",
-        world.topics.len(),
-        world.items.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let world_built = tokio::task::spawn_blocking(move || {
+        let world = build_world(&world_args, 1, 1);
+        (world, started.elapsed().as_secs_f64())
+    });
     // Record the services' call timings (the cost rows read them).
     generec_common::metrics::install();
     let mut platforms = Vec::new();
@@ -399,6 +398,13 @@ pub async fn run(mut args: LoopArgs) -> Result<()> {
         platforms.push(platform);
     }
     eprintln!("platforms up ({:.0} s)", started.elapsed().as_secs_f64());
+    let (world, world_s) = world_built.await?;
+    let mut world = world?;
+    eprintln!(
+        "world: {} topics, {} calibration items (built in the first {world_s:.0} s)",
+        world.topics.len(),
+        world.items.len(),
+    );
     let perceived: Perceived = Arc::default();
     let mut results: Vec<Vec<Figures>> = vec![Vec::new(); ARMS.len()];
     let progress = crate::progress::bar((args.users * ARMS.len()) as u64 * args.seeds, "sessions");

@@ -1400,7 +1400,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 enum E {
     /// A canonical topic.
     Top(&'static str),
-    Tn(Tone),
+    /// A tone; `true` for a comparative ("calmer") that, said with an item
+    /// in view, asks to change that item.
+    Tn(Tone, bool),
     /// A word whose refusal ("less stressful") or excess ("too stressful")
     /// asks for this tone.
     Anti(Tone),
@@ -1794,7 +1796,7 @@ fn parse_effect(s: &str) -> Result<E, String> {
         ("top", [c]) if !c.is_empty() => Top(intern(c)),
         ("inc", [w]) => Inc(weight(w)?),
         ("exc", [w]) => Exc(weight(w)?),
-        ("tone", [t]) => Tn(tone_of(t)?),
+        ("tone", [t]) | ("tone", [t, "cmp"]) => Tn(tone_of(t)?, args.len() == 2),
         ("anti", [t]) => Anti(tone_of(t)?),
         ("rel", [f]) | ("rel", [f, "cmp"]) => {
             let r: f32 = f
@@ -2665,7 +2667,7 @@ fn is_more(u: &Unit) -> bool {
 /// "less" or "too" before a word: a comparison ("less bleak", "too grim"),
 /// not a refusal of all of it ("nothing upsetting").
 fn is_less(u: &Unit) -> bool {
-    matches!(u.w.as_str(), "less" | "too" | "not so" | "not as") || u.has(|e| matches!(e, Too))
+    matches!(u.w.as_str(), "less" | "not so" | "not as") || u.has(|e| matches!(e, Too))
 }
 
 fn negated_tone(t: Tone) -> Option<Tone> {
@@ -2682,7 +2684,7 @@ fn negated_tone(t: Tone) -> Option<Tone> {
 fn marker_negates_next(units: &[Unit], idx: usize) -> bool {
     next_significant(units, idx).is_some_and(|n| {
         matches!(n.kind, Kind::Len(_))
-            || n.has(|e| matches!(e, Tn(_) | Anti(_) | Rel(..) | Too | Abs(..)))
+            || n.has(|e| matches!(e, Tn(..) | Anti(_) | Rel(..) | Too | Abs(..)))
     })
 }
 
@@ -3021,7 +3023,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                 for e in &u.effs {
                     match *e {
                         Top(_) => {}
-                        Tn(t) => {
+                        Tn(t, cmp) => {
                             let prev = prev_significant(units, idx);
                             let t = if prev.is_some_and(is_negator) {
                                 negated_tone(t)
@@ -3030,8 +3032,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                             };
                             if tone.is_none() {
                                 tone = t;
-                                p.tone_change |= t.is_some()
-                                    && (u.w.ends_with("er") || prev.is_some_and(is_more));
+                                p.tone_change |= t.is_some() && (cmp || prev.is_some_and(is_more));
                             }
                         }
                         Anti(t) => {
@@ -3605,6 +3606,16 @@ mod tests {
             assert_eq!(r.decision.action, Action::Retrieve, "{say}");
             assert_eq!(r.guidance.tone, Some(tone), "{say}");
         }
+        // Comparatives are marked in the table, not guessed from spelling:
+        // "calmer" asks to change the item, "sober" (a tone, not a
+        // comparison) asks the feed for it.
+        assert_eq!(
+            read("calmer please", Some("x-1")).decision.action,
+            Action::Edit
+        );
+        let r = read("sober please", Some("x-1"));
+        assert_eq!(r.decision.action, Action::Retrieve);
+        assert_eq!(r.guidance.tone, Some(Tone::Serious));
         // A refusal of a mood is a preference, not a change of the item.
         let r = read("nothing upsetting today", Some("x-1"));
         assert_eq!(r.decision.action, Action::Retrieve);

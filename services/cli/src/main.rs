@@ -195,7 +195,7 @@ async fn main() -> Result<()> {
                         }
                         None => generec_trust::bundle::Bundle::default_bundle(&env)?,
                     };
-                    generec_trust::eval::run_policy_eval(&env, &bundle, 1)
+                    generec_trust::eval::run_policy_eval(&env, &bundle, 1, dev_errors)
                 })
                 .await??;
                 println!("{}", figures.format());
@@ -203,6 +203,13 @@ async fn main() -> Result<()> {
                     println!("Dev cases the default bundle gets wrong\n");
                     for e in &figures.dev_errors {
                         println!("- {e}");
+                    }
+                    if let Some(news) = &figures.news_dev {
+                        println!("\n{}", news.format());
+                        println!("Findings other than gendered-term labels on those articles\n");
+                        for f in &news.flagged {
+                            println!("- {f}");
+                        }
                     }
                 }
                 if verbose {

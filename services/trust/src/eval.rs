@@ -144,6 +144,9 @@ pub struct PolicyEval {
     pub test: crate::testsets::Report,
     /// `None` when the BBC articles are not in the data folder.
     pub news: Option<NewsReport>,
+    /// The training half of the same articles, when asked for (the half to
+    /// tune false alarms on).
+    pub news_dev: Option<NewsReport>,
     /// Presidio's recogniser tests for the privacy types generec claims.
     pub external: crate::testsets::Report,
     /// Presidio's low-confidence cases: how many the bundle reports, of
@@ -169,6 +172,30 @@ pub struct NewsReport {
     pub by_category: BTreeMap<String, usize>,
     /// Up to three examples per category: file and evidence.
     pub examples: BTreeMap<String, Vec<String>>,
+    /// Which half of the articles was reviewed.
+    pub half: NewsHalf,
+    /// Every article with a finding other than a gendered-term label: file,
+    /// category and evidence (the list to tune on, for the training half).
+    pub flagged: Vec<String>,
+}
+
+/// The halves of the BBC articles (alternate files in name order): the
+/// training half teaches the learned safety stage what news looks like and
+/// is the one to tune false alarms on; the held-out half is only measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NewsHalf {
+    Training,
+    #[default]
+    HeldOut,
+}
+
+impl NewsHalf {
+    fn describe(self) -> &'static str {
+        match self {
+            NewsHalf::Training => "training-half BBC articles, tuned on",
+            NewsHalf::HeldOut => "held-out BBC articles",
+        }
+    }
 }
 
 impl NewsReport {
@@ -180,12 +207,13 @@ impl NewsReport {
     pub fn format(&self) -> String {
         let n = self.articles;
         let mut out = format!(
-            "False alarms on real news ({n} held-out BBC articles, reviewed as human-made items)\n\n\
+            "False alarms on real news ({n} {}, reviewed as human-made items)\n\n\
              | measure | articles | share |\n|---|---:|---:|\n\
              | blocked | {} | {:.4} |\n\
              | any finding | {} | {:.4} |\n\
              | any finding but gendered-term labels | {} | {:.4} |\n\
              | only gendered-term labels | {} | {:.4} |\n",
+            self.half.describe(),
             self.blocked,
             Self::rate(self.blocked, n),
             self.any_finding,
@@ -213,23 +241,31 @@ fn gendered_label(f: &crate::finding::Finding) -> bool {
     f.category == Category::BiasInsensitive && f.evidence.contains("\" is gendered")
 }
 
-/// Reviews every `every`-th article of the held-out half under `dir` (one
-/// folder per topic, one text file per article, in name order; the other
-/// half trains the learned safety stage's `none` class) with the bundle.
+/// Reviews every `every`-th article of one half under `dir` (one folder per
+/// topic, one text file per article, in name order; the training half
+/// trains the learned safety stage's `none` class) with the bundle.
 pub fn news_false_alarms(
     bundle: &Bundle,
     registry: &Registry,
     dir: &std::path::Path,
     every: usize,
+    half: NewsHalf,
 ) -> Result<Option<NewsReport>, TrustError> {
     if !dir.is_dir() {
         return Ok(None);
     }
     let io = |e: std::io::Error| TrustError::Internal(format!("{}: {e}", dir.display()));
-    // The half of the articles the learned stage never trained on.
-    let (_, held_out) = checks::safety::learned::news_halves(dir).map_err(TrustError::Internal)?;
-    let files: Vec<_> = held_out.into_iter().step_by(every.max(1)).collect();
-    let mut report = NewsReport::default();
+    let (training, held_out) =
+        checks::safety::learned::news_halves(dir).map_err(TrustError::Internal)?;
+    let chosen = match half {
+        NewsHalf::Training => training,
+        NewsHalf::HeldOut => held_out,
+    };
+    let files: Vec<_> = chosen.into_iter().step_by(every.max(1)).collect();
+    let mut report = NewsReport {
+        half,
+        ..NewsReport::default()
+    };
     let context = checks::ReviewContext {
         origin: Some(generec_common::types::Origin::Human),
         ..checks::ReviewContext::default()
@@ -250,6 +286,21 @@ pub fn news_false_alarms(
             report.gendered_only += 1;
         }
         let name = f.strip_prefix(dir).unwrap_or(&f).display().to_string();
+        for finding in outcome.findings.iter().filter(|f| !gendered_label(f)) {
+            let at = finding
+                .span
+                .and_then(|(a, b)| text.get(a..b))
+                .map(|t| {
+                    let t: String = t.chars().take(160).collect();
+                    format!(" at \"{}\"", t.replace('\n', " "))
+                })
+                .unwrap_or_default();
+            report.flagged.push(format!(
+                "{name}: {}{at}: {}",
+                finding.category.as_str(),
+                finding.evidence
+            ));
+        }
         let mut seen = std::collections::BTreeSet::new();
         for finding in &outcome.findings {
             let c = finding.category.as_str().to_string();
@@ -293,11 +344,13 @@ impl PolicyEval {
 }
 
 /// Runs every labelled set, dev and test, against `bundle` (compiled in
-/// `env`), and every `news_every`-th held-out BBC article (0: none).
+/// `env`), and every `news_every`-th held-out BBC article (0: none); with
+/// `news_dev`, the training half of the articles as well.
 pub fn run_policy_eval(
     env: &CompileEnv,
     bundle: &Bundle,
     news_every: usize,
+    news_dev: bool,
 ) -> Result<PolicyEval, TrustError> {
     let registry = Registry::temporary()?;
     // The copyright cases are about these claimed works.
@@ -319,13 +372,31 @@ pub fn run_policy_eval(
     let news = if news_every == 0 {
         None
     } else {
-        news_false_alarms(bundle, &registry, &env.data_dir.join("bbc"), news_every)?
+        news_false_alarms(
+            bundle,
+            &registry,
+            &env.data_dir.join("bbc"),
+            news_every,
+            NewsHalf::HeldOut,
+        )?
+    };
+    let news_dev = if news_dev {
+        news_false_alarms(
+            bundle,
+            &registry,
+            &env.data_dir.join("bbc"),
+            1,
+            NewsHalf::Training,
+        )?
+    } else {
+        None
     };
     Ok(PolicyEval {
         dev,
         dev_errors,
         test,
         news,
+        news_dev,
         external,
         external_weak: (weak_found, weak.len()),
     })

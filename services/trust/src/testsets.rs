@@ -422,9 +422,10 @@ mod tests {
         let Some(env) = crate::checks::safety::tests::real_env() else {
             return;
         };
-        // Every fifth held-out BBC article: none may be blocked beyond 1%.
+        // Every fifth held-out BBC article: at most 1% blocked (and, below, at
+        // most 5% with a finding other than a gendered-term label).
         let bundle = crate::bundle::Bundle::default_bundle(&env).unwrap();
-        let figures = crate::eval::run_policy_eval(&env, &bundle, 5).unwrap();
+        let figures = crate::eval::run_policy_eval(&env, &bundle, 5, false).unwrap();
         let news = figures
             .news
             .as_ref()
@@ -434,6 +435,13 @@ mod tests {
             news.blocked as f64 <= 0.01 * news.articles as f64,
             "{} of {} news articles blocked",
             news.blocked,
+            news.articles
+        );
+        // And no more than 5% have a finding other than a gendered-term label.
+        let flagged = news.any_finding - news.gendered_only;
+        assert!(
+            flagged as f64 <= 0.05 * news.articles as f64,
+            "{flagged} of {} news articles have a finding other than a gendered-term label",
             news.articles
         );
         eprintln!("{}", figures.format());

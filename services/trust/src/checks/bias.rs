@@ -17,6 +17,14 @@
 //! - a term with no alternative (a style note: "just", "obviously") or one
 //!   whose note is about computer jargon ("master", "sane"): 0.3.
 //!
+//! A few one-word terms have an ordinary sense news uses far more often
+//! (`lexicons/equality_senses.toml`): "disabled" and "mental" are reported
+//! only as nouns or on their own ("the disabled", "he went mental"), not
+//! before a noun ("disabled athletes", "mental strength"); "cripple(d)" and
+//! "depressed" only when they describe a person ("a crippled beggar", "she
+//! felt depressed"), not "viruses that cripple phones" or "depressed share
+//! prices".
+//!
 //! Inside the quotations of a human-made item (`origin` human) insensitive
 //! terms are not reported: they are reported speech. Generated content and
 //! content of unknown origin get no such exemption.
@@ -66,7 +74,7 @@
 //! binary = true                         # accept "he or she"
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
@@ -339,6 +347,68 @@ fn unfit_claim<'w>(
 /// `[[phrase, score], ...]` as a map.
 fn pairs_to_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<HashMap<String, f32>, D::Error> {
     Ok(Vec::<(String, f32)>::deserialize(d)?.into_iter().collect())
+}
+
+/// When a retext-equality word is used in its ordinary sense
+/// (`lexicons/equality_senses.toml`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Senses {
+    senses: HashMap<String, Sense>,
+    function_words: HashSet<String>,
+    determiners: HashSet<String>,
+    person_nouns: HashSet<String>,
+    copulas: HashSet<String>,
+}
+
+#[derive(Clone, Copy, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum Sense {
+    /// Ordinary when it describes the next word.
+    BeforeNoun,
+    /// Ordinary unless it describes a person.
+    Person,
+    /// As `Person`, and also flagged after a copula or a verb of feeling.
+    PersonOrPredicate,
+}
+
+fn senses() -> &'static Senses {
+    static SENSES: std::sync::OnceLock<Senses> = std::sync::OnceLock::new();
+    SENSES.get_or_init(|| {
+        toml::from_str(include_str!("../../lexicons/equality_senses.toml"))
+            .expect("lexicons/equality_senses.toml is part of the build and parses")
+    })
+}
+
+/// Whether the one-word hit at word `i` is used in the ordinary sense its
+/// entry in `lexicons/equality_senses.toml` describes.
+fn ordinary_sense(n: &Normalized, i: usize) -> bool {
+    let senses = senses();
+    let Some(&sense) = senses.senses.get(n.norm_text(i, i)) else {
+        return false;
+    };
+    let sentence = n.words[i].sentence;
+    let word = |j: usize| {
+        n.words
+            .get(j)
+            .filter(|w| w.sentence == sentence)
+            .map(|_| n.norm_text(j, j))
+    };
+    let next = word(i + 1);
+    let prev = i.checked_sub(1).and_then(word);
+    let starts_noun = next.is_some_and(|w| {
+        w.starts_with(|c: char| c.is_alphabetic()) && !senses.function_words.contains(w)
+    });
+    match sense {
+        Sense::BeforeNoun => starts_noun,
+        Sense::Person | Sense::PersonOrPredicate => {
+            let of_person = next.is_some_and(|w| senses.person_nouns.contains(w));
+            let as_noun = prev.is_some_and(|w| senses.determiners.contains(w)) && !starts_noun;
+            let predicate = sense == Sense::PersonOrPredicate
+                && prev.is_some_and(|w| senses.copulas.contains(w));
+            !(of_person || as_noun || predicate)
+        }
+    }
 }
 
 fn lex() -> &'static Lexicon {
@@ -650,6 +720,7 @@ impl Compiled {
             .iter()
             .copied()
             .filter(|h| !allowed(h.first, h.last))
+            .filter(|h| h.first != h.last || !ordinary_sense(n, h.first))
             .collect();
         hits.sort_by_key(|h| (h.first, std::cmp::Reverse(h.last)));
         let mut kept: Vec<TermHit> = Vec::new();
@@ -1124,7 +1195,14 @@ mod tests {
       {"id":"mrs-","type":"basic","categories":["a"],"inconsiderate":{"mrs.":"a","miss.":"a"},
        "considerate":["ms."],"condition":null,"note":null,"apostrophe":false},
       {"id":"able","type":"basic","categories":["a"],"inconsiderate":{"ablebodied":"a"},
-       "considerate":["non-disabled"],"condition":null,"note":null,"apostrophe":false}
+       "considerate":["non-disabled"],"condition":null,"note":null,"apostrophe":false},
+      {"id":"invalid","type":"basic","categories":["a"],"inconsiderate":{"disabled":"a"},
+       "considerate":["has a disability"],"condition":null,"note":null,"apostrophe":false},
+      {"id":"gimp","type":"basic","categories":["a"],
+       "inconsiderate":{"cripple":"a","crippled":"a"},"considerate":["person with a limp"],
+       "condition":null,"note":null,"apostrophe":false},
+      {"id":"depressed","type":"basic","categories":["a"],"inconsiderate":{"depressed":"a"},
+       "considerate":["sad"],"condition":null,"note":null,"apostrophe":false}
     ]"#;
 
     fn fake_env() -> (tempfile::TempDir, CompileEnv) {
@@ -1404,6 +1482,33 @@ mod tests {
             assert!(found[0].suggestion.is_some(), "{text}");
         }
         assert!(fired(&c, Category::BiasInsensitive, "He has epilepsy.").is_empty());
+    }
+
+    #[test]
+    fn words_with_an_ordinary_sense_are_flagged_only_in_the_sense_retext_means() {
+        let (_d, c) = compiled(&Config::default());
+        for text in [
+            "The minister made remarks about the disabled in an interview.",
+            "Services for the elderly and the disabled will be cut.",
+            "He was a cripple after the war.",
+            "A crippled beggar sat by the gate.",
+            "She felt depressed for months.",
+            "Help for the depressed is scarce.",
+        ] {
+            let found = fired(&c, Category::BiasInsensitive, text);
+            assert_eq!(found.len(), 1, "{text}: {found:?}");
+        }
+        for text in [
+            "A disabled fan was hurt at the ground.",
+            "He won disabled player of the year.",
+            "The virus can cripple phones within minutes.",
+            "The currency crisis crippled the banks.",
+            "Weak demand depressed US shares on Wednesday.",
+            "The cold snap artificially depressed figures in November.",
+        ] {
+            let found = fired(&c, Category::BiasInsensitive, text);
+            assert!(found.is_empty(), "{text}: {found:?}");
+        }
     }
 
     #[test]

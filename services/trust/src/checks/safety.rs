@@ -23,7 +23,9 @@
 //! knows, since it already weighs that word in context, and x0.2 for a
 //! capitalised word inside a sentence, most likely a name): the score is
 //! `1 - (1 - p)(1 - l)`, both multiplied by `context_discount` in a
-//! sentence that reads as reporting. The
+//! sentence that reads as reporting or, in a human-made item only, holds
+//! quoted speech (a news report quoting an insult; generated content gets
+//! no such discount, so quote marks are no way round the check). The
 //! classifier file is required: a bundle whose file is missing is refused
 //! with a message to run `scripts/fetch-data`.
 //!
@@ -894,6 +896,18 @@ struct AllowHit {
     last: usize,
 }
 
+/// Per sentence, whether it holds quoted speech: it overlaps a pair of
+/// quotation marks (`"They are rubbish," he said`).
+fn quoted_sentences(content: &str, n: &Normalized) -> Vec<bool> {
+    let quotes = super::authenticity::quotations(content);
+    (0..n.sentences.len())
+        .map(|s| {
+            let (start, end) = n.sentence_span(s);
+            quotes.iter().any(|&(a, b)| a < end && start < b)
+        })
+        .collect()
+}
+
 fn covered(allows: &[AllowHit], word: usize, f: impl Fn(Scope) -> bool) -> bool {
     allows
         .iter()
@@ -901,7 +915,13 @@ fn covered(allows: &[AllowHit], word: usize, f: impl Fn(Scope) -> bool) -> bool 
 }
 
 impl Compiled {
-    fn check_content(&self, content: &str, n: &Normalized, out: &mut Vec<Finding>) {
+    fn check_content(
+        &self,
+        content: &str,
+        n: &Normalized,
+        origin: Option<generec_common::types::Origin>,
+        out: &mut Vec<Finding>,
+    ) {
         if n.words.is_empty() {
             return;
         }
@@ -983,7 +1003,29 @@ impl Compiled {
         }
         hazards.retain(|h| !covered(&allows, h.last, |s| s.covers_hazard(h.hazard)));
         self.report_hazards(content, n, &mut hazards, &context, out);
-        self.report_toxicity(content, n, &allows, &profane, &context, out);
+        // A human-made item's quotations are reported speech (as in the
+        // bias check): the classifier's score and list words count as in a
+        // sentence that reads as reporting. Generated content gets no such
+        // discount, so quote marks are no way round the check.
+        let quoted = if origin == Some(generec_common::types::Origin::Human) {
+            quoted_sentences(content, n)
+        } else {
+            vec![false; n.sentences.len()]
+        };
+        let discounted: Vec<Option<&str>> = context
+            .iter()
+            .zip(&quoted)
+            .map(|(&reporting, &quoted)| {
+                if reporting {
+                    Some("the sentence reads as reporting")
+                } else if quoted {
+                    Some("the sentence is quoted speech in a human-made item")
+                } else {
+                    None
+                }
+            })
+            .collect();
+        self.report_toxicity(content, n, &allows, &profane, &discounted, out);
     }
 
     fn report_hazards(
@@ -1103,7 +1145,7 @@ impl Compiled {
         n: &Normalized,
         allows: &[AllowHit],
         profane: &[(u8, usize, usize)],
-        context: &[bool],
+        discounted: &[Option<&str>],
         out: &mut Vec<Finding>,
     ) {
         let mut scratch = Scratch::default();
@@ -1165,9 +1207,10 @@ impl Compiled {
                     None => words.push((text, w, n.span(first, last), rating)),
                 }
             }
-            // In a sentence that reads as reporting or history, list words
-            // count less ("the history of the slave trade").
-            let discount = if context[s] {
+            // In a sentence that reads as reporting or history, or quoted speech
+            // in a human-made item, list words count less ("the history of the
+            // slave trade").
+            let discount = if discounted[s].is_some() {
                 self.context_discount
             } else {
                 1.0
@@ -1181,9 +1224,9 @@ impl Compiled {
             }
             reported += 1;
             let mut evidence = format!("classifier probability {raw_p:.2} ({})", self.model.source);
-            if context[s] {
+            if let Some(why) = discounted[s] {
                 evidence = format!(
-                    "{evidence}, weighted x{} because the sentence reads as reporting",
+                    "{evidence}, weighted x{} because {why}",
                     self.context_discount
                 );
             }
@@ -1450,7 +1493,7 @@ impl Check for Compiled {
     fn check(&self, input: &Input<'_>, out: &mut Vec<Finding>) -> Result<(), CheckError> {
         // One normalisation of the content serves all three content stages.
         let n = Normalized::new(input.content, Hyphens::Split);
-        self.check_content(input.content, &n, out);
+        self.check_content(input.content, &n, input.context.origin, out);
         self.check_learned(input.content, &n, out)?;
         self.check_rules(input.content, &n, false, out);
         let instruction = &input.context.instruction;
@@ -2219,6 +2262,64 @@ pub(crate) mod tests {
             f.evidence
         );
         assert!(score(&c, Category::SafetyToxicity, "The council met on Tuesday.") < 0.7);
+    }
+
+    #[test]
+    fn quoted_speech_weighs_less_only_in_human_made_items() {
+        let Some(env) = real_env() else { return };
+        let c = Compiled::compile(&Config::default(), &env).unwrap();
+        let text = "\"Anyone who says that is a jackass and a liar,\" the singer said.";
+        let toxic = |origin| {
+            let registry = Registry::temporary().unwrap();
+            let context = ReviewContext {
+                origin: Some(origin),
+                ..ReviewContext::default()
+            };
+            let input = Input {
+                content: text,
+                context: &context,
+                registry: &registry,
+            };
+            let mut out = Vec::new();
+            c.check(&input, &mut out).unwrap();
+            out.into_iter()
+                .filter(|f| f.category == Category::SafetyToxicity)
+                .map(|f| f.score)
+                .fold(0.0f32, f32::max)
+        };
+        // A news item quoting an insult reports it; a generated item that
+        // puts the same words in quote marks still says them.
+        assert!(
+            toxic(generec_common::types::Origin::Human) < 0.7,
+            "{}",
+            toxic(generec_common::types::Origin::Human)
+        );
+        assert!(
+            toxic(generec_common::types::Origin::AiCreated) >= 0.7,
+            "{}",
+            toxic(generec_common::types::Origin::AiCreated)
+        );
+        // Without quote marks a human-made item's insult is its own.
+        let bare = "Anyone who says that is a jackass and a liar.";
+        let registry = Registry::temporary().unwrap();
+        let context = ReviewContext {
+            origin: Some(generec_common::types::Origin::Human),
+            ..ReviewContext::default()
+        };
+        let mut out = Vec::new();
+        c.check(
+            &Input {
+                content: bare,
+                context: &context,
+                registry: &registry,
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert!(
+            out.iter()
+                .any(|f| f.category == Category::SafetyToxicity && f.score >= 0.7)
+        );
     }
 
     #[test]

@@ -2266,60 +2266,35 @@ pub(crate) mod tests {
 
     #[test]
     fn quoted_speech_weighs_less_only_in_human_made_items() {
+        use generec_common::types::Origin::{AiCreated, Human};
         let Some(env) = real_env() else { return };
         let c = Compiled::compile(&Config::default(), &env).unwrap();
-        let text = "\"Anyone who says that is a jackass and a liar,\" the singer said.";
-        let toxic = |origin| {
-            let registry = Registry::temporary().unwrap();
+        let registry = Registry::temporary().unwrap();
+        let toxicity = |text: &str, origin| {
             let context = ReviewContext {
                 origin: Some(origin),
                 ..ReviewContext::default()
             };
+            let mut out = Vec::new();
             let input = Input {
                 content: text,
                 context: &context,
                 registry: &registry,
             };
-            let mut out = Vec::new();
             c.check(&input, &mut out).unwrap();
             out.into_iter()
                 .filter(|f| f.category == Category::SafetyToxicity)
                 .map(|f| f.score)
                 .fold(0.0f32, f32::max)
         };
-        // A news item quoting an insult reports it; a generated item that
-        // puts the same words in quote marks still says them.
-        assert!(
-            toxic(generec_common::types::Origin::Human) < 0.7,
-            "{}",
-            toxic(generec_common::types::Origin::Human)
-        );
-        assert!(
-            toxic(generec_common::types::Origin::AiCreated) >= 0.7,
-            "{}",
-            toxic(generec_common::types::Origin::AiCreated)
-        );
-        // Without quote marks a human-made item's insult is its own.
+        let quoted = "\"Anyone who says that is a jackass and a liar,\" the singer said.";
         let bare = "Anyone who says that is a jackass and a liar.";
-        let registry = Registry::temporary().unwrap();
-        let context = ReviewContext {
-            origin: Some(generec_common::types::Origin::Human),
-            ..ReviewContext::default()
-        };
-        let mut out = Vec::new();
-        c.check(
-            &Input {
-                content: bare,
-                context: &context,
-                registry: &registry,
-            },
-            &mut out,
-        )
-        .unwrap();
-        assert!(
-            out.iter()
-                .any(|f| f.category == Category::SafetyToxicity && f.score >= 0.7)
-        );
+        // A news item quoting an insult reports it; a generated item that
+        // puts the same words in quote marks still says them; without quote
+        // marks a human-made item's insult is its own.
+        assert!(toxicity(quoted, Human) < 0.7, "{}", toxicity(quoted, Human));
+        assert!(toxicity(quoted, AiCreated) >= 0.7);
+        assert!(toxicity(bare, Human) >= 0.7);
     }
 
     #[test]

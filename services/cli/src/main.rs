@@ -118,7 +118,9 @@ enum Eval {
         #[arg(long)]
         verbose: bool,
         /// Also list every dev case the default bundle gets wrong (the
-        /// sets to tune on; the frozen test cases stay out of sight).
+        /// sets to tune on; the frozen test cases stay out of sight), and
+        /// review the training half of the BBC articles, listing each
+        /// finding other than a gendered-term label.
         #[arg(long)]
         dev_errors: bool,
         /// Evaluate this policy bundle (TOML) instead of the default one.

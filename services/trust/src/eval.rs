@@ -174,8 +174,9 @@ pub struct NewsReport {
     pub examples: BTreeMap<String, Vec<String>>,
     /// Which half of the articles was reviewed.
     pub half: NewsHalf,
-    /// Every article with a finding other than a gendered-term label: file,
-    /// category and evidence (the list to tune on, for the training half).
+    /// Every finding other than a gendered-term label: file, category, the
+    /// words it fired on and evidence (the list to tune on, for the
+    /// training half).
     pub flagged: Vec<String>,
 }
 

@@ -896,18 +896,6 @@ struct AllowHit {
     last: usize,
 }
 
-/// Per sentence, whether it holds quoted speech: it overlaps a pair of
-/// quotation marks (`"They are rubbish," he said`).
-fn quoted_sentences(content: &str, n: &Normalized) -> Vec<bool> {
-    let quotes = super::authenticity::quotations(content);
-    (0..n.sentences.len())
-        .map(|s| {
-            let (start, end) = n.sentence_span(s);
-            quotes.iter().any(|&(a, b)| a < end && start < b)
-        })
-        .collect()
-}
-
 fn covered(allows: &[AllowHit], word: usize, f: impl Fn(Scope) -> bool) -> bool {
     allows
         .iter()
@@ -1007,18 +995,19 @@ impl Compiled {
         // bias check): the classifier's score and list words count as in a
         // sentence that reads as reporting. Generated content gets no such
         // discount, so quote marks are no way round the check.
-        let quoted = if origin == Some(generec_common::types::Origin::Human) {
-            quoted_sentences(content, n)
+        // A sentence holds quoted speech when it overlaps a pair of
+        // quotation marks (`"They are rubbish," he said`).
+        let quotes = if origin == Some(generec_common::types::Origin::Human) {
+            super::authenticity::quotations(content)
         } else {
-            vec![false; n.sentences.len()]
+            Vec::new()
         };
-        let discounted: Vec<Option<&str>> = context
-            .iter()
-            .zip(&quoted)
-            .map(|(&reporting, &quoted)| {
-                if reporting {
+        let discounted: Vec<Option<&str>> = (0..n.sentences.len())
+            .map(|s| {
+                let (start, end) = n.sentence_span(s);
+                if context[s] {
                     Some("the sentence reads as reporting")
-                } else if quoted {
+                } else if quotes.iter().any(|&(a, b)| a < end && start < b) {
                     Some("the sentence is quoted speech in a human-made item")
                 } else {
                     None

@@ -3296,9 +3296,10 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
 
     p.news = news;
     let format = format.map(|(_, f)| f);
-    let topical = !include.is_empty() || !fact_query.is_empty();
-    if today_plain && (news || topical || matches!(format, Some(Format::Digest | Format::Summary)))
-    {
+    // "today" alone asks for recency with news words or a recap ("today's
+    // headlines", "a summary of today"); after a plain preference ("just
+    // golf today", "no politics today") it says how long the wish lasts.
+    if today_plain && (news || matches!(format, Some(Format::Digest | Format::Summary))) {
         recency.push(1);
     }
     let length = abs_len.or_else(|| {

@@ -1440,6 +1440,9 @@ enum E {
     News,
     Recap,
     ArtNoun,
+    /// "rather than", "instead of" opening a clause: the refusal ends at
+    /// its comma ("rather than X, Y" wants Y).
+    Contra,
     Fill,
 }
 
@@ -1838,6 +1841,7 @@ fn parse_effect(s: &str) -> Result<E, String> {
         ("news", []) => News,
         ("recap", []) => Recap,
         ("artnoun", []) => ArtNoun,
+        ("contra", []) => Contra,
         ("fill", []) => Fill,
         _ => return Err(format!("unknown effect {s:?}")),
     })
@@ -2551,6 +2555,9 @@ struct Scope {
     pol: Pol,
     weight: f32,
     explicit: bool,
+    /// A contrastive refusal ("rather than X, Y"): it ends at the clause's
+    /// comma, and what follows is wanted.
+    to_comma: bool,
 }
 
 impl Scope {
@@ -2558,6 +2565,7 @@ impl Scope {
         pol: Pol::Include,
         weight: 1.0,
         explicit: false,
+        to_comma: false,
     };
 }
 
@@ -2910,7 +2918,10 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                 phrase_open = false;
             }
             Break::Comma => {
-                if scope.explicit {
+                if scope.to_comma {
+                    scope = Scope::DEFAULT;
+                    inherited = false;
+                } else if scope.explicit {
                     inherited = true;
                 }
                 pending.clear();
@@ -2965,6 +2976,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         pol: Pol::Exclude,
                         weight,
                         explicit: true,
+                        to_comma: false,
                     };
                     inherited = false;
                     phrase_open = false;
@@ -3048,6 +3060,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                     pol: Pol::Exclude,
                                     weight: 0.5,
                                     explicit: true,
+                                    to_comma: false,
                                 };
                                 inherited = false;
                             }
@@ -3092,6 +3105,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 pol: Pol::Include,
                                 weight: w,
                                 explicit: true,
+                                to_comma: false,
                             };
                             inherited = false;
                             tolerant = false;
@@ -3115,6 +3129,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                     pol: Pol::Exclude,
                                     weight: w,
                                     explicit: true,
+                                    to_comma: u.has(|e| matches!(e, Contra)),
                                 };
                                 inherited = false;
                             }
@@ -3128,6 +3143,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                     pol: Pol::Include,
                                     weight: 1.0,
                                     explicit: true,
+                                    to_comma: false,
                                 };
                                 inherited = false;
                                 tolerant = false;
@@ -3138,6 +3154,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 pol: Pol::Include,
                                 weight: 0.5,
                                 explicit: true,
+                                to_comma: false,
                             };
                             inherited = false;
                             tolerant = true;
@@ -3155,6 +3172,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                     pol: Pol::Include,
                                     weight: 1.0,
                                     explicit: true,
+                                    to_comma: false,
                                 };
                                 inherited = false;
                             }
@@ -3186,6 +3204,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 pol: Pol::Include,
                                 weight: 1.0,
                                 explicit: true,
+                                to_comma: false,
                             };
                             inherited = false;
                         }
@@ -3222,7 +3241,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         News => news = true,
                         Recap => recap = true,
                         ArtNoun => article_noun = true,
-                        Like | Imit | AsIf | Fill => {}
+                        Like | Imit | AsIf | Contra | Fill => {}
                     }
                 }
             }
@@ -3575,6 +3594,32 @@ mod tests {
         assert_eq!(guidance("stuff like football").imitate, None);
         assert_eq!(guidance("I'd like a digest").imitate, None);
         assert_eq!(guidance("something like a digest").imitate, None);
+    }
+
+    #[test]
+    fn a_contrastive_refusal_ends_at_its_comma_and_a_plain_one_runs_on() {
+        let ins = Instructor::default();
+        let topics = |say: &str| {
+            let g = ins
+                .interpret(&InterpretInput {
+                    instruction: say.to_string(),
+                    ..Default::default()
+                })
+                .guidance;
+            let names = |t: &[TopicWeight]| t.iter().map(|t| t.topic.clone()).collect::<Vec<_>>();
+            (names(&g.include), names(&g.exclude))
+        };
+        for say in ["rather than heatwaves, Mars", "instead of heatwaves, Mars"] {
+            assert_eq!(
+                topics(say),
+                (vec!["mars".to_string()], vec!["heatwaves".to_string()]),
+                "{say}"
+            );
+        }
+        // A plain refusal still runs over a list across commas.
+        let (include, exclude) = topics("no heatwaves, Mars");
+        assert!(include.is_empty(), "{include:?}");
+        assert_eq!(exclude, vec!["heatwaves".to_string(), "mars".to_string()]);
     }
 
     #[test]

@@ -1763,6 +1763,14 @@ pub(crate) mod tests {
         assert!(score(&c, h, "You stupid idiot.") >= 0.9);
         assert!(score(&c, h, "That was a stupid mistake of mine.") < 0.5);
         assert!(score(&c, h, "Do you joke with your friends?") < 0.5);
+        // Abuse words aimed at someone, a crowd or a described person.
+        assert!(score(&c, h, "You absolute knobhead, read the rules.") >= 0.5);
+        assert!(score(&c, h, "What a bunch of dickheads running this club.") >= 0.5);
+        assert!(score(&c, h, "The host is an obnoxious douchebag.") >= 0.5);
+        // The same words as news uses them.
+        assert!(score(&c, h, "Kermit is a Muppet who first appeared in 1955.") < 0.5);
+        assert!(score(&c, h, "The film follows the bastard son of a king.") < 0.5);
+        assert!(score(&c, h, "A bunch of flowers was left at the gate.") < 0.5);
     }
 
     #[test]

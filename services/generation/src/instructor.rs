@@ -1448,6 +1448,10 @@ enum E {
 
 use E::*;
 
+/// Pronouns that, after a refusal, point back at what was said before
+/// ("it" and "that" are references in the table; these are chatter there).
+static PRONOUNS: &[&str] = &["them", "those", "these"];
+
 /// Keywords of five letters that typos are corrected to (the rest need six).
 static FIVE_LETTER_TARGETS: &[&str] = &["sport", "rugby", "recap", "movie", "drama"];
 
@@ -2663,6 +2667,30 @@ fn next_significant(units: &[Unit], idx: usize) -> Option<&Unit> {
     None
 }
 
+/// Whether what follows the refusal at `idx` to the end of its clause is
+/// only a pronoun ("skip it", "stop that", "drop them"), chatter around
+/// it allowed: the refusal then points back at what was said before.
+fn refusal_points_back(units: &[Unit], idx: usize) -> bool {
+    let mut pronoun = false;
+    for u in &units[idx + 1..] {
+        // A unit's break comes before it.
+        if u.brk != Break::None {
+            break;
+        }
+        if u.used {
+            return false;
+        }
+        let chatter = u.is_filler()
+            || (u.kind == Kind::Lex && u.effs.iter().all(|e| matches!(e, Fill | Post)));
+        if u.has(|e| matches!(e, Ref | RefThat)) || PRONOUNS.contains(&u.w.as_str()) {
+            pronoun = true;
+        } else if !chatter {
+            return false;
+        }
+    }
+    pronoun
+}
+
 fn is_negator(u: &Unit) -> bool {
     u.has(|e| matches!(e, Exc(_) | Too))
 }
@@ -3119,6 +3147,19 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 // "pensions no": a refusal that ends its
                                 // segment refuses what came before it.
                                 for &i in &segment {
+                                    if let Some(m) = mentions.get_mut(i) {
+                                        m.pol = Pol::Exclude;
+                                        m.weight = w;
+                                    }
+                                }
+                            } else if segment.is_empty()
+                                && !last_segment.is_empty()
+                                && refusal_points_back(units, idx)
+                            {
+                                // "plastic pollution makes me sad, skip it":
+                                // a refusal of "it" or "that" alone in its
+                                // segment refuses what the one before said.
+                                for &i in &last_segment {
                                     if let Some(m) = mentions.get_mut(i) {
                                         m.pol = Pol::Exclude;
                                         m.weight = w;
@@ -3594,6 +3635,40 @@ mod tests {
         assert_eq!(guidance("stuff like football").imitate, None);
         assert_eq!(guidance("I'd like a digest").imitate, None);
         assert_eq!(guidance("something like a digest").imitate, None);
+    }
+
+    #[test]
+    fn a_refusal_of_it_alone_refuses_what_the_segment_before_said() {
+        let ins = Instructor::default();
+        let topics = |say: &str| {
+            let g = ins
+                .interpret(&InterpretInput {
+                    instruction: say.to_string(),
+                    ..Default::default()
+                })
+                .guidance;
+            let names = |t: &[TopicWeight]| t.iter().map(|t| t.topic.clone()).collect::<Vec<_>>();
+            (names(&g.include), names(&g.exclude))
+        };
+        for say in [
+            "plastic pollution makes me sad, skip it",
+            "plastic pollution, stop that",
+            "plastic pollution, drop them please",
+        ] {
+            assert_eq!(
+                topics(say),
+                (vec![], vec!["plastic pollution".to_string()]),
+                "{say}"
+            );
+        }
+        // A refusal with a topic of its own refuses only that topic.
+        assert_eq!(
+            topics("plastic pollution, skip the heatwave"),
+            (
+                vec!["plastic pollution".to_string()],
+                vec!["heatwave".to_string()]
+            )
+        );
     }
 
     #[test]

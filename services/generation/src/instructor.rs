@@ -1302,6 +1302,11 @@ fn tokenize(s: &str) -> Vec<Tok> {
                         joined.push(out.len());
                     }
                 }
+                // "musicals > films": the sign reads as "over".
+                '>' => {
+                    cur.push_str("over");
+                    push_token(&mut out, &mut cur, &mut pending);
+                }
                 _ => {}
             }
         }
@@ -1313,9 +1318,16 @@ fn tokenize(s: &str) -> Vec<Tok> {
             t.hyph = true;
         }
     }
-    // "tl;dr" and "tl dr" are one token.
+    // "tl;dr" and "tl dr" are one token; a word said again at once ("golf
+    // golf golf") is said once.
     let mut merged: Vec<Tok> = Vec::with_capacity(out.len());
     for t in out {
+        if t.brk == Break::None
+            && t.w.chars().all(char::is_alphabetic)
+            && merged.last().is_some_and(|prev| prev.w == t.w)
+        {
+            continue;
+        }
         if t.w == "dr"
             && let Some(prev) = merged.last_mut()
             && prev.w == "tl"
@@ -3140,13 +3152,19 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         }
                         Exc(w) => {
                             let bare_no = matches!(u.w.as_str(), "no" | "nope" | "nah");
+                            let before = if segment.is_empty() {
+                                &last_segment
+                            } else {
+                                &segment
+                            };
                             if bare_no
                                 && next_significant(units, idx).is_none()
-                                && !segment.is_empty()
+                                && !before.is_empty()
                             {
-                                // "pensions no": a refusal that ends its
-                                // segment refuses what came before it.
-                                for &i in &segment {
+                                // "pensions no", "US senate - no": a refusal
+                                // that ends its segment refuses what came
+                                // before it.
+                                for &i in before {
                                     if let Some(m) = mentions.get_mut(i) {
                                         m.pol = Pol::Exclude;
                                         m.weight = w;
@@ -3669,6 +3687,25 @@ mod tests {
                 vec!["heatwave".to_string()]
             )
         );
+    }
+
+    #[test]
+    fn signs_repeats_and_late_refusals_read_as_words() {
+        let g = guidance("musicals > films");
+        assert_eq!(topics(&g.include), vec!["musicals"]);
+        assert_eq!(topics(&g.exclude), vec!["films"]);
+        assert_eq!(topics(&guidance("golf golf golf").include), vec!["golf"]);
+        for say in [
+            "pensions aren't for me",
+            "cycling is something I don't want to see",
+        ] {
+            let g = guidance(say);
+            assert!(g.include.is_empty(), "{say}: {:?}", g.include);
+            assert_eq!(g.exclude.len(), 1, "{say}");
+        }
+        let g = guidance("EU stuff - yes. Senate - no.");
+        assert_eq!(topics(&g.include), vec!["eu"]);
+        assert_eq!(topics(&g.exclude), vec!["senate"]);
     }
 
     #[test]

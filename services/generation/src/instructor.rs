@@ -1432,6 +1432,9 @@ enum E {
     Post,
     /// "no thanks": what came just before is refused.
     PostExc,
+    /// "is ok", "is fine": what came just before is only tolerated (wanted
+    /// at half weight, dropped if a "but" follows).
+    PostMind,
     /// "but": wanting again.
     Reset,
     /// "don't mind": wanted at half weight, unless a "but" follows.
@@ -1842,6 +1845,7 @@ fn parse_effect(s: &str) -> Result<E, String> {
         ("inc" | "exc", _) => return Err(format!("weight in {s:?} is not in (0, 1]")),
         ("post", []) => Post,
         ("postexc", []) => PostExc,
+        ("postmind", []) => PostMind,
         ("reset", []) => Reset,
         ("mind", []) => Mind,
         ("ask", []) => Ask,
@@ -2703,6 +2707,22 @@ fn refusal_points_back(units: &[Unit], idx: usize) -> bool {
     pronoun
 }
 
+/// Whether only chatter follows the unit at `idx` to the end of its
+/// sentence (a full stop or the end of the text, not a comma).
+fn ends_sentence(units: &[Unit], idx: usize) -> bool {
+    for u in &units[idx + 1..] {
+        match u.brk {
+            Break::Stop => return true,
+            Break::Comma => return false,
+            Break::None => {}
+        }
+        if !u.is_filler() {
+            return false;
+        }
+    }
+    true
+}
+
 fn is_negator(u: &Unit) -> bool {
     u.has(|e| matches!(e, Exc(_) | Too))
 }
@@ -2922,6 +2942,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         Inc(_)
                             | Exc(_)
                             | Mind
+                            | PostMind
                             | Ask
                             | Reset
                             | Post
@@ -3152,18 +3173,23 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                         }
                         Exc(w) => {
                             let bare_no = matches!(u.w.as_str(), "no" | "nope" | "nah");
-                            let before = if segment.is_empty() {
+                            // Any refusal that ends its sentence may refuse
+                            // what its segment said ("the EU talks not so
+                            // much"; "less, um, celebrity" goes on); only a
+                            // bare "no" also ends a segment at a comma
+                            // ("pensions no, more jobs") or reaches back over
+                            // a break ("Senate - no").
+                            let before = if segment.is_empty() && bare_no {
                                 &last_segment
                             } else {
                                 &segment
                             };
-                            if bare_no
-                                && next_significant(units, idx).is_none()
+                            if next_significant(units, idx).is_none()
                                 && !before.is_empty()
+                                && (bare_no || ends_sentence(units, idx))
                             {
-                                // "pensions no", "US senate - no": a refusal
-                                // that ends its segment refuses what came
-                                // before it.
+                                // "pensions no": a refusal that ends its
+                                // segment refuses what came before it.
                                 for &i in before {
                                     if let Some(m) = mentions.get_mut(i) {
                                         m.pol = Pol::Exclude;
@@ -3246,6 +3272,20 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 if let Some(m) = mentions.get_mut(i) {
                                     m.pol = Pol::Exclude;
                                     m.weight = 1.0;
+                                }
+                            }
+                        }
+                        PostMind => {
+                            let target = if segment.is_empty() {
+                                &last_segment
+                            } else {
+                                &segment
+                            };
+                            for &i in target {
+                                if let Some(m) = mentions.get_mut(i) {
+                                    m.pol = Pol::Include;
+                                    m.weight = 0.5;
+                                    tolerated.push(i);
                                 }
                             }
                         }
@@ -3703,6 +3743,16 @@ mod tests {
             assert!(g.include.is_empty(), "{say}: {:?}", g.include);
             assert_eq!(g.exclude.len(), 1, "{say}");
         }
+        // Tolerance said after the topic, dropped by a "but".
+        let g = guidance("boxing is ok but I really love tennis");
+        assert_eq!(topics(&g.include), vec!["tennis"]);
+        let g = guidance("boxing is ok");
+        assert_eq!(topics(&g.include), vec!["boxing"]);
+        assert_eq!(g.include[0].weight, 0.5);
+        // A refusal ending the segment that named its topic.
+        let g = guidance("the budget, the EU talks not so much");
+        assert_eq!(topics(&g.include), vec!["budget"]);
+        assert_eq!(topics(&g.exclude), vec!["eu talks"]);
         let g = guidance("EU stuff - yes. Senate - no.");
         assert_eq!(topics(&g.include), vec!["eu"]);
         assert_eq!(topics(&g.exclude), vec!["senate"]);

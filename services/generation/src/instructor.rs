@@ -2961,7 +2961,9 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                     )
                 }) {
                     licensed[seg] = true;
-                } else {
+                } else if !u.effs.iter().all(|e| matches!(e, Fill)) {
+                    // Chatter phrases ("sounds good", "in my area") leave
+                    // a bare segment bare.
                     bare[seg] = false;
                 }
             }

@@ -1319,9 +1319,36 @@ fn tokenize(s: &str) -> Vec<Tok> {
         }
     }
     // "tl;dr" and "tl dr" are one token; a word said again at once ("golf
-    // golf golf") is said once.
+    // golf golf") is said once; "cycling-free" reads "no cycling".
     let mut merged: Vec<Tok> = Vec::with_capacity(out.len());
-    for t in out {
+    // "-free" refuses only when it ends its clause or describes the feed
+    // ("a cycling-free feed"), not a topic ("gluten-free diets").
+    let free_at: Vec<bool> = (0..out.len())
+        .map(|k| {
+            out[k].w == "free"
+                && out[k].hyph
+                && out
+                    .get(k + 1)
+                    .is_none_or(|n| n.brk != Break::None || FREE_OF.contains(&n.w.as_str()))
+        })
+        .collect();
+    for (k, t) in out.into_iter().enumerate() {
+        if free_at[k]
+            && let Some(prev) = merged.pop()
+        {
+            merged.push(Tok {
+                w: "no".into(),
+                orig: "no".into(),
+                brk: prev.brk,
+                poss: false,
+                hyph: false,
+            });
+            merged.push(Tok {
+                brk: Break::None,
+                ..prev
+            });
+            continue;
+        }
         if t.brk == Break::None
             && t.w.chars().all(char::is_alphabetic)
             && merged.last().is_some_and(|prev| prev.w == t.w)
@@ -1462,6 +1489,13 @@ enum E {
 }
 
 use E::*;
+
+/// What an "X-free" request may describe and still refuse X ("a
+/// politics-free feed", "a football-free weekend").
+static FREE_OF: &[&str] = &[
+    "feed", "timeline", "home", "homepage", "page", "day", "week", "weekend", "morning", "evening",
+    "zone", "please", "thanks",
+];
 
 /// Pronouns that, after a refusal, point back at what was said before
 /// ("it" and "that" are references in the table; these are chatter there).
@@ -3745,6 +3779,13 @@ mod tests {
             assert!(g.include.is_empty(), "{say}: {:?}", g.include);
             assert_eq!(g.exclude.len(), 1, "{say}");
         }
+        // "-free" refuses when it describes the feed, not a topic.
+        let g = guidance("a cycling-free feed please");
+        assert!(g.include.is_empty(), "{:?}", g.include);
+        assert_eq!(topics(&g.exclude), vec!["cycling"]);
+        let g = guidance("a gluten-free diet story");
+        assert!(g.exclude.is_empty(), "{:?}", g.exclude);
+        assert_eq!(topics(&g.include), vec!["gluten-free diet"]);
         // Tolerance said after the topic, dropped by a "but".
         let g = guidance("boxing is ok but I really love tennis");
         assert_eq!(topics(&g.include), vec!["tennis"]);

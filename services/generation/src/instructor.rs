@@ -2796,6 +2796,26 @@ fn set_format(f: Format, prio: u8, format: &mut Option<(u8, Format)>) {
     }
 }
 
+/// The mentions a marker said after them speaks of: its own segment's, or
+/// the segment before when its own named nothing ("X? no thanks").
+fn just_before<'a>(segment: &'a [usize], last_segment: &'a [usize]) -> &'a [usize] {
+    if segment.is_empty() {
+        last_segment
+    } else {
+        segment
+    }
+}
+
+/// Gives the mentions at `which` a polarity and a weight.
+fn relabel(mentions: &mut [Mention], which: &[usize], pol: Pol, weight: f32) {
+    for &i in which {
+        if let Some(m) = mentions.get_mut(i) {
+            m.pol = pol;
+            m.weight = weight;
+        }
+    }
+}
+
 fn record(m: Mention, mentions: &mut Vec<Mention>, at: (&mut Vec<usize>, &mut Vec<usize>, bool)) {
     let (segment, pending, inherited) = at;
     mentions.push(m);
@@ -3215,8 +3235,8 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                             // bare "no" also ends a segment at a comma
                             // ("pensions no, more jobs") or reaches back over
                             // a break ("Senate - no").
-                            let before = if segment.is_empty() && bare_no {
-                                &last_segment
+                            let before = if bare_no {
+                                just_before(&segment, &last_segment)
                             } else {
                                 &segment
                             };
@@ -3226,12 +3246,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                             {
                                 // "pensions no": a refusal that ends its
                                 // segment refuses what came before it.
-                                for &i in before {
-                                    if let Some(m) = mentions.get_mut(i) {
-                                        m.pol = Pol::Exclude;
-                                        m.weight = w;
-                                    }
-                                }
+                                relabel(&mut mentions, before, Pol::Exclude, w);
                             } else if segment.is_empty()
                                 && !last_segment.is_empty()
                                 && refusal_points_back(units, idx)
@@ -3239,12 +3254,7 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                                 // "plastic pollution makes me sad, skip it":
                                 // a refusal of "it" or "that" alone in its
                                 // segment refuses what the one before said.
-                                for &i in &last_segment {
-                                    if let Some(m) = mentions.get_mut(i) {
-                                        m.pol = Pol::Exclude;
-                                        m.weight = w;
-                                    }
-                                }
+                                relabel(&mut mentions, &last_segment, Pol::Exclude, w);
                             } else if !marker_negates_next(units, idx) {
                                 scope = Scope {
                                     pol: Pol::Exclude,
@@ -3299,31 +3309,13 @@ fn read_units(units: &[Unit], imitate: Option<String>) -> Parsed {
                             }
                         }
                         PostExc => {
-                            let target = if segment.is_empty() {
-                                &last_segment
-                            } else {
-                                &segment
-                            };
-                            for &i in target {
-                                if let Some(m) = mentions.get_mut(i) {
-                                    m.pol = Pol::Exclude;
-                                    m.weight = 1.0;
-                                }
-                            }
+                            let target = just_before(&segment, &last_segment);
+                            relabel(&mut mentions, target, Pol::Exclude, 1.0);
                         }
                         PostMind => {
-                            let target = if segment.is_empty() {
-                                &last_segment
-                            } else {
-                                &segment
-                            };
-                            for &i in target {
-                                if let Some(m) = mentions.get_mut(i) {
-                                    m.pol = Pol::Include;
-                                    m.weight = 0.5;
-                                    tolerated.push(i);
-                                }
-                            }
+                            let target = just_before(&segment, &last_segment);
+                            relabel(&mut mentions, target, Pol::Include, 0.5);
+                            tolerated.extend_from_slice(target);
                         }
                         Reset => {
                             // "I don't mind X but I love Y": X was only
@@ -3485,6 +3477,13 @@ mod tests {
 
     fn guidance(s: &str) -> Guidance {
         Instructor::default().parse(s).guidance
+    }
+
+    /// The wanted and refused phrases of an instruction.
+    fn wanted_and_refused(say: &str) -> (Vec<String>, Vec<String>) {
+        let g = guidance(say);
+        let names = |t: &[TopicWeight]| t.iter().map(|t| t.topic.clone()).collect();
+        (names(&g.include), names(&g.exclude))
     }
 
     fn topics(list: &[TopicWeight]) -> Vec<&str> {
@@ -3733,31 +3732,20 @@ mod tests {
 
     #[test]
     fn a_refusal_of_it_alone_refuses_what_the_segment_before_said() {
-        let ins = Instructor::default();
-        let topics = |say: &str| {
-            let g = ins
-                .interpret(&InterpretInput {
-                    instruction: say.to_string(),
-                    ..Default::default()
-                })
-                .guidance;
-            let names = |t: &[TopicWeight]| t.iter().map(|t| t.topic.clone()).collect::<Vec<_>>();
-            (names(&g.include), names(&g.exclude))
-        };
         for say in [
             "plastic pollution makes me sad, skip it",
             "plastic pollution, stop that",
             "plastic pollution, drop them please",
         ] {
             assert_eq!(
-                topics(say),
+                wanted_and_refused(say),
                 (vec![], vec!["plastic pollution".to_string()]),
                 "{say}"
             );
         }
         // A refusal with a topic of its own refuses only that topic.
         assert_eq!(
-            topics("plastic pollution, skip the heatwave"),
+            wanted_and_refused("plastic pollution, skip the heatwave"),
             (
                 vec!["plastic pollution".to_string()],
                 vec!["heatwave".to_string()]
@@ -3803,26 +3791,15 @@ mod tests {
 
     #[test]
     fn a_contrastive_refusal_ends_at_its_comma_and_a_plain_one_runs_on() {
-        let ins = Instructor::default();
-        let topics = |say: &str| {
-            let g = ins
-                .interpret(&InterpretInput {
-                    instruction: say.to_string(),
-                    ..Default::default()
-                })
-                .guidance;
-            let names = |t: &[TopicWeight]| t.iter().map(|t| t.topic.clone()).collect::<Vec<_>>();
-            (names(&g.include), names(&g.exclude))
-        };
         for say in ["rather than heatwaves, Mars", "instead of heatwaves, Mars"] {
             assert_eq!(
-                topics(say),
+                wanted_and_refused(say),
                 (vec!["mars".to_string()], vec!["heatwaves".to_string()]),
                 "{say}"
             );
         }
         // A plain refusal still runs over a list across commas.
-        let (include, exclude) = topics("no heatwaves, Mars");
+        let (include, exclude) = wanted_and_refused("no heatwaves, Mars");
         assert!(include.is_empty(), "{include:?}");
         assert_eq!(exclude, vec!["heatwaves".to_string(), "mars".to_string()]);
     }

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::sync::Arc;
 
+use generec_generation::config::MiniLm;
 use generec_generation::guidance::InterpretInput;
 use generec_generation::instructor::Instructor;
 use generec_generation::relevance::Embed;
@@ -32,19 +33,6 @@ fn inputs() -> Vec<InterpretInput> {
             candidates: sets.get(&c.cands).cloned().unwrap_or_default(),
         })
         .collect()
-}
-
-/// MiniLM with no cache of recent sentences.
-struct Fresh(Arc<Embedder>);
-
-impl Embed for Fresh {
-    fn id(&self) -> &str {
-        Embedder::id()
-    }
-
-    fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, String> {
-        self.0.embed(texts).map_err(|e| e.to_string())
-    }
 }
 
 fn data_dir() -> PathBuf {
@@ -73,13 +61,13 @@ fn bench(c: &mut Criterion) {
     // keeps none (the instructor still caches candidate vectors by id and
     // text, as on a server).
     let embedder = match Embedder::load(&path) {
-        Ok(e) => Arc::new(e.with_cache_entries(0)),
+        Ok(e) => Arc::new(MiniLm(e.with_cache_entries(0))),
         Err(e) => {
             eprintln!("MiniLM did not load ({e}): the embedding cases are skipped");
             return;
         }
     };
-    let meaning = Instructor::default().with_embedding(Arc::new(Fresh(embedder.clone())));
+    let meaning = Instructor::default().with_embedding(embedder.clone());
     // Warm the candidate vectors once, then measure.
     for input in &inputs {
         meaning.interpret(input);

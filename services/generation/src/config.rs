@@ -132,7 +132,8 @@ pub enum ConfigError {
     },
 }
 
-struct MiniLm(Embedder);
+/// MiniLM as the instructor's and editor's [`Embed`].
+pub struct MiniLm(pub Embedder);
 
 impl Embed for MiniLm {
     fn id(&self) -> &str {
